@@ -1,0 +1,395 @@
+// Configuration: every key stswatch reads, with its default, read and validated here.
+#include "common/settings.hpp"
+
+#include "common/domain.hpp"
+#include "common/log.hpp"
+
+#include <Poco/Util/AbstractConfiguration.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <limits>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string_view>
+
+namespace stswatch {
+
+namespace {
+
+std::string_view trim(std::string_view s)
+{
+    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    while (!s.empty() && blank(s.front()))
+        s.remove_prefix(1);
+    while (!s.empty() && blank(s.back()))
+        s.remove_suffix(1);
+    return s;
+}
+
+std::string lower(std::string_view s)
+{
+    std::string out(s);
+    for (char& c : out)
+        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+}
+
+bool all_digits(std::string_view s)
+{
+    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+}
+
+// Decimal digits only: "0x10", "+5", "1e3" and "10MB" are refused rather than half-read.
+std::optional<std::uint64_t> parse_whole_number(std::string_view s)
+{
+    if (!all_digits(s))
+        return std::nullopt;
+    std::uint64_t n = 0;
+    for (const char c : s) {
+        const auto digit = static_cast<std::uint64_t>(c - '0');
+        if (n > (std::numeric_limits<std::uint64_t>::max() - digit) / 10)
+            return std::nullopt;
+        n = n * 10 + digit;
+    }
+    return n;
+}
+
+[[noreturn]] void bad_address(const std::string& value, std::string_view why)
+{
+    throw std::invalid_argument("\"" + value + "\" is not an address and port (HOST:PORT, [IPv6]:PORT or :PORT): " +
+                                std::string(why));
+}
+
+bool is_ipv6_text(std::string_view s)
+{
+    // Hex groups, colons, an embedded IPv4 tail and a zone ("fe80::1%eth0"); the socket
+    // layer parses it for real when binding.
+    const auto zone = s.find('%');
+    const std::string_view address = s.substr(0, zone);
+    if (address.find(':') == std::string_view::npos)
+        return false;
+    if (zone != std::string_view::npos && zone + 1 == s.size())
+        return false;
+    const bool address_ok = std::all_of(address.begin(), address.end(), [](char c) {
+        return std::isxdigit(static_cast<unsigned char>(c)) || c == ':' || c == '.';
+    });
+    const std::string_view zone_id = zone == std::string_view::npos ? std::string_view{} : s.substr(zone + 1);
+    const bool zone_ok = std::all_of(zone_id.begin(), zone_id.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.';
+    });
+    return address_ok && zone_ok;
+}
+
+bool is_ipv4_text(std::string_view s)
+{
+    int parts = 0;
+    for (;;) {
+        const auto dot = s.find('.');
+        const std::string_view part = s.substr(0, dot);
+        const auto n = parse_whole_number(part);
+        if (!n || *n > 255 || part.size() > 3)
+            return false;
+        ++parts;
+        if (dot == std::string_view::npos)
+            break;
+        s.remove_prefix(dot + 1);
+    }
+    return parts == 4;
+}
+
+// Reads keys with their defaults and names the key in every error.
+class reader {
+public:
+    explicit reader(const Poco::Util::AbstractConfiguration& conf) : conf_(conf) {}
+
+    std::string text(const std::string& key, const std::string& fallback = {}) const
+    {
+        check_declared(key);
+        return std::string(trim(conf_.getString(key, fallback)));
+    }
+
+    template <typename Number>
+    Number number(const std::string& key, Number fallback, Number minimum) const
+    {
+        const std::string value = text(key, std::to_string(fallback));
+        const auto n = parse_whole_number(value);
+        if (!n)
+            bad_value(key, value, "is not a whole number");
+        if (*n > std::numeric_limits<Number>::max())
+            bad_value(key, value, "is too large (at most " + std::to_string(std::numeric_limits<Number>::max()) + ")");
+        if (*n < minimum)
+            bad_value(key, value, "must be at least " + std::to_string(minimum));
+        return static_cast<Number>(*n);
+    }
+
+    bool flag(const std::string& key, bool fallback) const
+    {
+        const std::string value = text(key, fallback ? "true" : "false");
+        const std::string v = lower(value);
+        if (v == "true" || v == "yes" || v == "on" || v == "1")
+            return true;
+        if (v == "false" || v == "no" || v == "off" || v == "0")
+            return false;
+        bad_value(key, value, "is not true or false");
+    }
+
+    listen_address address(const std::string& key, const listen_address& fallback) const
+    {
+        const std::string value = text(key, fallback.to_string());
+        try {
+            return parse_listen_address(value);
+        } catch (const std::invalid_argument& e) {
+            throw std::invalid_argument(key + ": " + e.what());
+        }
+    }
+
+    [[noreturn]] static void bad_value(const std::string& key, const std::string& value, const std::string& why)
+    {
+        throw std::invalid_argument(key + ": \"" + value + "\" " + why);
+    }
+
+private:
+    static void check_declared(const std::string& key)
+    {
+        const auto& keys = setting_keys();
+        if (std::find(keys.begin(), keys.end(), key) == keys.end())
+            throw std::logic_error("configuration key " + key + " is read but not declared in setting_keys()");
+    }
+
+    const Poco::Util::AbstractConfiguration& conf_;
+};
+
+// Policy domains as the collector compares them (lower-case, no trailing dot), each checked.
+std::vector<std::string> read_domains(const reader& r, const std::string& key)
+{
+    std::vector<std::string> domains;
+    for (const auto& item : split_list(r.text(key))) {
+        if (!is_valid_domain(item))
+            reader::bad_value(key, item, "is not a domain name");
+        std::string domain = normalize_domain(item);
+        if (std::find(domains.begin(), domains.end(), domain) == domains.end())
+            domains.push_back(std::move(domain));
+    }
+    return domains;
+}
+
+// Report addresses: the local part kept as written (RFC 5321 §2.4: it may be case-sensitive),
+// the domain lower-cased, since SMTP compares domains without case.
+std::vector<std::string> read_addresses(const reader& r, const std::string& key)
+{
+    std::vector<std::string> addresses;
+    for (const auto& item : split_list(r.text(key))) {
+        const auto at = item.rfind('@');
+        if (at == std::string::npos || at == 0 || !is_valid_domain(item.substr(at + 1)))
+            reader::bad_value(key, item, "is not a mail address (local-part@domain)");
+        const std::string local = item.substr(0, at);
+        if (std::any_of(local.begin(), local.end(),
+                        [](char c) { return static_cast<unsigned char>(c) <= ' ' || c == '<' || c == '>'; }))
+            reader::bad_value(key, item, "is not a mail address (local-part@domain)");
+        addresses.push_back(local + "@" + normalize_domain(item.substr(at + 1)));
+    }
+    return addresses;
+}
+
+// Keys under stswatch's own namespaces that nothing reads: most likely typos, which would
+// otherwise silently leave a default in force.
+std::vector<std::string> unknown_keys(const Poco::Util::AbstractConfiguration& conf)
+{
+    const auto& known = setting_keys();
+    std::set<std::string> roots;
+    for (const auto& k : known)
+        roots.insert(k.substr(0, k.find('.')));
+
+    std::vector<std::string> unknown;
+    std::vector<std::string> pending(roots.begin(), roots.end());
+    while (!pending.empty()) {
+        const std::string key = pending.back();
+        pending.pop_back();
+        Poco::Util::AbstractConfiguration::Keys children;
+        conf.keys(key, children);
+        for (const auto& child : children)
+            pending.push_back(key + "." + child);
+        if (conf.has(key) && std::find(known.begin(), known.end(), key) == known.end())
+            unknown.push_back(key);
+    }
+    std::sort(unknown.begin(), unknown.end());
+    return unknown;
+}
+
+} // namespace
+
+std::string listen_address::to_string() const
+{
+    if (host.find(':') != std::string::npos)
+        return "[" + host + "]:" + std::to_string(port);
+    return host + ":" + std::to_string(port);
+}
+
+listen_address parse_listen_address(const std::string& value)
+{
+    const std::string_view v = trim(value);
+    if (v.empty())
+        bad_address(value, "it is empty");
+
+    std::string_view host, port;
+    if (v.front() == '[') {
+        const auto close = v.find(']');
+        if (close == std::string_view::npos)
+            bad_address(value, "no ']' after the IPv6 address");
+        host = v.substr(1, close - 1);
+        if (!is_ipv6_text(host))
+            bad_address(value, "\"" + std::string(host) + "\" is not an IPv6 address");
+        if (close + 1 >= v.size() || v[close + 1] != ':')
+            bad_address(value, "no port after the address");
+        port = v.substr(close + 2);
+    } else {
+        const auto colon = v.rfind(':');
+        if (colon == std::string_view::npos)
+            bad_address(value, "no port");
+        host = v.substr(0, colon);
+        port = v.substr(colon + 1);
+        if (host.find(':') != std::string_view::npos)
+            bad_address(value, "an IPv6 address needs brackets, as in [::1]:8443");
+        // An IPv4 address is a valid host name as far as its characters go.
+        if (!host.empty() && !is_valid_domain(host))
+            bad_address(value, "\"" + std::string(host) + "\" is not a host name or address");
+    }
+    const auto number = parse_whole_number(port);
+    if (!number)
+        bad_address(value, "the port \"" + std::string(port) + "\" is not a number");
+    if (*number > 65535)
+        bad_address(value, "the port " + std::string(port) + " is over 65535");
+    return listen_address{std::string(host), static_cast<std::uint16_t>(*number)};
+}
+
+const std::vector<std::string>& setting_keys()
+{
+    static const std::vector<std::string> keys = {
+        "db.url",
+        "collector.https.listen",
+        "collector.https.cert",
+        "collector.https.key",
+        "collector.https.path",
+        "collector.https.max_connections",
+        "collector.https.threads",
+        "collector.https.request_timeout",
+        "collector.https.idle_timeout",
+        "collector.https.max_header_fields",
+        "collector.smtp.listen",
+        "collector.smtp.recipients",
+        "collector.smtp.cert",
+        "collector.smtp.key",
+        "collector.accept_domains",
+        "collector.max_body_bytes",
+        "collector.max_report_bytes",
+        "collector.max_json_depth",
+        "collector.spool_dir",
+        "collector.spool_max_bytes",
+        "collector.store.batch_max",
+        "collector.store.batch_wait_ms",
+        "collector.store.connections",
+        "api.listen",
+        "api.token",
+        "analyzer.db.url",
+        "checks.resolver",
+        "checks.ca_file",
+        "checks.allow_private",
+        "monitor.interval",
+        "log.level",
+    };
+    return keys;
+}
+
+settings load_settings(const Poco::Util::AbstractConfiguration& conf)
+{
+    const reader r(conf);
+    const settings d;   // the defaults
+    settings s;
+
+    s.db_url = r.text("db.url");
+    if (const char* env = std::getenv("STSWATCH_DB"); env != nullptr && *env != '\0')
+        s.db_url = env;
+
+    s.https_listen = r.address("collector.https.listen", d.https_listen);
+    s.https_cert = r.text("collector.https.cert");
+    s.https_key = r.text("collector.https.key");
+    s.https_path = r.text("collector.https.path", d.https_path);
+    if (s.https_path.empty() || s.https_path.front() != '/' ||
+        s.https_path.find_first_of(" \t?#") != std::string::npos)
+        reader::bad_value("collector.https.path", s.https_path, "is not a URL path (it starts with '/', no query)");
+    s.https_max_connections = r.number("collector.https.max_connections", d.https_max_connections, 1u);
+    s.https_threads = r.number("collector.https.threads", d.https_threads, 1u);
+    s.https_request_timeout = r.number("collector.https.request_timeout", d.https_request_timeout, 1u);
+    s.https_idle_timeout = r.number("collector.https.idle_timeout", d.https_idle_timeout, 1u);
+    s.https_max_header_fields = r.number("collector.https.max_header_fields", d.https_max_header_fields, 1u);
+
+    s.smtp_listen = r.address("collector.smtp.listen", d.smtp_listen);
+    s.smtp_recipients = read_addresses(r, "collector.smtp.recipients");
+    s.smtp_cert = r.text("collector.smtp.cert");
+    s.smtp_key = r.text("collector.smtp.key");
+
+    s.accept_domains = read_domains(r, "collector.accept_domains");
+    s.max_body_bytes = r.number<std::uint64_t>("collector.max_body_bytes", d.max_body_bytes, 1);
+    s.max_report_bytes = r.number<std::uint64_t>("collector.max_report_bytes", d.max_report_bytes, 1);
+    s.max_json_depth = r.number("collector.max_json_depth", d.max_json_depth, 1u);
+    s.spool_dir = r.text("collector.spool_dir");
+    s.spool_max_bytes = r.number<std::uint64_t>("collector.spool_max_bytes", d.spool_max_bytes, 0);
+
+    s.store_batch_max = r.number("collector.store.batch_max", d.store_batch_max, 1u);
+    s.store_batch_wait_ms = r.number("collector.store.batch_wait_ms", d.store_batch_wait_ms, 0u);
+    s.store_connections = r.number("collector.store.connections", d.store_connections, 1u);
+
+    s.api_listen = r.address("api.listen", d.api_listen);
+    s.api_token = r.text("api.token");
+    s.analyzer_db_url = r.text("analyzer.db.url");
+
+    s.checks_resolver = r.text("checks.resolver");
+    if (!s.checks_resolver.empty()) {
+        listen_address resolver;
+        try {
+            resolver = parse_listen_address(s.checks_resolver);
+        } catch (const std::invalid_argument& e) {
+            throw std::invalid_argument(std::string("checks.resolver: ") + e.what());
+        }
+        // The resolver is where names get resolved, so it cannot itself be a name.
+        if (!(is_ipv4_text(resolver.host) || is_ipv6_text(resolver.host)) || resolver.port == 0)
+            reader::bad_value("checks.resolver", s.checks_resolver, "does not name a DNS server as IP:PORT");
+    }
+    s.checks_ca_file = r.text("checks.ca_file");
+    s.checks_allow_private = r.flag("checks.allow_private", d.checks_allow_private);
+    s.monitor_interval = r.number("monitor.interval", d.monitor_interval, 1u);
+
+    s.log_level = r.text("log.level", d.log_level);
+    try {
+        (void)log::parse_level(s.log_level);
+    } catch (const std::invalid_argument& e) {
+        throw std::invalid_argument(std::string("log.level: ") + e.what());
+    }
+
+    for (const auto& key : unknown_keys(conf)) {
+        s.warnings.push_back(key + ": unknown key, ignored");
+        log::warning("config", "unknown key, ignored", {{"key", key}});
+    }
+    return s;
+}
+
+std::vector<std::string> split_list(const std::string& value)
+{
+    std::vector<std::string> items;
+    std::string_view rest = value;
+    for (;;) {
+        const auto comma = rest.find(',');
+        const std::string_view item = trim(rest.substr(0, comma));
+        if (!item.empty())
+            items.emplace_back(item);
+        if (comma == std::string_view::npos)
+            break;
+        rest.remove_prefix(comma + 1);
+    }
+    return items;
+}
+
+} // namespace stswatch

@@ -1,0 +1,79 @@
+// Configuration: every key stswatch reads, with its default, read at one place.
+// The keys and defaults are documented in config/stswatch.properties.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace Poco::Util { class AbstractConfiguration; }
+
+namespace stswatch {
+
+struct listen_address {
+    std::string host;
+    std::uint16_t port = 0;
+    std::string to_string() const;
+};
+
+// "127.0.0.1:8443", "[::1]:8443", ":8443" (all addresses), "localhost:8443"; port 0 lets
+// the system choose (tests). Throws std::invalid_argument naming the value when it is not
+// an address and port.
+listen_address parse_listen_address(const std::string& value);
+
+struct settings {
+    std::string db_url;                       // db.url (STSWATCH_DB overrides)
+
+    listen_address https_listen{"127.0.0.1", 8443};   // collector.https.listen
+    std::string https_cert;                   // collector.https.cert
+    std::string https_key;                    // collector.https.key
+    std::string https_path = "/v1/tlsrpt";    // collector.https.path
+    unsigned https_max_connections = 256;     // collector.https.max_connections
+    unsigned https_threads = 64;              // collector.https.threads
+    unsigned https_request_timeout = 30;      // collector.https.request_timeout (seconds, whole request)
+    unsigned https_idle_timeout = 15;         // collector.https.idle_timeout (seconds between bytes)
+    unsigned https_max_header_fields = 64;    // collector.https.max_header_fields
+
+    listen_address smtp_listen{"127.0.0.1", 2525};     // collector.smtp.listen
+    std::vector<std::string> smtp_recipients; // collector.smtp.recipients
+    std::string smtp_cert;                    // collector.smtp.cert
+    std::string smtp_key;                     // collector.smtp.key
+
+    std::vector<std::string> accept_domains;  // collector.accept_domains (empty = any)
+    std::uint64_t max_body_bytes = 10485760;  // collector.max_body_bytes
+    std::uint64_t max_report_bytes = 20971520;// collector.max_report_bytes (inflated)
+    unsigned max_json_depth = 32;             // collector.max_json_depth
+    std::string spool_dir;                    // collector.spool_dir
+    std::uint64_t spool_max_bytes = 1073741824; // collector.spool_max_bytes (0 = unbounded)
+
+    unsigned store_batch_max = 256;           // collector.store.batch_max (reports per transaction)
+    unsigned store_batch_wait_ms = 2;         // collector.store.batch_wait_ms
+    unsigned store_connections = 2;           // collector.store.connections (writer threads)
+
+    listen_address api_listen{"127.0.0.1", 8080};      // api.listen
+    std::string api_token;                    // api.token
+
+    std::string checks_resolver;              // checks.resolver
+    std::string checks_ca_file;               // checks.ca_file
+    bool checks_allow_private = false;        // checks.allow_private
+    unsigned monitor_interval = 3600;         // monitor.interval
+
+    std::string log_level = "information";    // log.level
+    std::string analyzer_db_url;              // analyzer.db.url (a replica; empty = db.url)
+
+    // Keys under stswatch's namespaces that it does not read (likely typos), as
+    // "KEY: unknown key, ignored"; load_settings also logs each one as a warning.
+    std::vector<std::string> warnings;
+};
+
+// Reads every key from conf (defaults where a key is absent), then applies the environment
+// (STSWATCH_DB). Throws std::invalid_argument naming the key on a malformed value.
+settings load_settings(const Poco::Util::AbstractConfiguration& conf);
+
+// Every key load_settings reads, in the order of config/stswatch.properties.
+const std::vector<std::string>& setting_keys();
+
+// Splits a comma-separated list, trimming blanks and dropping empty items.
+std::vector<std::string> split_list(const std::string& value);
+
+} // namespace stswatch

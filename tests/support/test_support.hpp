@@ -1,0 +1,46 @@
+// Helpers for tests that use real components: the test PostgreSQL cluster, the test CA,
+// the stswatch binary. `./dev test` provides them through the environment; a test run
+// without them fails with a message saying so, rather than passing without checking.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace stswatch::test {
+
+// The value of an environment variable that ./dev test sets; FAILs the test when unset.
+std::string required_env(const char* name);
+
+// A fresh database in the test cluster, dropped when this goes out of scope.
+class scratch_database {
+public:
+    explicit scratch_database(bool migrated = true);
+    ~scratch_database();
+    scratch_database(const scratch_database&) = delete;
+    scratch_database& operator=(const scratch_database&) = delete;
+    const std::string& url() const { return url_; }
+    const std::string& name() const { return name_; }
+private:
+    std::string admin_url_, name_, url_;
+};
+
+// Paths in the test TLS directory (ca.pem, server.pem, server.key).
+std::string tls_file(std::string_view name);
+
+// Reads a file under tests/data (the source tree's), whole.
+std::string data_file(std::string_view relative_path);
+
+struct run_result {
+    int exit_code = -1;
+    std::string out, err;
+};
+
+// Runs argv[0] with args, feeding stdin_data, capturing stdout and stderr. No shell.
+run_result run_program(const std::vector<std::string>& argv, std::string_view stdin_data = {});
+
+// A TCP port that was free on 127.0.0.1 a moment ago.
+std::uint16_t free_port();
+
+} // namespace stswatch::test
