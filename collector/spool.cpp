@@ -1,0 +1,383 @@
+#include "collector/spool.hpp"
+
+#include "collector/decode.hpp"
+#include "collector/report_parser.hpp"
+#include "common/log.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <fcntl.h>
+#include <fstream>
+#include <random>
+#include <stdexcept>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace stswatch {
+
+namespace {
+
+constexpr std::string_view magic = "stswatch-spool 1";
+constexpr std::string_view suffix = ".report";
+constexpr std::size_t max_header_bytes = 64 * 1024;
+
+std::string escape_value(std::string_view v)
+{
+    std::string out;
+    for (char c : v) {
+        switch (c) {
+        case '%': out += "%25"; break;
+        case '\n': out += "%0A"; break;
+        case '\r': out += "%0D"; break;
+        default: out += c;
+        }
+    }
+    return out;
+}
+
+std::string unescape_value(std::string_view v)
+{
+    std::string out;
+    for (std::size_t i = 0; i < v.size(); ++i) {
+        if (v[i] == '%' && i + 2 < v.size()) {
+            auto hex = v.substr(i + 1, 2);
+            if (hex == "25") { out += '%'; i += 2; continue; }
+            if (hex == "0A") { out += '\n'; i += 2; continue; }
+            if (hex == "0D") { out += '\r'; i += 2; continue; }
+        }
+        out += v[i];
+    }
+    return out;
+}
+
+std::optional<stswatch::transport> transport_from_string(std::string_view s)
+{
+    for (auto t : {transport::https, transport::smtp, transport::import, transport::pipe})
+        if (s == to_string(t))
+            return t;
+    return std::nullopt;
+}
+
+// RAII file descriptor.
+class fd_handle {
+public:
+    explicit fd_handle(int fd) : fd_(fd) {}
+    ~fd_handle() { if (fd_ >= 0) ::close(fd_); }
+    fd_handle(const fd_handle&) = delete;
+    fd_handle& operator=(const fd_handle&) = delete;
+    int get() const { return fd_; }
+    int release() { int f = fd_; fd_ = -1; return f; }
+private:
+    int fd_;
+};
+
+[[noreturn]] void fail(const std::string& what, const std::string& path)
+{
+    throw std::runtime_error("spool: " + what + " " + path + ": " + std::strerror(errno));
+}
+
+void write_all(int fd, std::string_view data, const std::string& path)
+{
+    while (!data.empty()) {
+        ssize_t n = ::write(fd, data.data(), data.size());
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            fail("cannot write", path);
+        }
+        data.remove_prefix(static_cast<std::size_t>(n));
+    }
+}
+
+void fsync_dir(const std::string& dir)
+{
+    fd_handle d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (d.get() < 0 || ::fsync(d.get()) != 0)
+        fail("cannot fsync directory", dir);
+}
+
+std::string unique_name()
+{
+    static std::mutex m;
+    static std::mt19937_64 rng{std::random_device{}()};
+    std::lock_guard lock(m);
+    auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch()).count();
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "%020lld-%016llx", static_cast<long long>(now),
+                  static_cast<unsigned long long>(rng()));
+    return buf;
+}
+
+} // namespace
+
+std::string spool::write_entry(const spool_entry& e)
+{
+    std::string out(magic);
+    out += "\ntransport: ";
+    out += to_string(e.via);
+    out += "\nsource: " + escape_value(e.source_address);
+    out += "\nreceived-at: " + std::to_string(e.received_at);
+    for (const auto& [k, v] : e.metadata)
+        out += "\nmeta-" + escape_value(k) + ": " + escape_value(v);
+    out += "\nraw-bytes: " + std::to_string(e.raw.size());
+    out += "\n\n";
+    out += e.raw;
+    return out;
+}
+
+spool_entry spool::read_entry(std::string_view bytes)
+{
+    auto header_end = bytes.find("\n\n");
+    if (header_end == std::string_view::npos || header_end > max_header_bytes)
+        throw std::runtime_error("no header end");
+    std::string_view header = bytes.substr(0, header_end);
+    std::string_view raw = bytes.substr(header_end + 2);
+    spool_entry e;
+    bool first = true, have_transport = false, have_size = false;
+    while (!header.empty()) {
+        auto nl = header.find('\n');
+        std::string_view line = header.substr(0, nl);
+        header = nl == std::string_view::npos ? std::string_view{} : header.substr(nl + 1);
+        if (first) {
+            if (line != magic)
+                throw std::runtime_error("not a spool file (bad first line)");
+            first = false;
+            continue;
+        }
+        auto colon = line.find(": ");
+        if (colon == std::string_view::npos)
+            throw std::runtime_error("malformed header line");
+        std::string_view key = line.substr(0, colon), value = line.substr(colon + 2);
+        if (key == "transport") {
+            auto t = transport_from_string(value);
+            if (!t)
+                throw std::runtime_error("unknown transport \"" + std::string(value) + "\"");
+            e.via = *t;
+            have_transport = true;
+        } else if (key == "source") {
+            e.source_address = unescape_value(value);
+        } else if (key == "received-at") {
+            try {
+                e.received_at = std::stoll(std::string(value));
+            } catch (const std::exception&) {
+                throw std::runtime_error("bad received-at");
+            }
+        } else if (key.substr(0, 5) == "meta-") {
+            e.metadata[unescape_value(key.substr(5))] = unescape_value(value);
+        } else if (key == "raw-bytes") {
+            std::size_t n = 0;
+            try {
+                n = std::stoull(std::string(value));
+            } catch (const std::exception&) {
+                throw std::runtime_error("bad raw-bytes");
+            }
+            if (n != raw.size())
+                throw std::runtime_error("truncated: " + std::to_string(raw.size()) + " of " + std::to_string(n) + " bytes");
+            have_size = true;
+        }
+    }
+    if (first || !have_transport || !have_size)
+        throw std::runtime_error("incomplete header");
+    e.raw = std::string(raw);
+    return e;
+}
+
+spool::spool(std::string dir, std::uint64_t max_bytes) : dir_(std::move(dir)), max_bytes_(max_bytes)
+{
+    std::error_code ec;
+    fs::create_directories(dir_, ec);
+    if (ec)
+        throw std::runtime_error("spool: cannot create " + dir_ + ": " + ec.message());
+    rescan();
+}
+
+void spool::rescan()
+{
+    std::lock_guard lock(mutex_);
+    bytes_ = 0;
+    count_ = 0;
+    for (const auto& entry : fs::directory_iterator(dir_)) {
+        if (entry.is_regular_file() && entry.path().extension() == suffix) {
+            bytes_ += entry.file_size();
+            ++count_;
+        }
+    }
+}
+
+bool spool::put(const spool_entry& entry)
+{
+    std::string data = write_entry(entry);
+    {
+        std::lock_guard lock(mutex_);
+        if (max_bytes_ && bytes_ + data.size() > max_bytes_)
+            return false;
+        bytes_ += data.size();
+        ++count_;
+    }
+    std::string name = unique_name();
+    std::string tmp = dir_ + "/." + name + ".tmp";
+    std::string final_path = dir_ + "/" + name + std::string(suffix);
+    try {
+        fd_handle fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+        if (fd.get() < 0)
+            fail("cannot create", tmp);
+        write_all(fd.get(), data, tmp);
+        if (::fsync(fd.get()) != 0)
+            fail("cannot fsync", tmp);
+        if (::close(fd.release()) != 0)
+            fail("cannot close", tmp);
+        if (::rename(tmp.c_str(), final_path.c_str()) != 0)
+            fail("cannot rename", tmp);
+        fsync_dir(dir_);
+    } catch (...) {
+        ::unlink(tmp.c_str());
+        std::lock_guard lock(mutex_);
+        bytes_ -= data.size();
+        --count_;
+        throw;
+    }
+    return true;
+}
+
+std::size_t spool::count() const
+{
+    std::lock_guard lock(mutex_);
+    return count_;
+}
+
+std::uint64_t spool::bytes() const
+{
+    std::lock_guard lock(mutex_);
+    return bytes_;
+}
+
+spool::drain_result spool::drain(report_store& store, std::uint64_t max_report_bytes, unsigned max_json_depth)
+{
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(dir_))
+        if (entry.is_regular_file() && entry.path().extension() == suffix)
+            files.push_back(entry.path());
+    std::sort(files.begin(), files.end());   // names start with the time: oldest first
+
+    drain_result result;
+    parse_limits limits;
+    limits.max_depth = max_json_depth;
+    auto forget = [&](const fs::path& p) {
+        std::error_code ec;
+        auto size = fs::file_size(p, ec);
+        std::lock_guard lock(mutex_);
+        bytes_ -= std::min<std::uint64_t>(bytes_, ec ? 0 : size);
+        if (count_)
+            --count_;
+    };
+    auto reject = [&](const fs::path& p, const std::string& why) {
+        forget(p);
+        std::error_code ec;
+        fs::create_directories(fs::path(dir_) / "rejected", ec);
+        fs::rename(p, fs::path(dir_) / "rejected" / p.filename(), ec);
+        std::ofstream(fs::path(dir_) / "rejected" / (p.filename().string() + ".why")) << why << "\n";
+        log::error("spool", "spooled report rejected", {{"file", p.string()}, {"reason", why}});
+        ++result.rejected;
+    };
+    for (std::size_t i = 0; i < files.size(); ++i) {
+        const auto& path = files[i];
+        std::string bytes;
+        {
+            std::ifstream in(path, std::ios::binary);
+            if (!in)
+                continue;   // drained by another drain in the meantime
+            bytes.assign(std::istreambuf_iterator<char>(in), {});
+        }
+        incoming_report incoming;
+        try {
+            spool_entry e = read_entry(bytes);
+            decoded_body decoded = decode_body(e.raw, max_report_bytes);
+            incoming.metadata.fields = e.metadata;
+            parsed_report parsed = parse_report(decoded.json, incoming.metadata, limits);
+            incoming.report = std::move(parsed.report);
+            incoming.warnings = std::move(parsed.warnings);
+            if (!decoded.warning.empty())
+                incoming.warnings.insert(incoming.warnings.begin(), decoded.warning);
+            incoming.raw = std::move(e.raw);
+            incoming.raw_is_gzip = decoded.was_gzip;
+            incoming.via = e.via;
+            incoming.source_address = e.source_address;
+        } catch (const std::exception& ex) {
+            reject(path, ex.what());
+            continue;
+        }
+        try {
+            auto r = store.store(std::move(incoming));
+            (r.outcome == store_outcome::stored ? result.stored : result.duplicates)++;
+        } catch (const store_unavailable&) {
+            result.remaining = files.size() - i;
+            break;
+        } catch (const store_rejected& e) {
+            // The database refuses a value of this report: retrying cannot help.
+            reject(path, e.what());
+            continue;
+        }
+        forget(path);
+        std::error_code ec;
+        fs::remove(path, ec);
+    }
+    if (result.stored || result.duplicates || result.rejected)
+        log::info("spool", "drained", {{"stored", std::to_string(result.stored)},
+                                       {"duplicates", std::to_string(result.duplicates)},
+                                       {"rejected", std::to_string(result.rejected)},
+                                       {"remaining", std::to_string(result.remaining)}});
+    return result;
+}
+
+spool_drainer::spool_drainer(spool& s, report_store& store, std::uint64_t max_report_bytes,
+                             unsigned max_json_depth, std::chrono::milliseconds interval)
+    : spool_(s), store_(store), max_report_bytes_(max_report_bytes), max_json_depth_(max_json_depth),
+      interval_(interval), thread_([this] { run(); })
+{
+}
+
+spool_drainer::~spool_drainer()
+{
+    {
+        std::lock_guard lock(mutex_);
+        stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+}
+
+void spool_drainer::poke()
+{
+    {
+        std::lock_guard lock(mutex_);
+        poked_ = true;
+    }
+    wake_.notify_all();
+}
+
+void spool_drainer::run()
+{
+    std::unique_lock lock(mutex_);
+    while (!stop_) {
+        wake_.wait_for(lock, interval_, [this] { return stop_ || poked_; });
+        if (stop_)
+            break;
+        poked_ = false;
+        if (spool_.count() == 0)
+            continue;
+        lock.unlock();
+        try {
+            spool_.drain(store_, max_report_bytes_, max_json_depth_);
+        } catch (const std::exception& e) {
+            log::error("spool", "drain failed", {{"error", e.what()}});
+        }
+        lock.lock();
+    }
+}
+
+} // namespace stswatch

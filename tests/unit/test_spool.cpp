@@ -1,0 +1,99 @@
+// The spool's file format and its size accounting (drain is tested against PostgreSQL in
+// tests/integration/test_spool.cpp).
+#include "collector/spool.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+using stswatch::spool;
+using stswatch::spool_entry;
+
+namespace {
+
+struct temp_dir {
+    fs::path path;
+    temp_dir()
+    {
+        char tmpl[] = "/tmp/stswatch-spool-XXXXXX";
+        REQUIRE(::mkdtemp(tmpl) != nullptr);
+        path = tmpl;
+    }
+    ~temp_dir() { fs::remove_all(path); }
+};
+
+spool_entry sample_entry()
+{
+    spool_entry e;
+    e.raw = std::string("\x1f\x8b\x08\x00 binary\n\nwith blank lines\r\n\0 and NUL", 40);
+    e.via = stswatch::transport::smtp;
+    e.source_address = "192.0.2.7";
+    e.received_at = 1751932800;
+    e.metadata["file-name"] = "google.com!example.com!1751932800!1752019199.json.gz";
+    e.metadata["subject"] = "Report\r\n folded: 100% of it";
+    return e;
+}
+
+} // namespace
+
+TEST_CASE("spool entries round-trip, raw bytes and odd metadata intact")
+{
+    auto e = sample_entry();
+    auto back = spool::read_entry(spool::write_entry(e));
+    CHECK(back.raw == e.raw);
+    CHECK(back.via == e.via);
+    CHECK(back.source_address == e.source_address);
+    CHECK(back.received_at == e.received_at);
+    CHECK(back.metadata == e.metadata);
+}
+
+TEST_CASE("damaged spool entries are refused, not misread")
+{
+    std::string good = spool::write_entry(sample_entry());
+    struct bad_case { std::string bytes; std::string reason; };
+    std::vector<bad_case> cases = {
+        {good.substr(0, good.size() - 3), "truncated"},
+        {good + "x", "truncated"},     // more bytes than the header says is as suspicious
+        {"something else\n\nbody", "not a spool file"},
+        {"", "no header end"},
+        {std::string(good).replace(good.find("smtp"), 4, "fax!"), "unknown transport"},
+        {"stswatch-spool 1\ntransport: https\n\nraw", "incomplete header"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.reason);
+        CHECK_THROWS_WITH(spool::read_entry(c.bytes), Catch::Contains(c.reason));
+    }
+}
+
+TEST_CASE("put writes durable files and counts them; a full spool says so")
+{
+    temp_dir dir;
+    auto e = sample_entry();
+    auto size = spool::write_entry(e).size();
+    spool s(dir.path.string(), size * 2);
+    CHECK(s.count() == 0);
+    REQUIRE(s.put(e));
+    REQUIRE(s.put(e));
+    CHECK(s.count() == 2);
+    CHECK(s.bytes() == size * 2);
+    CHECK_FALSE(s.put(e));    // over max_bytes
+    CHECK(s.count() == 2);
+
+    std::size_t files = 0;
+    for (const auto& f : fs::directory_iterator(dir.path)) {
+        CHECK(f.path().extension() == ".report");
+        std::ifstream in(f.path(), std::ios::binary);
+        std::string bytes((std::istreambuf_iterator<char>(in)), {});
+        CHECK(spool::read_entry(bytes).raw == e.raw);
+        ++files;
+    }
+    CHECK(files == 2);
+
+    // A new spool on the same directory finds what is waiting (after a restart).
+    spool again(dir.path.string(), 0);
+    CHECK(again.count() == 2);
+    CHECK(again.bytes() == size * 2);
+}
