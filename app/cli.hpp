@@ -1,0 +1,74 @@
+// The `stswatch` command line: global options, configuration, exit codes, error output.
+#pragma once
+
+#include "common/settings.hpp"
+
+#include <Poco/AutoPtr.h>
+#include <Poco/Util/LayeredConfiguration.h>
+
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+namespace stswatch::cli {
+
+// sysexits(3) codes, as DESIGN.md's contract uses them.
+enum exit_code : int {
+    ok = 0,
+    check_errors = 1,
+    usage = 2,
+    data_error = 65,      // EX_DATAERR
+    no_input = 66,        // EX_NOINPUT: a named file does not exist or cannot be read
+    unavailable = 69,     // EX_UNAVAILABLE
+    software = 70,        // EX_SOFTWARE: a bug
+    config_error = 78,    // EX_CONFIG
+    temp_failure = 75,    // EX_TEMPFAIL
+};
+
+// Raised for a malformed command line; main prints it with a hint and exits 2.
+class usage_error : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Raised with the exit code to use and the one-line message "stswatch: <what>: <why>".
+class command_error : public std::runtime_error {
+public:
+    command_error(int code, const std::string& message) : std::runtime_error(message), code_(code) {}
+    int code() const noexcept { return code_; }
+private:
+    int code_;
+};
+
+struct context {
+    Poco::AutoPtr<Poco::Util::LayeredConfiguration> conf;
+    stswatch::settings settings;
+    std::string config_path;            // the file read, or "" when none
+    std::vector<std::string> args;      // after the command word(s), global options removed
+};
+
+// Splits global options (--config, --db, --log-level, --set KEY=VALUE, before or after the
+// subcommand) from the rest; loads the configuration. Throws usage_error, command_error.
+context make_context(const std::vector<std::string>& argv_without_command, std::string& command_out);
+
+// Command-local options: takes "--name VALUE" or "--name=VALUE" out of args.
+// Returns true and sets value when present. Throws usage_error when the value is missing.
+bool take_option(std::vector<std::string>& args, const std::string& name, std::string& value);
+// Takes a flag ("--json") out of args.
+bool take_flag(std::vector<std::string>& args, const std::string& name);
+// Throws usage_error naming the first remaining "--option" (call after taking the known ones).
+void reject_unknown_options(const std::vector<std::string>& args, const std::string& command);
+
+// The database URL from --db, STSWATCH_DB or db.url; command_error(78) when none is set.
+std::string require_db_url(const context& ctx);
+
+// The first line of a (libpq) message, without its trailing newline.
+std::string first_line(const std::string& message);
+
+// Commands.
+int run_parse(context& ctx);
+int run_db(context& ctx);
+int run_reports(context& ctx);
+int run_serve(context& ctx);
+
+} // namespace stswatch::cli

@@ -1,0 +1,131 @@
+// stswatch serve: the collector (HTTPS report intake) as a long-running service.
+//
+// A Poco ServerApplication: initialize() is where the configuration is already loaded (by
+// the CLI), main() migrates the schema, starts the store and the receivers, waits for
+// SIGINT/SIGTERM and stops them in order, so that every acknowledged report is committed.
+#include "app/cli.hpp"
+
+#include "collector/https_receiver.hpp"
+#include "collector/report_store.hpp"
+#include "collector/spool.hpp"
+#include "common/log.hpp"
+#include "common/migrations.hpp"
+
+#include <Poco/Util/ServerApplication.h>
+#include <pqxx/pqxx>
+
+#include <csignal>
+#include <iostream>
+
+namespace stswatch::cli {
+
+namespace {
+
+class serve_application : public Poco::Util::ServerApplication {
+public:
+    explicit serve_application(const stswatch::settings& s) : settings_(s) {}
+    int exit_code() const { return exit_code_; }
+
+protected:
+    int main(const std::vector<std::string>&) override
+    {
+        // Block the termination signals before any thread starts, so that they reach
+        // waitForTerminationRequest() and not a worker thread.
+        sigset_t signals;
+        sigemptyset(&signals);
+        sigaddset(&signals, SIGINT);
+        sigaddset(&signals, SIGTERM);
+        sigaddset(&signals, SIGQUIT);
+        pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+        std::signal(SIGPIPE, SIG_IGN);
+
+        const auto& s = settings_;
+        try {
+            pqxx::connection conn(s.db_url);
+            auto result = migrate(conn);
+            for (const auto& name : result.applied)
+                log::info("db", "applied migration", {{"name", name}});
+            log::info("db", "schema ready", {{"version", std::to_string(result.version)}});
+        } catch (const pqxx::broken_connection& e) {
+            log::error("db", "cannot connect", {{"error", first_line(e.what())}});
+            std::cerr << "stswatch: database: cannot connect: " << first_line(e.what()) << "\n";
+            return exit_code_ = unavailable;
+        }
+
+        if (s.https_cert.empty() || s.https_key.empty()) {
+            std::cerr << "stswatch: collector.https.cert and collector.https.key must name PEM files\n";
+            return exit_code_ = config_error;
+        }
+        if (s.accept_domains.empty())
+            log::warning("collector", "collector.accept_domains is empty: reports for any policy domain are accepted");
+
+        store_options so;
+        so.db_url = s.db_url;
+        so.writers = s.store_connections;
+        so.batch_max = s.store_batch_max;
+        so.batch_wait = std::chrono::milliseconds(s.store_batch_wait_ms);
+        report_store store(so);
+
+        // DESIGN.md: with the database away, a report fsynced in the spool is durable too.
+        std::unique_ptr<spool> waiting;
+        std::unique_ptr<spool_drainer> drainer;
+        if (!s.spool_dir.empty()) {
+            try {
+                waiting = std::make_unique<spool>(s.spool_dir, s.spool_max_bytes);
+            } catch (const std::exception& e) {
+                std::cerr << "stswatch: collector.spool_dir " << s.spool_dir << ": " << e.what() << "\n";
+                return exit_code_ = config_error;
+            }
+            if (waiting->count())
+                log::info("spool", "reports waiting from an earlier run", {{"count", std::to_string(waiting->count())}});
+            drainer = std::make_unique<spool_drainer>(*waiting, store, s.max_report_bytes, s.max_json_depth,
+                                                      std::chrono::seconds(10));
+            drainer->poke();
+        } else {
+            log::warning("collector", "collector.spool_dir is not set: reports get 503 while the database is unavailable");
+        }
+
+        auto options = https_receiver_options::from(s);
+        options.spool = waiting.get();
+        std::unique_ptr<https_receiver> https;
+        try {
+            https = std::make_unique<https_receiver>(options, store);
+            https->start();
+        } catch (const std::exception& e) {
+            std::cerr << "stswatch: collector.https.listen " << s.https_listen.to_string() << ": " << e.what() << "\n";
+            return exit_code_ = unavailable;
+        }
+        log::info("collector", "https receiver listening",
+                  {{"address", s.https_listen.host + ":" + std::to_string(https->port())}, {"path", options.path}});
+
+        waitForTerminationRequest();
+        log::info("collector", "stopping");
+        https->stop();
+        drainer.reset();
+        auto c = store.counters();
+        log::info("collector", "stopped", {{"stored", std::to_string(c.stored)},
+                                           {"duplicates", std::to_string(c.duplicates)},
+                                           {"batches", std::to_string(c.batches)}});
+        return exit_code_ = ok;
+    }
+
+private:
+    stswatch::settings settings_;
+    int exit_code_ = ok;
+};
+
+} // namespace
+
+int run_serve(context& ctx)
+{
+    reject_unknown_options(ctx.args, "serve");
+    if (!ctx.args.empty())
+        throw usage_error("serve: unexpected argument \"" + ctx.args.front() + "\"");
+    require_db_url(ctx);
+    serve_application app(ctx.settings);
+    // Options were taken by the CLI already; Poco sees only the program name.
+    app.run(std::vector<std::string>{"stswatch"});
+    return app.exit_code();
+}
+
+} // namespace stswatch::cli

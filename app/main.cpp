@@ -1,0 +1,74 @@
+// stswatch: receive SMTP TLS reports, check MTA-STS deployments, explain failures.
+#include "app/cli.hpp"
+
+#include <Poco/Exception.h>
+
+#include <iostream>
+#include <pqxx/except>
+
+namespace {
+
+constexpr const char* usage_text = R"(usage: stswatch [--config FILE] [--db CONNINFO] [--log-level LEVEL] [--set KEY=VALUE] COMMAND ...
+
+commands:
+  serve                         run the HTTPS report receiver (and, later, SMTP, monitor, API)
+  parse FILE...                 decode and validate reports, print canonical JSON (no database)
+  db migrate                    apply the schema migrations in order
+  db create-database NAME       create a database if it does not exist (for set-up scripts)
+  reports list [--domain D] [--since DATE] [--until DATE] [--limit N] [--json]
+                                stored reports
+
+global options (before or after the command):
+  --config FILE      properties file (default: config/stswatch.properties, then
+                     /etc/stswatch/stswatch.properties)
+  --db CONNINFO      libpq URI or key=value conninfo (also STSWATCH_DB; overrides db.url)
+  --log-level LEVEL  debug, information, warning or error
+  --set KEY=VALUE    override one configuration key
+
+exit codes: 0 ok, 1 a check found errors, 2 usage, 65 bad input data, 66 input not found,
+            69 service unavailable, 75 temporary failure, 78 configuration error
+)";
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    using namespace stswatch::cli;
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+        std::cout << usage_text;
+        return args.empty() ? usage : ok;
+    }
+    if (args[0] == "--version") {
+        std::cout << "stswatch 0.1.0\n";
+        return ok;
+    }
+    try {
+        std::string command;
+        context ctx = make_context(args, command);
+        if (command == "parse")
+            return run_parse(ctx);
+        if (command == "db")
+            return run_db(ctx);
+        if (command == "reports")
+            return run_reports(ctx);
+        if (command == "serve")
+            return run_serve(ctx);
+        throw usage_error("unknown command \"" + command + "\"");
+    } catch (const usage_error& e) {
+        std::cerr << "stswatch: " << e.what() << " (see stswatch --help)\n";
+        return usage;
+    } catch (const command_error& e) {
+        std::cerr << e.what() << "\n";
+        return e.code();
+    } catch (const pqxx::broken_connection& e) {
+        std::cerr << "stswatch: database: cannot connect: " << first_line(e.what()) << "\n";
+        return unavailable;
+    } catch (const Poco::Exception& e) {
+        std::cerr << "stswatch: " << e.displayText() << "\n";
+        return software;
+    } catch (const std::exception& e) {
+        std::cerr << "stswatch: " << e.what() << "\n";
+        return software;
+    }
+}
