@@ -1,0 +1,742 @@
+// ingest: how fast the collector's HTTPS intake (RFC 8460 §5.4) makes reports durable with
+// K concurrent keep-alive senders, at what latency and memory; and, in the same run, the
+// floor: the same rows COPYed straight into scratch tables shaped like the real ones.
+//
+//   ingest --url https://127.0.0.1:PORT/v1/tlsrpt --ca-file CA.pem [--reports N] [--clients K]
+//          [--collector-pid PID] [--db CONNINFO] [--floor-connections C] [--seed S] [--label TEXT]
+//          [--summary FILE]
+//
+// Prints figures, never a verdict: the exit status is 0 whenever the run completed, whatever
+// the figures (2 for a usage error, 1 when the run itself could not be made).
+
+#include "bench/bench_support.hpp"
+#include "bench/report_gen.hpp"
+
+#include <Poco/Exception.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPSClientSession.h>
+#include <Poco/Net/RejectCertificateHandler.h>
+#include <Poco/Net/SSLManager.h>
+#include <Poco/URI.h>
+
+#include <pqxx/pqxx>
+
+#include <openssl/evp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <ctime>
+#include <iostream>
+#include <latch>
+#include <limits>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace {
+
+using namespace stswatch;
+using namespace stswatch::bench;
+
+// Targets for the durable HTTPS intake (the figure that matters) on this class of machine.
+constexpr double target_reports_per_second = 3000;   // at 64 clients
+constexpr double target_p99_ms = 100;
+constexpr double target_rss_mb = 150;
+
+struct ingest_options {
+    std::size_t reports = 20000;
+    unsigned clients = 64;
+    std::string url;
+    std::string ca_file;
+    long collector_pid = 0;
+    std::string db_url;          // where the COPY floor runs: a migrated stswatch database
+    unsigned floor_connections = 2;   // the collector's default store writers
+    std::uint64_t seed = 1;
+    std::string label;
+    std::string summary_file;    // a tab-separated line is appended for run.sh's table
+};
+
+ingest_options read_options(int argc, char** argv)
+{
+    const option_reader args(argc, argv,
+                             {"--reports", "--clients", "--url", "--ca-file", "--collector-pid", "--db",
+                              "--seed", "--label", "--summary", "--floor-connections"});
+    ingest_options o;
+    o.reports = args.number("--reports", o.reports, 1);
+    o.clients = static_cast<unsigned>(args.number("--clients", o.clients, 1));
+    o.url = args.required("--url");
+    o.ca_file = args.text("--ca-file", "");
+    o.collector_pid = static_cast<long>(args.number("--collector-pid", 0));
+    o.db_url = args.text("--db", "");
+    o.seed = args.number("--seed", o.seed);
+    o.floor_connections = static_cast<unsigned>(args.number("--floor-connections", o.floor_connections, 1));
+    o.label = args.text("--label", std::to_string(o.clients) + " clients");
+    o.summary_file = args.text("--summary", "");
+    if (o.clients > 1024) throw usage_error("--clients: at most 1024");
+    return o;
+}
+
+// Samples the collector's resident set while the run lasts: VmHWM alone would also count
+// whatever the process touched before the run.
+class rss_sampler {
+public:
+    rss_sampler(long pid, std::chrono::milliseconds every) : pid_(pid), every_(every)
+    {
+        if (pid_ > 0) thread_ = std::thread([this] { run(); });
+    }
+    ~rss_sampler() { stop(); }
+    rss_sampler(const rss_sampler&) = delete;
+    rss_sampler& operator=(const rss_sampler&) = delete;
+
+    void stop()
+    {
+        {
+            std::lock_guard lock(mutex_);
+            stopping_ = true;
+        }
+        wake_.notify_all();
+        if (thread_.joinable()) thread_.join();
+    }
+
+    std::uint64_t peak_kb() const { std::lock_guard lock(mutex_); return peak_kb_; }
+    std::size_t samples() const { std::lock_guard lock(mutex_); return samples_; }
+
+private:
+    void run()
+    {
+        std::unique_lock lock(mutex_);
+        while (!stopping_) {
+            lock.unlock();
+            const auto rss = proc_status_kb(pid_, "VmRSS");
+            lock.lock();
+            if (rss) {
+                peak_kb_ = std::max(peak_kb_, *rss);
+                ++samples_;
+            }
+            wake_.wait_for(lock, every_, [this] { return stopping_; });
+        }
+    }
+
+    long pid_;
+    std::chrono::milliseconds every_;
+    mutable std::mutex mutex_;
+    std::condition_variable wake_;
+    bool stopping_ = false;
+    std::uint64_t peak_kb_ = 0;
+    std::size_t samples_ = 0;
+    std::thread thread_;
+};
+
+struct client_result {
+    std::vector<double> latencies_ms;                  // answered requests only
+    std::map<int, std::size_t> statuses;
+    std::map<std::string, std::size_t> errors;         // requests without an answer, by reason
+    std::map<std::string, std::size_t> connect_errors; // before the clock started
+    std::size_t closed_by_server = 0;                  // answers without keep-alive
+
+    void merge(const client_result& other)
+    {
+        latencies_ms.insert(latencies_ms.end(), other.latencies_ms.begin(), other.latencies_ms.end());
+        for (const auto& [status, count] : other.statuses) statuses[status] += count;
+        for (const auto& [reason, count] : other.errors) errors[reason] += count;
+        for (const auto& [reason, count] : other.connect_errors) connect_errors[reason] += count;
+        closed_by_server += other.closed_by_server;
+    }
+};
+
+// One sender: a thread with its own connection, reused for every report it posts.
+void run_client(const Poco::URI& uri, Poco::Net::Context::Ptr context, const std::vector<std::string>& bodies,
+                std::atomic<std::size_t>& next, std::latch& start, client_result& out)
+{
+    Poco::Net::HTTPSClientSession session(uri.getHost(), uri.getPort(), context);
+    session.setKeepAlive(true);
+    session.setTimeout(Poco::Timespan(120, 0));
+    const std::string path = uri.getPathAndQuery();
+
+    // The TLS handshake is not part of the figures: connect before the clock starts.
+    try {
+        Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_GET, "/healthz", Poco::Net::HTTPMessage::HTTP_1_1);
+        request.setKeepAlive(true);
+        session.sendRequest(request);
+        Poco::Net::HTTPResponse response;
+        session.receiveResponse(response).ignore(std::numeric_limits<std::streamsize>::max());
+    } catch (const Poco::Exception& e) {
+        ++out.connect_errors[e.displayText()];
+        session.reset();
+    }
+    // Poco writes the request head and body separately: with Nagle's algorithm the body
+    // would wait for the server's delayed ACK (40 ms) and the figures would show that.
+    auto no_delay = [&session] {
+        if (session.connected()) session.socket().setNoDelay(true);
+    };
+    no_delay();
+    start.arrive_and_wait();
+
+    out.latencies_ms.reserve(bodies.size() / 16);
+    for (;;) {
+        const std::size_t i = next.fetch_add(1);
+        if (i >= bodies.size()) break;
+        const auto begin = bench_clock::now();
+        try {
+            Poco::Net::HTTPRequest request(Poco::Net::HTTPRequest::HTTP_POST, path, Poco::Net::HTTPMessage::HTTP_1_1);
+            // RFC 8460 §5.4: the gzip media type senders use for compressed reports.
+            request.setContentType("application/tlsrpt+gzip");
+            request.setContentLength(static_cast<std::streamsize>(bodies[i].size()));
+            request.setKeepAlive(true);
+            session.sendRequest(request).write(bodies[i].data(), static_cast<std::streamsize>(bodies[i].size()));
+            Poco::Net::HTTPResponse response;
+            // Read the whole answer, or the connection could not be reused.
+            session.receiveResponse(response).ignore(std::numeric_limits<std::streamsize>::max());
+            out.latencies_ms.push_back(seconds_between(begin, bench_clock::now()) * 1000.0);
+            ++out.statuses[static_cast<int>(response.getStatus())];
+            if (!response.getKeepAlive()) ++out.closed_by_server;
+            else no_delay();   // a new connection if Poco had to reconnect
+        } catch (const Poco::Exception& e) {
+            ++out.errors[e.displayText()];
+            session.reset();
+        } catch (const std::exception& e) {
+            ++out.errors[e.what()];
+            session.reset();
+        }
+    }
+}
+
+// ---- the COPY floor -------------------------------------------------------------------------
+
+std::string utc_text(std::int64_t seconds, const char* format)
+{
+    const std::time_t t = static_cast<std::time_t>(seconds);
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[40];
+    std::strftime(buf, sizeof buf, format, &tm);
+    return buf;
+}
+
+std::string hex_bytes(std::string_view bytes)
+{
+    static constexpr char digit[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    for (const unsigned char c : bytes) {
+        out += digit[c >> 4];
+        out += digit[c & 0xf];
+    }
+    return out;
+}
+
+std::string sha256(std::string_view bytes)
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    if (EVP_Digest(bytes.data(), bytes.size(), md, &length, EVP_sha256(), nullptr) != 1)
+        throw std::runtime_error("SHA-256 failed");
+    return std::string(reinterpret_cast<const char*>(md), length);
+}
+
+// A PostgreSQL array literal of text: {"a","b"}.
+std::string text_array(const std::vector<std::string>& items)
+{
+    std::string out = "{";
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        if (i > 0) out += ',';
+        out += '"';
+        for (const char c : items[i]) {
+            if (c == '"' || c == '\\') out += '\\';
+            out += c;
+        }
+        out += '"';
+    }
+    out += '}';
+    return out;
+}
+
+const char* policy_type_text(policy_type t)
+{
+    switch (t) {
+    case policy_type::sts: return "sts";
+    case policy_type::tlsa: return "tlsa";
+    case policy_type::no_policy_found: return "no-policy-found";
+    }
+    return "sts";
+}
+
+// Sessions of the report as a whole, as reports.total_*_session_count holds them.
+std::pair<std::int64_t, std::int64_t> report_sessions(const tls_report& r)
+{
+    // Microsoft (2023): the tlsa and sts policies of one report count the same sessions, so
+    // the tlsa ones are left out when the report also has sts policies.
+    const bool has_sts = std::any_of(r.policies.begin(), r.policies.end(),
+                                     [](const report_policy& p) { return p.type == policy_type::sts; });
+    std::int64_t ok = 0, failed = 0;
+    for (const auto& p : r.policies) {
+        if (p.type == policy_type::tlsa && has_sts) continue;
+        ok += p.total_successful_session_count;
+        failed += p.total_failure_session_count;
+    }
+    return {ok, failed};
+}
+
+// Scratch tables made LIKE the real ones (columns, defaults, checks, indexes), plus their
+// foreign keys and the partitioning of failure_details, in a schema of their own that is
+// dropped afterwards.
+class scratch_schema {
+public:
+    explicit scratch_schema(pqxx::connection& conn)
+        : conn_(conn), name_("stswatch_bench_floor_" + std::to_string(::getpid()))
+    {
+        pqxx::work tx(conn_);
+        if (tx.exec1("SELECT to_regclass('public.reports') IS NOT NULL AND to_regclass('public.failure_details') IS NOT NULL")[0].as<bool>() == false)
+            throw std::runtime_error("the COPY floor needs a migrated stswatch database (--db): public.reports is missing");
+        const std::string s = tx.quote_name(name_);
+        tx.exec0("DROP SCHEMA IF EXISTS " + s + " CASCADE");
+        tx.exec0("CREATE SCHEMA " + s);
+        tx.exec0("CREATE TABLE " + s + ".reports (LIKE public.reports INCLUDING ALL)");
+        for (const char* table : {"report_receipts", "report_raw", "report_policies"}) {
+            tx.exec0("CREATE TABLE " + s + "." + table + " (LIKE public." + table + " INCLUDING ALL)");
+            tx.exec0("ALTER TABLE " + s + "." + table + " ADD FOREIGN KEY (report) REFERENCES " + s +
+                     ".reports (id) ON DELETE CASCADE");
+        }
+        tx.exec0("CREATE TABLE " + s + ".failure_details (LIKE public.failure_details INCLUDING ALL) PARTITION BY RANGE (day)");
+        tx.exec0("CREATE TABLE " + s + ".failure_details_default PARTITION OF " + s + ".failure_details DEFAULT");
+        tx.exec0("ALTER TABLE " + s + ".failure_details ADD FOREIGN KEY (report) REFERENCES " + s +
+                 ".reports (id) ON DELETE CASCADE");
+        tx.commit();
+    }
+    ~scratch_schema()
+    {
+        try {
+            pqxx::work tx(conn_);
+            tx.exec0("DROP SCHEMA IF EXISTS " + tx.quote_name(name_) + " CASCADE");
+            tx.commit();
+        } catch (const std::exception& e) {
+            std::cerr << "ingest: could not drop the scratch schema " << name_ << ": " << e.what() << '\n';
+        }
+    }
+    scratch_schema(const scratch_schema&) = delete;
+    scratch_schema& operator=(const scratch_schema&) = delete;
+
+    std::string table(const char* name) const { return name_ + '.' + name; }
+
+private:
+    pqxx::connection& conn_;
+    std::string name_;
+};
+
+struct floor_result {
+    unsigned connections = 0;
+    std::size_t rows = 0;
+    double seconds = 0;
+    double client_cpu_seconds = 0;   // this program's share: formatting and escaping rows
+    std::vector<std::pair<std::string, double>> table_seconds;   // first connection's split
+};
+
+// What one connection loads: a contiguous share of the reports, in one transaction.
+struct floor_share {
+    std::size_t first = 0, last = 0;
+    std::size_t rows = 0;
+    std::vector<std::pair<std::string, double>> table_seconds;
+    std::exception_ptr error;
+};
+
+struct floor_input {
+    const std::vector<generated_report>& reports;
+    const std::vector<std::string>& bodies;
+    std::vector<std::string> raw_hex, raw_sha;   // bytea text for COPY
+};
+
+void copy_share(pqxx::connection& conn, const scratch_schema& schema, const floor_input& in, floor_share& share)
+{
+    auto lap = bench_clock::now();
+    auto split = [&](const char* what) {
+        const auto now = bench_clock::now();
+        share.table_seconds.emplace_back(what, seconds_between(lap, now));
+        lap = now;
+    };
+    auto key = [](std::size_t i) { return static_cast<std::int64_t>(i + 1); };
+    pqxx::work tx(conn);
+    {
+        pqxx::stream_to out(tx, schema.table("reports"),
+                            std::vector<std::string>{"id", "organization_name", "report_id", "start_datetime",
+                                                     "end_datetime", "contact_info", "policy_count",
+                                                     "total_successful_session_count", "total_failure_session_count"});
+        for (std::size_t i = share.first; i < share.last; ++i) {
+            const tls_report& r = in.reports[i].report;
+            const auto [ok, failed] = report_sessions(r);
+            out << std::make_tuple(key(i), r.organization_name, r.report_id,
+                                   utc_text(r.start_datetime.seconds, "%Y-%m-%dT%H:%M:%SZ"),
+                                   utc_text(r.end_datetime.seconds, "%Y-%m-%dT%H:%M:%SZ"), r.contact_info,
+                                   static_cast<int>(r.policies.size()), ok, failed);
+            ++share.rows;
+        }
+        out.complete();
+        split("reports");
+    }
+    {
+        pqxx::stream_to out(tx, schema.table("report_receipts"),
+                            std::vector<std::string>{"report", "transport", "source_address"});
+        for (std::size_t i = share.first; i < share.last; ++i) {
+            out << std::make_tuple(key(i), std::string("https"), std::string("127.0.0.1"));
+            ++share.rows;
+        }
+        out.complete();
+        split("receipts");
+    }
+    {
+        pqxx::stream_to out(tx, schema.table("report_raw"),
+                            std::vector<std::string>{"report", "raw", "raw_encoding", "sha256", "size"});
+        for (std::size_t i = share.first; i < share.last; ++i) {
+            out << std::make_tuple(key(i), in.raw_hex[i], std::string("gzip"), in.raw_sha[i],
+                                   static_cast<std::int64_t>(in.bodies[i].size()));
+            ++share.rows;
+        }
+        out.complete();
+        split("raw");
+    }
+    {
+        pqxx::stream_to out(tx, schema.table("report_policies"),
+                            std::vector<std::string>{"report", "policy_index", "policy_type", "policy_domain",
+                                                     "policy_string", "mx_host", "total_successful_session_count",
+                                                     "total_failure_session_count", "report_start"});
+        for (std::size_t i = share.first; i < share.last; ++i) {
+            const tls_report& r = in.reports[i].report;
+            const std::string start = utc_text(r.start_datetime.seconds, "%Y-%m-%dT%H:%M:%SZ");
+            for (std::size_t p = 0; p < r.policies.size(); ++p) {
+                const report_policy& policy = r.policies[p];
+                out << std::make_tuple(key(i), static_cast<int>(p), std::string(policy_type_text(policy.type)),
+                                       policy.policy_domain, text_array(policy.policy_string),
+                                       text_array(policy.mx_host), policy.total_successful_session_count,
+                                       policy.total_failure_session_count, start);
+                ++share.rows;
+            }
+        }
+        out.complete();
+        split("policies");
+    }
+    {
+        pqxx::stream_to out(tx, schema.table("failure_details"),
+                            std::vector<std::string>{"report", "policy_index", "detail_index", "day", "policy_domain",
+                                                     "organization_name", "result_type", "sending_mta_ip",
+                                                     "receiving_mx_hostname", "receiving_mx_helo", "receiving_ip",
+                                                     "failed_session_count", "additional_information",
+                                                     "failure_reason_code"});
+        for (std::size_t i = share.first; i < share.last; ++i) {
+            const tls_report& r = in.reports[i].report;
+            const std::string day = utc_text(r.start_datetime.seconds, "%Y-%m-%d");
+            for (std::size_t p = 0; p < r.policies.size(); ++p) {
+                const report_policy& policy = r.policies[p];
+                for (std::size_t d = 0; d < policy.failure_details.size(); ++d) {
+                    const failure_detail& f = policy.failure_details[d];
+                    out << std::make_tuple(key(i), static_cast<int>(p), static_cast<int>(d), day,
+                                           policy.policy_domain, r.organization_name, f.result_type,
+                                           f.sending_mta_ip, f.receiving_mx_hostname, f.receiving_mx_helo,
+                                           f.receiving_ip, f.failed_session_count, f.additional_information,
+                                           f.failure_reason_code);
+                    ++share.rows;
+                }
+            }
+        }
+        out.complete();
+        split("failure details");
+    }
+    tx.commit();
+    split("commit");
+}
+
+// The same rows the collector stores for these reports, loaded over `connections` sessions
+// at once (as many as the collector's store writers), each its share in one transaction.
+floor_result copy_floor(const std::string& db_url, const std::vector<generated_report>& reports,
+                        const std::vector<std::string>& bodies, unsigned connections)
+{
+    pqxx::connection admin(db_url);
+    const scratch_schema schema(admin);
+
+    // Digests and hex are computed first: the floor is what PostgreSQL takes.
+    floor_input in{reports, bodies, {}, {}};
+    in.raw_hex.reserve(bodies.size());
+    in.raw_sha.reserve(bodies.size());
+    for (const auto& body : bodies) {
+        in.raw_hex.push_back("\\x" + hex_bytes(body));
+        in.raw_sha.push_back("\\x" + hex_bytes(sha256(body)));
+    }
+
+    connections = static_cast<unsigned>(std::clamp<std::size_t>(connections, 1, reports.size()));
+    std::vector<std::unique_ptr<pqxx::connection>> sessions;
+    std::vector<floor_share> shares(connections);
+    for (unsigned c = 0; c < connections; ++c) {
+        sessions.push_back(std::make_unique<pqxx::connection>(db_url));
+        shares[c].first = reports.size() * c / connections;
+        shares[c].last = reports.size() * (c + 1) / connections;
+    }
+
+    floor_result result;
+    result.connections = connections;
+    std::latch start(static_cast<std::ptrdiff_t>(connections) + 1);
+    std::vector<std::thread> loaders;
+    for (unsigned c = 0; c < connections; ++c) {
+        loaders.emplace_back([&, c] {
+            start.arrive_and_wait();
+            try {
+                copy_share(*sessions[c], schema, in, shares[c]);
+            } catch (...) {
+                shares[c].error = std::current_exception();
+            }
+        });
+    }
+    const double cpu_before = own_cpu_seconds();
+    start.arrive_and_wait();
+    const auto begin = bench_clock::now();
+    for (auto& t : loaders) t.join();
+    result.seconds = seconds_between(begin, bench_clock::now());
+    result.client_cpu_seconds = own_cpu_seconds() - cpu_before;
+    for (const auto& share : shares) {
+        if (share.error) std::rethrow_exception(share.error);
+        result.rows += share.rows;
+    }
+    result.table_seconds = shares.front().table_seconds;
+    return result;
+}
+
+// ---- the run --------------------------------------------------------------------------------
+
+void line(const std::string& label, const std::string& value, const std::string& note = "")
+{
+    std::string padded = "    " + label;
+    padded.resize(std::max<std::size_t>(padded.size() + 1, 40), ' ');
+    std::string text = padded + value;
+    if (!note.empty()) {
+        text.resize(std::max<std::size_t>(text.size() + 2, 80), ' ');
+        text += note;
+    }
+    std::cout << text << '\n';
+}
+
+std::string mb_from_kb(std::uint64_t kb) { return fixed(static_cast<double>(kb) / 1024.0, 1) + " MB"; }
+
+std::string counts_text(const std::map<int, std::size_t>& counts)
+{
+    std::string out;
+    for (const auto& [key, count] : counts)
+        out += (out.empty() ? "" : ", ") + std::to_string(key) + ": " + grouped(static_cast<double>(count));
+    return out.empty() ? "none" : out;
+}
+
+struct https_figures {
+    double wall_seconds = 0;
+    std::size_t durable = 0;          // 200 + 201
+    std::size_t unanswered = 0;
+    double reports_per_second = NAN;
+    double p50 = NAN, p95 = NAN, p99 = NAN, max = NAN;
+    client_result all;
+    // Collector, when its pid is known.
+    std::optional<std::uint64_t> rss_before_kb, peak_kb, hwm_kb;
+    std::size_t rss_samples = 0;
+    std::optional<double> collector_cpu_seconds;
+    double own_cpu_seconds = 0;
+};
+
+https_figures post_reports(const ingest_options& o, const Poco::URI& uri, Poco::Net::Context::Ptr context,
+                           const std::vector<std::string>& bodies)
+{
+    https_figures f;
+    const bool watched = o.collector_pid > 0;
+    const auto cpu_before = watched ? proc_cpu_seconds(o.collector_pid) : std::nullopt;
+    if (watched) f.rss_before_kb = proc_status_kb(o.collector_pid, "VmRSS");
+    const double own_cpu_before = own_cpu_seconds();
+
+    std::vector<client_result> results(o.clients);
+    std::atomic<std::size_t> next{0};
+    std::latch start(static_cast<std::ptrdiff_t>(o.clients) + 1);
+    rss_sampler sampler(o.collector_pid, std::chrono::milliseconds(50));
+    std::vector<std::thread> clients;
+    clients.reserve(o.clients);
+    for (unsigned c = 0; c < o.clients; ++c)
+        clients.emplace_back(run_client, std::cref(uri), context, std::cref(bodies), std::ref(next), std::ref(start),
+                             std::ref(results[c]));
+    start.arrive_and_wait();
+    const auto begin = bench_clock::now();
+    for (auto& t : clients) t.join();
+    f.wall_seconds = seconds_between(begin, bench_clock::now());
+    sampler.stop();
+
+    f.own_cpu_seconds = own_cpu_seconds() - own_cpu_before;
+    if (watched) {
+        f.peak_kb = sampler.peak_kb();
+        f.rss_samples = sampler.samples();
+        f.hwm_kb = proc_status_kb(o.collector_pid, "VmHWM");
+        const auto cpu_after = proc_cpu_seconds(o.collector_pid);
+        if (cpu_before && cpu_after) f.collector_cpu_seconds = *cpu_after - *cpu_before;
+    }
+
+    for (const auto& r : results) f.all.merge(r);
+    std::sort(f.all.latencies_ms.begin(), f.all.latencies_ms.end());
+    for (const auto& [status, count] : f.all.statuses)
+        if (status == 200 || status == 201) f.durable += count;
+    for (const auto& [reason, count] : f.all.errors) f.unanswered += count;
+    f.reports_per_second = static_cast<double>(f.durable) / f.wall_seconds;
+    f.p50 = percentile(f.all.latencies_ms, 0.50);
+    f.p95 = percentile(f.all.latencies_ms, 0.95);
+    f.p99 = percentile(f.all.latencies_ms, 0.99);
+    f.max = percentile(f.all.latencies_ms, 1.0);
+    return f;
+}
+
+void print_https(const https_figures& f)
+{
+    std::cout << "  HTTPS intake (2xx = committed in PostgreSQL)\n";
+    line("wall time", fixed(f.wall_seconds, 2) + " s");
+    line("reports/s (200+201)", grouped(f.reports_per_second),
+         "target >= " + grouped(target_reports_per_second) + " at 64 clients");
+    line("latency p50 / p95 / p99 / max",
+         fixed(f.p50, 1) + " / " + fixed(f.p95, 1) + " / " + fixed(f.p99, 1) + " / " + fixed(f.max, 1) + " ms",
+         "target p99 < " + fixed(target_p99_ms, 0) + " ms");
+    line("status codes", counts_text(f.all.statuses));
+    if (f.all.closed_by_server > 0)
+        line("connections closed by the server", grouped(static_cast<double>(f.all.closed_by_server)));
+    line("requests without an answer", grouped(static_cast<double>(f.unanswered)));
+    std::size_t shown = 0;
+    for (const auto& [reason, count] : f.all.errors) {
+        if (++shown > 5) break;
+        line("", grouped(static_cast<double>(count)) + " x " + reason);
+    }
+    for (const auto& [reason, count] : f.all.connect_errors)
+        line("clients that could not connect", grouped(static_cast<double>(count)) + " x " + reason);
+
+    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+    if (f.peak_kb) {
+        line("collector RSS before / peak / VmHWM",
+             (f.rss_before_kb ? mb_from_kb(*f.rss_before_kb) : std::string("n/a")) + " / " + mb_from_kb(*f.peak_kb) +
+                 " / " + (f.hwm_kb ? mb_from_kb(*f.hwm_kb) : std::string("n/a")),
+             "target < " + fixed(target_rss_mb, 0) + " MB (peak of " + std::to_string(f.rss_samples) +
+                 " samples, 50 ms apart)");
+        line("CPU: collector / load generator",
+             (f.collector_cpu_seconds ? fixed(*f.collector_cpu_seconds, 1) : std::string("n/a")) + " s / " +
+                 fixed(f.own_cpu_seconds, 1) + " s of " + fixed(f.wall_seconds * cores, 1) + " s (" +
+                 std::to_string(cores) + " cores, shared)");
+    } else {
+        line("collector RSS", "not sampled (no --collector-pid)");
+        line("CPU: load generator", fixed(f.own_cpu_seconds, 1) + " s of " + fixed(f.wall_seconds * cores, 1) + " s");
+    }
+}
+
+void print_floor(const floor_result& floor, double reports, double https_reports_per_second)
+{
+    const double floor_reports_per_second = reports / floor.seconds;
+    const double ratio = https_reports_per_second / floor_reports_per_second;
+    std::cout << "  COPY floor (the same reports' rows, pqxx::stream_to, " << floor.connections
+              << " connections, one transaction each, durable commits)\n";
+    line("rows", grouped(static_cast<double>(floor.rows)) + " (reports, receipts, raw, policies, failure details)");
+    line("time", fixed(floor.seconds, 2) + " s: " + grouped(static_cast<double>(floor.rows) / floor.seconds) +
+                     " rows/s, " + grouped(floor_reports_per_second) + " reports/s (" +
+                     fixed(floor.client_cpu_seconds, 2) + " s CPU in this program)");
+    std::string split;
+    for (const auto& [what, secs] : floor.table_seconds) split += (split.empty() ? "" : ", ") + what + ' ' + fixed(secs, 2);
+    line("seconds by table, connection 1", split);
+    std::cout << "  HTTPS ingest reports/s vs COPY floor: " << fixed(ratio, 3) << " (" << fixed(ratio * 100, 1)
+              << " % of the floor)\n";
+}
+
+// One tab-separated line for run.sh's summary table.
+void append_summary(const ingest_options& o, std::size_t reports, const https_figures& f,
+                    const std::optional<floor_result>& floor)
+{
+    const double floor_rate = floor ? static_cast<double>(reports) / floor->seconds : NAN;
+    auto mb = [](const std::optional<std::uint64_t>& kb) {
+        return kb ? fixed(static_cast<double>(*kb) / 1024.0, 1) : std::string("n/a");
+    };
+    std::ofstream summary(o.summary_file, std::ios::app);
+    summary << "ingest\t" << o.label << '\t' << o.clients << '\t' << reports << '\t' << fixed(f.reports_per_second, 0)
+            << '\t' << fixed(f.p50, 1) << '\t' << fixed(f.p95, 1) << '\t' << fixed(f.p99, 1) << '\t'
+            << fixed(f.max, 1) << '\t' << mb(f.peak_kb) << '\t' << mb(f.hwm_kb) << '\t' << fixed(floor_rate, 0)
+            << '\t' << fixed(f.reports_per_second / floor_rate, 3) << '\t' << counts_text(f.all.statuses) << '\t'
+            << f.unanswered << '\n';
+    if (!summary) throw std::runtime_error(o.summary_file + ": could not append the summary");
+}
+
+int run(const ingest_options& o)
+{
+    const Poco::URI uri(o.url);
+    if (uri.getScheme() != "https" || uri.getHost().empty())
+        throw usage_error("--url: an https:// URL is expected, got \"" + o.url + "\"");
+
+    std::cout << "ingest, " << o.label << ": " << grouped(static_cast<double>(o.reports)) << " reports, "
+              << o.clients << " keep-alive clients -> " << o.url << '\n';
+
+    const auto gen_begin = bench_clock::now();
+    generator_options gen;
+    gen.seed = o.seed;
+    gen.policy_domains = std::max<std::size_t>(1000, o.reports / 20);
+    const std::vector<generated_report> reports = generate_reports(o.reports, gen);
+    std::vector<std::string> bodies;
+    bodies.reserve(reports.size());
+    double json_bytes = 0, gzip_bytes = 0, details = 0;
+    for (const auto& r : reports) {
+        bodies.push_back(gzip_report(r));
+        json_bytes += static_cast<double>(r.json.size());
+        gzip_bytes += static_cast<double>(bodies.back().size());
+        details += static_cast<double>(r.failure_detail_count());
+    }
+    const double n = static_cast<double>(reports.size());
+    line("generated", fixed(seconds_between(gen_begin, bench_clock::now()), 2) + " s (seed " + std::to_string(o.seed) +
+                          "): " + fixed(details / n, 1) + " failure details, " + fixed(json_bytes / n / 1024, 1) +
+                          " KB JSON, " + fixed(gzip_bytes / n / 1024, 2) + " KB gzip per report");
+    std::cout << std::flush;   // progress, when stdout is a file or a pipe
+
+    Poco::Net::initializeSSL();
+    https_figures figures;
+    {
+        Poco::Net::Context::Params params;
+        params.caLocation = o.ca_file;
+        params.verificationMode = Poco::Net::Context::VERIFY_RELAXED;
+        params.loadDefaultCAs = o.ca_file.empty();
+        Poco::Net::Context::Ptr context = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, params);
+        // An untrusted certificate is an error, never a question on the console.
+        Poco::Net::SSLManager::instance().initializeClient(nullptr, new Poco::Net::RejectCertificateHandler(false),
+                                                          context);
+        figures = post_reports(o, uri, context, bodies);
+    }
+    Poco::Net::uninitializeSSL();
+    print_https(figures);
+    std::cout << std::flush;
+
+    std::optional<floor_result> floor;
+    if (o.db_url.empty()) {
+        std::cout << "  COPY floor: skipped (no --db)\n";
+    } else {
+        try {
+            floor = copy_floor(o.db_url, reports, bodies, o.floor_connections);
+            print_floor(*floor, n, figures.reports_per_second);
+        } catch (const std::exception& e) {
+            std::cout << "  COPY floor: failed: " << e.what() << '\n';
+        }
+    }
+    if (!o.summary_file.empty()) append_summary(o, reports.size(), figures, floor);
+    return 0;
+}
+
+} // namespace
+
+int main(int argc, char** argv)
+{
+    try {
+        return run(read_options(argc, argv));
+    } catch (const usage_error& e) {
+        std::cerr << "ingest: " << e.what() << "\n"
+                  << "usage: ingest --url https://HOST:PORT/v1/tlsrpt --ca-file CA.pem [--reports N] [--clients K]\n"
+                     "              [--collector-pid PID] [--db CONNINFO] [--floor-connections C] [--seed S]\n"
+                     "              [--label TEXT] [--summary FILE]\n";
+        return 2;
+    } catch (const Poco::Exception& e) {
+        std::cerr << "ingest: " << e.displayText() << '\n';
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "ingest: " << e.what() << '\n';
+        return 1;
+    }
+}

@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# stswatch benchmarks: figures and ratios against floors measured in the same run, never
+# pass/fail (bench/README.md says how to read them).
+#   bench/run.sh BUILD_DIR [--quick]
+# Environment: STSWATCH_BENCH_REPORTS (reports per ingest run, default 20000, 2000 with
+# --quick), STSWATCH_BENCH_PARSE_MB (parse corpus size, default 100, 10 with --quick).
+#
+# Everything runs in a throwaway directory that is removed on exit: a PostgreSQL cluster with
+# fsync ON (an acknowledged report is a durable commit, the figure that matters), test
+# certificates, the collector (`stswatch serve`), the corpus.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+usage() { echo "usage: bench/run.sh BUILD_DIR [--quick]" >&2; exit 2; }
+die() { echo "bench: $*" >&2; exit 1; }
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+[ $# -ge 1 ] || usage
+[ -d "$1" ] || die "$1: no such build directory"
+BUILD=$(cd "$1" && pwd); shift
+quick=0
+for arg in "$@"; do
+  case "$arg" in
+    --quick) quick=1 ;;
+    *) usage ;;
+  esac
+done
+if [ $quick = 1 ]; then
+  REPORTS=${STSWATCH_BENCH_REPORTS:-2000}; PARSE_MB=${STSWATCH_BENCH_PARSE_MB:-10}
+else
+  REPORTS=${STSWATCH_BENCH_REPORTS:-20000}; PARSE_MB=${STSWATCH_BENCH_PARSE_MB:-100}
+fi
+
+STSWATCH="$BUILD/app/stswatch"
+INGEST="$BUILD/bench/ingest"
+PARSE="$BUILD/bench/parse_bench"
+for program in "$STSWATCH" "$INGEST" "$PARSE"; do
+  [ -x "$program" ] || die "$program: not built (cmake --build $BUILD --target stswatch bench_ingest bench_parse)"
+done
+command -v psql >/dev/null || die "psql not found (postgresql-client)"
+command -v curl >/dev/null || die "curl not found"
+
+tmp=$(mktemp -d /tmp/stswatch-bench.XXXXXX)
+chmod 755 "$tmp"   # the PostgreSQL cluster below it runs as "postgres" when we are root
+serve_pid=""
+
+stop_collector() {
+  [ -n "$serve_pid" ] || return 0
+  if kill -0 "$serve_pid" 2>/dev/null; then
+    kill -TERM "$serve_pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$serve_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$serve_pid" 2>/dev/null && kill -KILL "$serve_pid" 2>/dev/null
+  fi
+  wait "$serve_pid" 2>/dev/null || true
+  serve_pid=""
+}
+cleanup() {
+  stop_collector
+  bash "$ROOT/tests/fixtures/pg.sh" destroy "$tmp/pg" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+  python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
+import socket
+s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
+PY
+}
+
+# The collector, psql and the programs run from the scratch directory, so that no
+# config/stswatch.properties of the checkout changes what is measured.
+cd "$tmp"
+
+pg_port=$(free_port); https_port=$(free_port); api_port=$(free_port)
+say "PostgreSQL (fsync on) on 127.0.0.1:$pg_port"
+bash "$ROOT/tests/fixtures/pg.sh" start "$tmp/pg" "$pg_port"
+admin="host=127.0.0.1 port=$pg_port user=postgres dbname=postgres"
+db="host=127.0.0.1 port=$pg_port user=postgres dbname=stswatch"
+psql -X -q -v ON_ERROR_STOP=1 "$admin" -c "CREATE DATABASE stswatch" >/dev/null \
+  || die "could not create the database"
+bash "$ROOT/tests/fixtures/make-tls.sh" "$tmp/tls"
+"$STSWATCH" --db "$db" db migrate >"$tmp/migrate.log" 2>&1 \
+  || { cat "$tmp/migrate.log" >&2; die "stswatch db migrate failed"; }
+
+say "collector on https://127.0.0.1:$https_port"
+mkdir -p "$tmp/spool"
+"$STSWATCH" serve --db "$db" \
+  --set collector.https.listen="127.0.0.1:$https_port" \
+  --set collector.https.cert="$tmp/tls/server.pem" \
+  --set collector.https.key="$tmp/tls/server.key" \
+  --set collector.smtp.listen=127.0.0.1:0 \
+  --set collector.spool_dir="$tmp/spool" \
+  --set api.listen="127.0.0.1:$api_port" \
+  --set api.token="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
+  >"$tmp/serve.log" 2>&1 &
+serve_pid=$!
+
+healthz=000
+for _ in $(seq 300); do
+  kill -0 "$serve_pid" 2>/dev/null || { tail -20 "$tmp/serve.log" >&2; die "stswatch serve exited at start"; }
+  healthz=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 --cacert "$tmp/tls/ca.pem" \
+    "https://127.0.0.1:$https_port/healthz" || true)
+  [ "$healthz" = 200 ] && break
+  sleep 0.1
+done
+[ "$healthz" = 200 ] || { tail -20 "$tmp/serve.log" >&2; die "no 200 from GET /healthz within 30 s (last: $healthz)"; }
+
+summary="$tmp/summary.tsv"
+: >"$summary"
+{
+  echo "stswatch benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
+  echo "PostgreSQL: $(psql -X -At "$db" -c "SELECT current_setting('server_version') || ', fsync=' || current_setting('fsync') || ', synchronous_commit=' || current_setting('synchronous_commit')")"
+  echo "collector and load generator share this machine's cores"
+  echo
+} 
+
+status=0
+run_ingest() { # clients seed
+  say "ingest: $REPORTS reports, $1 clients"
+  "$INGEST" --url "https://127.0.0.1:$https_port/v1/tlsrpt" --ca-file "$tmp/tls/ca.pem" \
+    --reports "$REPORTS" --clients "$1" --seed "$2" --collector-pid "$serve_pid" --db "$db" \
+    --label "$1 clients" --summary "$summary" || { status=1; echo "bench: ingest at $1 clients failed" >&2; }
+  echo
+}
+run_ingest 64 1
+run_ingest 8 2
+if ! kill -0 "$serve_pid" 2>/dev/null; then
+  status=1
+  echo "bench: the collector exited during the run; its last lines:" >&2
+  tail -20 "$tmp/serve.log" >&2
+fi
+stop_collector
+
+say "parse: ~$PARSE_MB MB corpus"
+"$PARSE" --stswatch "$STSWATCH" --dir "$tmp/corpus" --mb "$PARSE_MB" --summary "$summary" \
+  || { status=1; echo "bench: parse bench failed" >&2; }
+echo
+
+# The summary: one table per bench, from the lines the programs appended.
+echo "== summary =="
+awk -F '\t' '
+  function n(x) { return x == "nan" || x == "n/a" || x == "" ? "n/a" : x }
+  $1 == "ingest" {
+    if (!ingest_head++) {
+      print "HTTPS ingest, durable"
+      printf "  %-14s %10s %8s %8s %8s %12s %14s %7s  %s\n", "", "reports/s", "p50 ms", "p99 ms", "max ms", "peak RSS MB", "COPY floor r/s", "ratio", "status codes"
+    }
+    printf "  %-14s %10s %8s %8s %8s %12s %14s %7s  %s\n", $2, n($5), n($6), n($8), n($9), n($10), n($12), n($13), $14 ($15 > 0 ? ", no answer: " $15 : "")
+  }
+  $1 == "parse" { parse[++np] = $0 }
+  END {
+    if (ingest_head) printf "  %-14s %10s %8s %8s %8s %12s\n", "targets", ">=3000@64", "", "<100", "", "<150"
+    for (i = 1; i <= np; i++) {
+      split(parse[i], f, "\t")
+      printf "\nparse, %s files (%s MB on disk)\n", f[2], f[3]
+      printf "  %-14s %10s %8s %14s %10s %7s  %s\n", "", "reports/s", "MB/s", "floor r/s", "floor MB/s", "ratio", "reports out, stderr lines"
+      printf "  %-14s %10s %8s %14s %10s %7s  %s\n", "stswatch parse", n(f[4]), n(f[5]), n(f[6]), n(f[7]), n(f[8]), f[9] ", " f[10]
+    }
+  }' "$summary"
+echo
+echo "ratio = stswatch figure / floor measured in this run (1.0 = as fast as the floor); see bench/README.md"
+exit $status
