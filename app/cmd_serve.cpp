@@ -56,8 +56,6 @@ protected:
             std::cerr << "stswatch: collector.https.cert and collector.https.key must name PEM files\n";
             return exit_code_ = config_error;
         }
-        if (s.accept_domains.empty())
-            log::warning("collector", "collector.accept_domains is empty: reports for any policy domain are accepted");
 
         store_options so;
         so.db_url = s.db_url;
@@ -95,8 +93,6 @@ protected:
             std::cerr << "stswatch: collector.https.listen " << s.https_listen.to_string() << ": " << e.what() << "\n";
             return exit_code_ = unavailable;
         }
-        log::info("collector", "https receiver listening",
-                  {{"address", s.https_listen.host + ":" + std::to_string(https->port())}, {"path", options.path}});
 
         waitForTerminationRequest();
         log::info("collector", "stopping");

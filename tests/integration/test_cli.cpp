@@ -218,6 +218,6 @@ TEST_CASE("serve: a report POSTed with curl is stored and listed; SIGTERM stops 
     drain_out.join();
     INFO(err_text);
     CHECK(rc == 0);
-    CHECK(err_text.find("https receiver listening") != std::string::npos);
+    CHECK(err_text.find("https: listening address=127.0.0.1:" + port) != std::string::npos);
     CHECK(err_text.find("status=201") != std::string::npos);   // one log line per request
 }
