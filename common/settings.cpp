@@ -278,6 +278,8 @@ const std::vector<std::string>& setting_keys()
         "collector.https.request_timeout",
         "collector.https.idle_timeout",
         "collector.https.max_header_fields",
+        "collector.https.rate_limit",
+        "collector.https.rate_burst",
         "collector.smtp.listen",
         "collector.smtp.recipients",
         "collector.smtp.cert",
@@ -325,6 +327,8 @@ settings load_settings(const Poco::Util::AbstractConfiguration& conf)
     s.https_request_timeout = r.number("collector.https.request_timeout", d.https_request_timeout, 1u);
     s.https_idle_timeout = r.number("collector.https.idle_timeout", d.https_idle_timeout, 1u);
     s.https_max_header_fields = r.number("collector.https.max_header_fields", d.https_max_header_fields, 1u);
+    s.https_rate_limit = r.number("collector.https.rate_limit", d.https_rate_limit, 0u);
+    s.https_rate_burst = r.number("collector.https.rate_burst", d.https_rate_burst, 1u);
 
     s.smtp_listen = r.address("collector.smtp.listen", d.smtp_listen);
     s.smtp_recipients = read_addresses(r, "collector.smtp.recipients");

@@ -33,6 +33,8 @@ struct settings {
     unsigned https_request_timeout = 30;      // collector.https.request_timeout (seconds, whole request)
     unsigned https_idle_timeout = 15;         // collector.https.idle_timeout (seconds between bytes)
     unsigned https_max_header_fields = 64;    // collector.https.max_header_fields
+    unsigned https_rate_limit = 3000;         // collector.https.rate_limit (requests a minute per address; 0 = off)
+    unsigned https_rate_burst = 500;          // collector.https.rate_burst
 
     listen_address smtp_listen{"127.0.0.1", 2525};     // collector.smtp.listen
     std::vector<std::string> smtp_recipients; // collector.smtp.recipients

@@ -69,7 +69,7 @@ std::string describe(const settings& s)
     std::ostringstream o;
     o << s.db_url << '\n' << s.https_listen.to_string() << '\n' << s.https_cert << '\n' << s.https_key << '\n'
       << s.https_path << '\n' << s.https_max_connections << '\n' << s.https_threads << '\n'
-      << s.https_request_timeout << '\n' << s.https_idle_timeout << '\n' << s.https_max_header_fields << '\n'
+      << s.https_request_timeout << '\n' << s.https_idle_timeout << '\n' << s.https_max_header_fields << '\n' << s.https_rate_limit << '\n' << s.https_rate_burst << '\n'
       << s.smtp_listen.to_string() << '\n' << join(s.smtp_recipients) << '\n' << s.smtp_cert << '\n'
       << s.smtp_key << '\n' << join(s.accept_domains) << '\n' << s.max_body_bytes << '\n'
       << s.max_report_bytes << '\n' << s.max_json_depth << '\n' << s.spool_dir << '\n' << s.spool_max_bytes << '\n' << s.store_batch_max
@@ -119,6 +119,8 @@ TEST_CASE("load_settings: every key is read into its field")
         {"collector.https.request_timeout", "60", [](auto& s) { return s.https_request_timeout == 60; }},
         {"collector.https.idle_timeout", "5", [](auto& s) { return s.https_idle_timeout == 5; }},
         {"collector.https.max_header_fields", "100", [](auto& s) { return s.https_max_header_fields == 100; }},
+        {"collector.https.rate_limit", "0", [](auto& s) { return s.https_rate_limit == 0; }},
+        {"collector.https.rate_burst", "20", [](auto& s) { return s.https_rate_burst == 20; }},
         {"collector.smtp.listen", ":25", [](auto& s) { return s.smtp_listen.host.empty() && s.smtp_listen.port == 25; }},
         {"collector.smtp.recipients", "TLSRPT@Example.COM, reports@example.org",
          [](auto& s) { return join(s.smtp_recipients) == "TLSRPT@example.com|reports@example.org"; }},
