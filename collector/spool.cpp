@@ -307,6 +307,16 @@ spool::drain_result spool::drain(report_store& store, std::uint64_t max_report_b
             incoming.raw_is_gzip = decoded.was_gzip;
             incoming.via = e.via;
             incoming.source_address = e.source_address;
+            // The DKIM verdict was reached on the message, which the spool does not keep:
+            // it travels as metadata and goes back where it belongs.
+            if (auto it = incoming.metadata.fields.find("dkim-state"); it != incoming.metadata.fields.end()) {
+                incoming.dkim_state = it->second;
+                incoming.metadata.fields.erase(it);
+            }
+            if (auto it = incoming.metadata.fields.find("dkim-domain"); it != incoming.metadata.fields.end()) {
+                incoming.dkim_domain = it->second;
+                incoming.metadata.fields.erase(it);
+            }
         } catch (const std::exception& ex) {
             reject(path, ex.what());
             continue;
