@@ -1,12 +1,14 @@
-// stswatch serve: the collector (HTTPS report intake) as a long-running service.
+// stswatch serve: the collector (HTTPS and SMTP report intake) as a long-running service.
 //
 // A Poco ServerApplication: initialize() is where the configuration is already loaded (by
 // the CLI), main() migrates the schema, starts the store and the receivers, waits for
 // SIGINT/SIGTERM and stops them in order, so that every acknowledged report is committed.
 #include "app/cli.hpp"
 
+#include "checks/dns.hpp"
 #include "collector/https_receiver.hpp"
 #include "collector/report_store.hpp"
+#include "collector/smtp_receiver.hpp"
 #include "collector/spool.hpp"
 #include "common/log.hpp"
 #include "common/migrations.hpp"
@@ -94,9 +96,42 @@ protected:
             return exit_code_ = unavailable;
         }
 
+        if (s.smtp_cert.empty() != s.smtp_key.empty()) {
+            std::cerr << "stswatch: collector.smtp.cert and collector.smtp.key must be set together (STARTTLS)\n";
+            return exit_code_ = config_error;
+        }
+        // RFC 8460 §3: DKIM keys of report mail come from DNS, through the resolver the
+        // checks use (checks.resolver).
+        std::unique_ptr<dns_resolver> resolver;
+        try {
+            dns_options dns;
+            dns.server = s.checks_resolver;
+            resolver = std::make_unique<dns_resolver>(dns);
+        } catch (const std::exception& e) {
+            std::cerr << "stswatch: checks.resolver " << s.checks_resolver << ": " << e.what() << "\n";
+            return exit_code_ = config_error;
+        }
+        auto smtp_options = smtp_receiver_options::from(s);
+        smtp_options.spool = waiting.get();
+        smtp_options.intake.dkim_lookup = [r = resolver.get()](const std::string& name) {
+            auto answer = r->txt(name);
+            if (answer.status == dns_status::temporary_failure)
+                throw dkim_temporary_failure("DNS lookup of " + name + " failed: " + answer.error);
+            return std::move(answer.records);
+        };
+        std::unique_ptr<smtp_receiver> smtp;
+        try {
+            smtp = std::make_unique<smtp_receiver>(smtp_options, store);
+            smtp->start();
+        } catch (const std::exception& e) {
+            std::cerr << "stswatch: collector.smtp.listen " << s.smtp_listen.to_string() << ": " << e.what() << "\n";
+            return exit_code_ = unavailable;
+        }
+
         waitForTerminationRequest();
         log::info("collector", "stopping");
         https->stop();
+        smtp->stop();
         drainer.reset();
         auto c = store.counters();
         log::info("collector", "stopped", {{"stored", std::to_string(c.stored)},

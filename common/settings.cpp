@@ -284,6 +284,13 @@ const std::vector<std::string>& setting_keys()
         "collector.smtp.recipients",
         "collector.smtp.cert",
         "collector.smtp.key",
+        "collector.smtp.hostname",
+        "collector.smtp.require_dkim",
+        "collector.smtp.max_recipients",
+        "collector.smtp.max_sessions",
+        "collector.smtp.idle_timeout",
+        "collector.smtp.session_timeout",
+        "collector.smtp.max_line_length",
         "collector.accept_domains",
         "collector.max_body_bytes",
         "collector.max_report_bytes",
@@ -334,6 +341,16 @@ settings load_settings(const Poco::Util::AbstractConfiguration& conf)
     s.smtp_recipients = read_addresses(r, "collector.smtp.recipients");
     s.smtp_cert = r.text("collector.smtp.cert");
     s.smtp_key = r.text("collector.smtp.key");
+    s.smtp_hostname = r.text("collector.smtp.hostname");
+    if (!s.smtp_hostname.empty() && !is_valid_domain(s.smtp_hostname))
+        reader::bad_value("collector.smtp.hostname", s.smtp_hostname, "is not a host name");
+    s.smtp_require_dkim = r.flag("collector.smtp.require_dkim", d.smtp_require_dkim);
+    s.smtp_max_recipients = r.number("collector.smtp.max_recipients", d.smtp_max_recipients, 1u);
+    s.smtp_max_sessions = r.number("collector.smtp.max_sessions", d.smtp_max_sessions, 1u);
+    s.smtp_idle_timeout = r.number("collector.smtp.idle_timeout", d.smtp_idle_timeout, 1u);
+    s.smtp_session_timeout = r.number("collector.smtp.session_timeout", d.smtp_session_timeout, 1u);
+    // RFC 5321 §4.5.3.1.4: a command line of 512 octets must be accepted.
+    s.smtp_max_line_length = r.number("collector.smtp.max_line_length", d.smtp_max_line_length, 512u);
 
     s.accept_domains = read_domains(r, "collector.accept_domains");
     s.max_body_bytes = r.number<std::uint64_t>("collector.max_body_bytes", d.max_body_bytes, 1);

@@ -40,6 +40,13 @@ struct settings {
     std::vector<std::string> smtp_recipients; // collector.smtp.recipients
     std::string smtp_cert;                    // collector.smtp.cert
     std::string smtp_key;                     // collector.smtp.key
+    std::string smtp_hostname;                // collector.smtp.hostname (empty = this host's name)
+    bool smtp_require_dkim = false;           // collector.smtp.require_dkim
+    unsigned smtp_max_recipients = 50;        // collector.smtp.max_recipients (per message)
+    unsigned smtp_max_sessions = 64;          // collector.smtp.max_sessions
+    unsigned smtp_idle_timeout = 300;         // collector.smtp.idle_timeout (seconds waiting for a line)
+    unsigned smtp_session_timeout = 1800;     // collector.smtp.session_timeout (seconds per session)
+    unsigned smtp_max_line_length = 1000;     // collector.smtp.max_line_length (command line octets)
 
     std::vector<std::string> accept_domains;  // collector.accept_domains (empty = any)
     std::uint64_t max_body_bytes = 10485760;  // collector.max_body_bytes

@@ -71,7 +71,9 @@ std::string describe(const settings& s)
       << s.https_path << '\n' << s.https_max_connections << '\n' << s.https_threads << '\n'
       << s.https_request_timeout << '\n' << s.https_idle_timeout << '\n' << s.https_max_header_fields << '\n' << s.https_rate_limit << '\n' << s.https_rate_burst << '\n'
       << s.smtp_listen.to_string() << '\n' << join(s.smtp_recipients) << '\n' << s.smtp_cert << '\n'
-      << s.smtp_key << '\n' << join(s.accept_domains) << '\n' << s.max_body_bytes << '\n'
+      << s.smtp_key << '\n' << s.smtp_hostname << '\n' << s.smtp_require_dkim << '\n' << s.smtp_max_recipients << '\n'
+      << s.smtp_max_sessions << '\n' << s.smtp_idle_timeout << '\n' << s.smtp_session_timeout << '\n'
+      << s.smtp_max_line_length << '\n' << join(s.accept_domains) << '\n' << s.max_body_bytes << '\n'
       << s.max_report_bytes << '\n' << s.max_json_depth << '\n' << s.spool_dir << '\n' << s.spool_max_bytes << '\n' << s.store_batch_max
       << '\n' << s.store_batch_wait_ms << '\n' << s.store_connections << '\n' << s.api_listen.to_string()
       << '\n' << s.api_token << '\n' << s.checks_resolver << '\n' << s.checks_ca_file << '\n'
@@ -126,6 +128,13 @@ TEST_CASE("load_settings: every key is read into its field")
          [](auto& s) { return join(s.smtp_recipients) == "TLSRPT@example.com|reports@example.org"; }},
         {"collector.smtp.cert", "/etc/tls/smtp.pem", [](auto& s) { return s.smtp_cert == "/etc/tls/smtp.pem"; }},
         {"collector.smtp.key", "/etc/tls/smtp.key", [](auto& s) { return s.smtp_key == "/etc/tls/smtp.key"; }},
+        {"collector.smtp.hostname", "mx.example.net", [](auto& s) { return s.smtp_hostname == "mx.example.net"; }},
+        {"collector.smtp.require_dkim", "on", [](auto& s) { return s.smtp_require_dkim; }},
+        {"collector.smtp.max_recipients", "5", [](auto& s) { return s.smtp_max_recipients == 5; }},
+        {"collector.smtp.max_sessions", "300", [](auto& s) { return s.smtp_max_sessions == 300; }},
+        {"collector.smtp.idle_timeout", "60", [](auto& s) { return s.smtp_idle_timeout == 60; }},
+        {"collector.smtp.session_timeout", "600", [](auto& s) { return s.smtp_session_timeout == 600; }},
+        {"collector.smtp.max_line_length", "2048", [](auto& s) { return s.smtp_max_line_length == 2048; }},
         {"collector.accept_domains", "Example.COM., example.org , ,EXAMPLE.com",
          [](auto& s) { return join(s.accept_domains) == "example.com|example.org"; }},
         {"collector.max_body_bytes", "5000000000", [](auto& s) { return s.max_body_bytes == 5000000000ULL; }},
@@ -196,6 +205,13 @@ TEST_CASE("load_settings: malformed values are refused, naming the key and the v
         {"collector.smtp.recipients", "tlsrpt", "collector.smtp.recipients: \"tlsrpt\" is not a mail address"},
         {"collector.smtp.recipients", "@example.com", "is not a mail address"},
         {"collector.smtp.recipients", "<tlsrpt@example.com>", "is not a mail address"},
+        {"collector.smtp.hostname", "mx_1.example", "collector.smtp.hostname: \"mx_1.example\" is not a host name"},
+        {"collector.smtp.require_dkim", "sometimes", "collector.smtp.require_dkim: \"sometimes\" is not true or false"},
+        {"collector.smtp.max_recipients", "0", "collector.smtp.max_recipients: \"0\" must be at least 1"},
+        {"collector.smtp.max_sessions", "0", "must be at least 1"},
+        {"collector.smtp.idle_timeout", "5m", "is not a whole number"},
+        {"collector.smtp.session_timeout", "0", "must be at least 1"},
+        {"collector.smtp.max_line_length", "100", "collector.smtp.max_line_length: \"100\" must be at least 512"},
         {"log.level", "verbose", "log.level: unknown log level \"verbose\""},
     };
     for (const auto& r : rows) {
