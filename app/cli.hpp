@@ -6,6 +6,7 @@
 #include <Poco/AutoPtr.h>
 #include <Poco/Util/LayeredConfiguration.h>
 
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -65,10 +66,21 @@ std::string require_db_url(const context& ctx);
 // The first line of a (libpq) message, without its trailing newline.
 std::string first_line(const std::string& message);
 
+// For the commands that store mail (import, ingest-mail): connects to db_url and applies
+// pending migrations, as serve does at start; command_error(75) when the database cannot
+// be reached (the MTA or the user tries again later).
+void prepare_database(const std::string& db_url);
+
+// DKIM key lookups (RFC 6376 §3.6.2) through checks.resolver, cached for the run;
+// command_error(78) for a malformed checks.resolver.
+std::function<std::vector<std::string>(const std::string&)> dkim_lookup_for(const context& ctx);
+
 // Commands.
 int run_parse(context& ctx);
 int run_db(context& ctx);
 int run_reports(context& ctx);
 int run_serve(context& ctx);
+int run_import(context& ctx);
+int run_ingest_mail(context& ctx);
 
 } // namespace stswatch::cli

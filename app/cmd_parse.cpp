@@ -1,9 +1,12 @@
-// stswatch parse FILE...: decode and validate reports, print canonical JSON lines.
+// stswatch parse FILE...: decode and validate reports, print canonical JSON lines; an .eml
+// file gives one line per report in the message.
 // No database. DESIGN.md: invalid input prints nothing on stdout for that file, one line on
 // stderr naming it, and the run exits 65 at the end; the other files are still processed.
 #include "app/cli.hpp"
 
 #include "collector/decode.hpp"
+#include "collector/mail_intake.hpp"
+#include "collector/mbox.hpp"
 #include "collector/report_json.hpp"
 #include "collector/report_parser.hpp"
 
@@ -50,10 +53,68 @@ read_status read_input(const std::string& path, std::uint64_t limit, std::string
     return read_status::ok;
 }
 
-bool is_email_file(const std::string& path)
+// By name, or, for stdin and maildir entries, by content: not JSON or gzip, and beginning
+// with a header field (RFC 5322 §2.2) or an mbox From_ line.
+bool is_email(const std::string& path, std::string_view body)
 {
     auto dot = path.rfind('.');
-    return dot != std::string::npos && path.substr(dot) == ".eml";
+    if (dot != std::string::npos && path.substr(dot) == ".eml")
+        return true;
+    if (sniff_body(body) != body_kind::unknown)
+        return false;
+    if (looks_like_mbox(body))
+        return true;
+    std::size_t i = 0;
+    while (i < body.size() && body[i] > 32 && body[i] < 127 && body[i] != ':')
+        ++i;
+    return i > 0 && i < body.size() && body[i] == ':';
+}
+
+// One line per report of the message (DESIGN.md), its metadata from the headers. DKIM is
+// not verified here: parse does no network I/O. False when any part is invalid or the
+// message holds no report.
+bool parse_one_message(const std::string& path, std::string_view message, const mail_intake_options& options)
+{
+    std::vector<incoming_report> reports;
+    std::vector<mail_report_outcome> outcomes;
+    try {
+        outcomes = parse_mail_reports(message, options, reports);
+    } catch (const mime_error& e) {
+        std::cerr << "stswatch: " << path << ": not a readable message: " << e.what() << "\n";
+        return false;
+    }
+    if (outcomes.empty()) {
+        std::cerr << "stswatch: " << path << ": no TLS report in the message (RFC 8460 §5.3)\n";
+        return false;
+    }
+    bool all_valid = true;
+    auto next = reports.begin();
+    for (const auto& outcome : outcomes) {
+        if (!outcome.error.empty()) {
+            std::cerr << "stswatch: " << path << ": " << outcome.part << ": " << outcome.error << "\n";
+            all_valid = false;
+            continue;
+        }
+        const incoming_report& r = *next++;
+        std::cout << parse_output_line(path, r.report, r.warnings, r.metadata) << '\n';
+    }
+    return all_valid;
+}
+
+bool parse_email(const std::string& path, const std::string& body, const settings& s)
+{
+    mail_intake_options options;
+    options.max_report_bytes = s.max_report_bytes;
+    options.max_json_depth = s.max_json_depth;
+    // procmail and formail leave the mbox From_ line at the top of a saved message.
+    if (!looks_like_mbox(body))
+        return parse_one_message(path, body, options);
+    mbox_options mo;
+    mo.max_message_bytes = static_cast<std::size_t>(s.max_body_bytes);
+    bool all_valid = true;
+    for (const auto& m : split_mbox(body, mo))
+        all_valid = parse_one_message(path, m.data, options) && all_valid;
+    return all_valid;
 }
 
 } // namespace
@@ -85,10 +146,9 @@ int run_parse(context& ctx)
         case read_status::ok:
             break;
         }
-        if (is_email_file(path)) {
-            std::cerr << "stswatch: " << path << ": email messages (.eml) are read by the mail intake, "
-                         "which this build does not include\n";
-            invalid = true;
+        if (is_email(path, body)) {
+            if (!parse_email(path, body, s))
+                invalid = true;
             continue;
         }
         try {

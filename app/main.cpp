@@ -11,8 +11,14 @@ namespace {
 constexpr const char* usage_text = R"(usage: stswatch [--config FILE] [--db CONNINFO] [--log-level LEVEL] [--set KEY=VALUE] COMMAND ...
 
 commands:
-  serve                         run the HTTPS report receiver (and, later, SMTP, monitor, API)
-  parse FILE...                 decode and validate reports, print canonical JSON (no database)
+  serve                         run the report receivers (HTTPS, SMTP)
+  parse FILE...                 decode and validate reports (.json, .json.gz, .eml), print
+                                canonical JSON, one line per report (no database)
+  import [--jobs N] [--no-progress] PATH...
+                                store reports from .json/.json.gz files, .eml messages, mbox
+                                files and maildir folders; directories are read recursively
+  ingest-mail                   store the reports of one message read on stdin (MTA pipe);
+                                exit 0 stored or duplicate, 65 no report or refused, 75 try later
   db migrate                    apply the schema migrations in order
   db create-database NAME       create a database if it does not exist (for set-up scripts)
   reports list [--domain D] [--since DATE] [--until DATE] [--limit N] [--json]
@@ -54,6 +60,10 @@ int main(int argc, char** argv)
             return run_reports(ctx);
         if (command == "serve")
             return run_serve(ctx);
+        if (command == "import")
+            return run_import(ctx);
+        if (command == "ingest-mail")
+            return run_ingest_mail(ctx);
         throw usage_error("unknown command \"" + command + "\"");
     } catch (const usage_error& e) {
         std::cerr << "stswatch: " << e.what() << " (see stswatch --help)\n";
