@@ -161,6 +161,8 @@ TEST_CASE("serve: a report POSTed with curl is stored and listed; SIGTERM stops 
         "--set", "collector.https.cert=" + tls_file("server.pem"),
         "--set", "collector.https.key=" + tls_file("server.key"),
         "--set", "collector.accept_domains=example.com",
+        "--set", "collector.smtp.listen=127.0.0.1:" + std::to_string(free_port()),
+        "--set", "collector.https.rate_limit=0",
     };
     auto handle = Poco::Process::launch(bin(), args, nullptr, &out_pipe, &err_pipe);
     std::string err_text;
