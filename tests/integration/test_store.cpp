@@ -681,7 +681,9 @@ TEST_CASE("an unreachable database makes store fail quickly")
         } catch (const store_unavailable& e) {
             CHECK_THAT(std::string(e.what()), Catch::Contains("database unavailable"));
         }
-        CHECK(std::chrono::steady_clock::now() - started < 3s);
+        // Well under enqueue_timeout (10 s): it did not wait for a database that is not
+        // there. Generous, so that a loaded CI machine does not make it flaky.
+        CHECK(std::chrono::steady_clock::now() - started < 8s);
     }
     CHECK(store.counters().failures == 3);
     CHECK(store.counters().stored == 0);
