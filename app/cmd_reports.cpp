@@ -63,7 +63,16 @@ void print_json(const std::vector<report_row>& rows)
                 out += ",";
             append_json_string(out, r.transports[i]);
         }
-        out += "],\"received-at\":\"" + format_rfc3339(r.received_at) + "\"}";
+        out += "],\"received-at\":\"" + format_rfc3339(r.received_at) + "\"";
+        if (!r.dkim_state.empty()) {
+            out += ",\"dkim\":";
+            append_json_string(out, r.dkim_state);
+            if (!r.dkim_domain.empty()) {
+                out += ",\"dkim-domain\":";
+                append_json_string(out, r.dkim_domain);
+            }
+        }
+        out += "}";
     }
     out += rows.empty() ? "]\n" : "\n]\n";
     std::cout << out;
@@ -75,30 +84,32 @@ void print_table(const std::vector<report_row>& rows)
         std::cout << "no reports\n";
         return;
     }
-    struct line { std::string cols[7]; };
+    struct line { std::string cols[8]; };
     std::vector<line> lines;
-    lines.push_back({{"RANGE (UTC)", "ORGANIZATION", "REPORT-ID", "DOMAINS", "SUCCESS", "FAILURE", "VIA"}});
+    lines.push_back({{"RANGE (UTC)", "ORGANIZATION", "REPORT-ID", "DOMAINS", "SUCCESS", "FAILURE", "VIA", "DKIM"}});
     for (const auto& r : rows) {
         std::string range = format_date(r.start_datetime);
         if (format_date(r.end_datetime) != range && r.end_datetime.seconds - r.start_datetime.seconds > 86400)
             range += ".." + format_date(r.end_datetime);
         lines.push_back({{range, r.organization_name, r.report_id, join(r.policy_domains, ","),
                           std::to_string(r.successful_sessions), std::to_string(r.failed_sessions),
-                          join(r.transports, ",")}});
+                          join(r.transports, ","),
+                          r.dkim_state.empty() ? "-"
+                          : r.dkim_domain.empty() ? r.dkim_state : r.dkim_state + " (" + r.dkim_domain + ")"}});
     }
-    std::size_t width[7] = {};
+    std::size_t width[8] = {};
     for (const auto& l : lines)
-        for (int i = 0; i < 7; ++i)
+        for (int i = 0; i < 8; ++i)
             width[i] = std::max(width[i], l.cols[i].size());
     for (const auto& l : lines) {
         std::ostringstream row;
-        for (int i = 0; i < 7; ++i) {
+        for (int i = 0; i < 8; ++i) {
             bool numeric = (i == 4 || i == 5);
             if (numeric)
                 row << std::setw(static_cast<int>(width[i])) << std::right << l.cols[i];
             else
                 row << std::setw(static_cast<int>(width[i])) << std::left << l.cols[i];
-            row << (i < 6 ? "  " : "");
+            row << (i < 7 ? "  " : "");
         }
         std::string s = row.str();
         s.erase(s.find_last_not_of(' ') + 1);

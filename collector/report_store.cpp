@@ -7,10 +7,9 @@
 #include <Poco/SHA2Engine.h>
 
 #include <pqxx/array>
-#include <pqxx/binarystring>
 #include <pqxx/except>
 #include <pqxx/result>
-#include <pqxx/stream_to>
+#include <pqxx/tablewriter>
 #include <pqxx/transaction>
 
 #include <algorithm>
@@ -27,7 +26,6 @@
 #include <string_view>
 #include <thread>
 #include <tuple>
-#include <type_traits>
 #include <utility>
 
 namespace stswatch {
@@ -81,6 +79,23 @@ std::size_t utf8_sequence_length(std::string_view s, std::size_t i)
     return n;
 }
 
+// Whether s is text PostgreSQL can hold as it is: valid UTF-8 without NUL.
+bool db_text_unchanged(std::string_view s)
+{
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c != 0 && c < 0x80) {
+            ++i;
+            continue;
+        }
+        const auto n = utf8_sequence_length(s, i);
+        if (n == 0)
+            return false;
+        i += n;
+    }
+    return true;
+}
+
 // PostgreSQL text holds neither NUL nor invalid UTF-8, and one such byte in a sender's
 // free text must not cost the whole report: those bytes become U+FFFD here. report_raw
 // keeps the bytes exactly as received.
@@ -109,48 +124,53 @@ std::string db_text(std::string_view s)
     return out;
 }
 
-std::optional<std::string> db_opt_text(const std::optional<std::string>& s)
+// One element of a PostgreSQL array literal, always quoted, so that empty strings, commas,
+// braces and the word NULL stay what they are.
+void append_array_element(std::string& out, std::string_view item)
 {
-    if (!s)
-        return std::nullopt;
-    return db_text(*s);
+    if (!db_text_unchanged(item)) {
+        append_array_element(out, db_text(item));
+        return;
+    }
+    out += '"';
+    for (const char c : item) {
+        if (c == '"' || c == '\\')
+            out += '\\';
+        out += c;
+    }
+    out += '"';
 }
 
-// A PostgreSQL array literal of text: every element quoted, so that empty strings, commas,
-// braces and the word NULL stay what they are. Sent as a parameter, cast to text[].
+// A PostgreSQL array literal of text. Sent as a parameter (cast to text[]) or as a COPY field.
 std::string text_array(const std::vector<std::string>& items)
 {
     std::string out = "{";
     for (std::size_t i = 0; i < items.size(); ++i) {
         if (i)
             out += ',';
-        out += '"';
-        for (char c : db_text(items[i])) {
-            if (c == '"' || c == '\\')
-                out += '\\';
-            out += c;
-        }
-        out += '"';
+        append_array_element(out, items[i]);
     }
     out += '}';
     return out;
 }
 
-template <typename T>
-std::string plain_array(const std::vector<T>& items)
-{
-    std::string out = "{";
-    for (std::size_t i = 0; i < items.size(); ++i) {
-        if (i)
-            out += ',';
-        if constexpr (std::is_same_v<T, std::string>)
-            out += items[i];
-        else
-            out += std::to_string(items[i]);
+// A PostgreSQL array literal built element by element.
+class array_literal {
+public:
+    void text(std::string_view s) { append_array_element(next(), s); }
+    void plain(std::string_view s) { next() += s; }   // dates, numbers: no quoting needed
+    void number(std::int64_t n) { next() += std::to_string(n); }
+    void null() { next() += "NULL"; }
+    std::string str() const { return out_.empty() ? std::string("{}") : out_ + '}'; }
+
+private:
+    std::string& next()
+    {
+        out_ += out_.empty() ? '{' : ',';
+        return out_;
     }
-    out += '}';
-    return out;
-}
+    std::string out_;
+};
 
 void append_json_string(std::string& out, std::string_view s)
 {
@@ -171,19 +191,24 @@ void append_json_string(std::string& out, std::string_view s)
     out += '"';
 }
 
-// {"file-name": "…", "tls-report-domain": "…", …, "filled": ["…"]}
-std::string metadata_json(const report_metadata& m)
+// {"file-name": "…", "tls-report-domain": "…", …, "dkim-domain": "…", "filled": ["…"]}
+// dkim_domain: the d= of the DKIM signature that passed (mail only), when there is one.
+std::string metadata_json(const report_metadata& m, const std::string& dkim_domain)
 {
     std::string out = "{";
     bool first = true;
-    for (const auto& [key, value] : m.fields) {
+    auto field = [&](std::string_view key, std::string_view value) {
         if (!first)
             out += ',';
         first = false;
         append_json_string(out, key);
         out += ':';
         append_json_string(out, value);
-    }
+    };
+    for (const auto& [key, value] : m.fields)
+        field(key, value);
+    if (!dkim_domain.empty() && m.fields.count("dkim-domain") == 0)
+        field("dkim-domain", dkim_domain);
     if (!m.filled.empty()) {
         if (!first)
             out += ',';
@@ -249,6 +274,22 @@ std::string date_text(std::chrono::sys_days day)
     char buf[32];
     std::snprintf(buf, sizeof buf, "%04d-%02u-%02u", static_cast<int>(ymd.year()),
                   static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()));
+    return buf;
+}
+
+// A timestamptz as COPY takes it, exact to the microsecond and in UTC whatever the session's
+// TimeZone: "2025-07-08 00:00:00.000000+00". ISO year-month-day order is read the same under
+// every DateStyle. t must be within clamp_to_years.
+std::string timestamptz_text(const utc_time& t)
+{
+    const auto day = utc_day(t);
+    const std::chrono::year_month_day ymd{day};
+    const auto second_of_day = t.seconds - static_cast<std::int64_t>(day.time_since_epoch().count()) * 86400;
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "%04d-%02u-%02u %02d:%02d:%02d.%06d+00", static_cast<int>(ymd.year()),
+                  static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
+                  static_cast<int>(second_of_day / 3600), static_cast<int>(second_of_day / 60 % 60),
+                  static_cast<int>(second_of_day % 60), static_cast<int>(t.micros));
     return buf;
 }
 
@@ -434,38 +475,46 @@ void ensure_partitions(pqxx::connection& conn, const std::set<int>& months)
 
 // ---------------------------------------------------------------------------------------
 // One transaction
+//
+// A constant number of round trips per batch, however many reports it holds: the reports
+// in one INSERT … SELECT FROM unnest(…), their receipts in another, the raw bytes, policies
+// and failure details by COPY, the rollups in one upsert. Every value travels as a
+// parameter or as COPY data, never inside the SQL text.
 
 struct statement {
     const char* name;
     const char* sql;
 };
 
-// The start and end of the report as timestamptz, from microseconds since the epoch.
-#define STSWATCH_TS(n) "('epoch'::timestamptz + $" #n "::bigint * interval '1 microsecond')"
+// A timestamptz from microseconds since the epoch: exact, with no dependence on text formats.
+#define STSWATCH_TS(us) "('epoch'::timestamptz + " us " * interval '1 microsecond')"
 
 const statement statements[] = {
-    {"stswatch_insert_report",
+    // RFC 8460 §4.4: organization-name and report-id identify the report. Rows go in the
+    // order of the arrays (identity order), so that concurrent writers take the identity
+    // index's locks in one order.
+    {"stswatch_insert_reports",
      "INSERT INTO reports (organization_name, report_id, start_datetime, end_datetime, contact_info,"
-     " policy_count, total_successful_session_count, total_failure_session_count, warnings, metadata)"
-     " VALUES ($1, $2, " STSWATCH_TS(3) ", " STSWATCH_TS(4) ", $5, $6, $7, $8, $9::text[], $10::jsonb)"
-     " ON CONFLICT (organization_name, report_id) DO NOTHING RETURNING id"},
-    {"stswatch_find_report",
-     "SELECT id FROM reports WHERE organization_name = $1 AND report_id = $2"},
-    {"stswatch_insert_receipt",
-     "INSERT INTO report_receipts (report, transport, source_address) VALUES ($1, $2, $3)"
+     " policy_count, total_successful_session_count, total_failure_session_count, warnings, metadata,"
+     " dkim_state, dkim_domain)"
+     " SELECT u.organization_name, u.report_id, " STSWATCH_TS("u.start_us") ", " STSWATCH_TS("u.end_us") ","
+     " u.contact_info, u.policy_count, u.successful, u.failed, u.warnings::text[], u.metadata::jsonb,"
+     " u.dkim_state, u.dkim_domain"
+     " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::integer[],"
+     " $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY"
+     " AS u(organization_name, report_id, start_us, end_us, contact_info, policy_count, successful, failed,"
+     " warnings, metadata, dkim_state, dkim_domain, n)"
+     " ORDER BY u.n"
+     " ON CONFLICT (organization_name, report_id) DO NOTHING"
+     " RETURNING id, organization_name, report_id"},
+    {"stswatch_find_reports",
+     "SELECT r.id, r.organization_name, r.report_id"
+     " FROM unnest($1::text[], $2::text[]) AS u(organization_name, report_id)"
+     " JOIN reports r ON r.organization_name = u.organization_name AND r.report_id = u.report_id"},
+    {"stswatch_insert_receipts",
+     "INSERT INTO report_receipts (report, transport, source_address)"
+     " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[])"
      " ON CONFLICT (report, transport) DO NOTHING"},
-    {"stswatch_insert_raw",
-     "INSERT INTO report_raw (report, raw, raw_encoding, sha256, size) VALUES ($1, $2, $3, $4, $5)"},
-    {"stswatch_insert_policy",
-     "INSERT INTO report_policies (report, policy_index, policy_type, policy_domain,"
-     " policy_domain_filled, policy_string, mx_host, total_successful_session_count,"
-     " total_failure_session_count, report_start)"
-     " VALUES ($1, $2, $3, $4, $5, $6::text[], $7::text[], $8, $9, " STSWATCH_TS(10) ")"},
-    {"stswatch_insert_failure_detail",
-     "INSERT INTO failure_details (report, policy_index, detail_index, day, policy_domain,"
-     " organization_name, result_type, sending_mta_ip, receiving_mx_hostname, receiving_mx_helo,"
-     " receiving_ip, failed_session_count, additional_information, failure_reason_code)"
-     " VALUES ($1, $2, $3, $4::date, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"},
     // RFC 8460 §4.4 totals and failure counts, added to what other reports said of the
     // same key. Rows come sorted by key, so concurrent writers lock them in one order.
     {"stswatch_upsert_rollups",
@@ -488,13 +537,135 @@ void prepare_statements(pqxx::connection& conn)
         conn.prepare(s.name, s.sql);
 }
 
-// Above this many failure details in one batch, COPY beats row-by-row inserts.
-constexpr std::size_t copy_threshold = 32;
+// Rows in COPY's text format: fields separated by tabs, rows by newlines, \N for NULL, and
+// backslash, tab, newline and carriage return escaped with a backslash. Built here in one
+// buffer per table: pqxx::stream_to converts and escapes each field into a string of its own,
+// which showed in profiles as the largest part of the store's CPU time.
+class copy_data {
+public:
+    explicit copy_data(std::size_t reserve) { text_.reserve(reserve); }
 
-using detail_row = std::tuple<std::int64_t, int, int, std::string, std::string, std::string, std::string,
-                              std::optional<std::string>, std::optional<std::string>,
-                              std::optional<std::string>, std::optional<std::string>, std::int64_t,
-                              std::optional<std::string>, std::optional<std::string>>;
+    // Text as the database takes it (see db_text), escaped for COPY.
+    copy_data& text(std::string_view s)
+    {
+        separate();
+        if (db_text_unchanged(s))
+            append_escaped(s);
+        else
+            append_escaped(db_text(s));
+        return *this;
+    }
+    copy_data& opt_text(const std::optional<std::string>& s) { return s ? text(*s) : null(); }
+    copy_data& number(std::int64_t n)
+    {
+        separate();
+        char buf[24];
+        const auto length = std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(n));
+        text_.append(buf, static_cast<std::size_t>(length));
+        return *this;
+    }
+    copy_data& boolean(bool b)
+    {
+        separate();
+        text_ += b ? 't' : 'f';
+        return *this;
+    }
+    copy_data& null()
+    {
+        separate();
+        text_ += "\\N";
+        return *this;
+    }
+    // bytea in its hex input form, \x0a1b…, with COPY's escape of the backslash.
+    copy_data& bytes(std::string_view b)
+    {
+        static constexpr char digits[] = "0123456789abcdef";
+        separate();
+        text_ += "\\\\x";
+        const auto at = text_.size();
+        text_.resize(at + 2 * b.size());
+        char* out = text_.data() + at;
+        for (const char c : b) {
+            const auto u = static_cast<unsigned char>(c);
+            *out++ = digits[u >> 4];
+            *out++ = digits[u & 0x0f];
+        }
+        return *this;
+    }
+    void end_row()
+    {
+        ++rows_;
+        row_open_ = false;
+    }
+
+    // Sends the rows (if any) into table's columns within tx.
+    void send(pqxx::work& tx, const std::string& table, const std::vector<std::string>& columns) const
+    {
+        if (rows_ == 0)
+            return;
+        // tablewriter is deprecated in favour of stream_to, but it alone takes COPY data as
+        // it is: one call for all the rows, with no conversion per field.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+        pqxx::tablewriter copy(tx, table, columns.begin(), columns.end());
+#pragma GCC diagnostic pop
+        copy.write_raw_line(text_);   // it ends the last row
+        copy.complete();
+    }
+
+private:
+    void separate()
+    {
+        if (row_open_) {
+            text_ += '\t';
+        } else {
+            if (rows_ != 0)
+                text_ += '\n';
+            row_open_ = true;
+        }
+    }
+
+    void append_escaped(std::string_view s)
+    {
+        // Runs without a character to escape go in whole: most values have none.
+        while (!s.empty()) {
+            const auto special = s.find_first_of("\\\t\n\r");
+            text_.append(s.substr(0, special));
+            if (special == std::string_view::npos)
+                return;
+            text_ += '\\';
+            switch (s[special]) {
+            case '\t': text_ += 't'; break;
+            case '\n': text_ += 'n'; break;
+            case '\r': text_ += 'r'; break;
+            default: text_ += '\\';
+            }
+            s.remove_prefix(special + 1);
+        }
+    }
+
+    std::string text_;
+    std::size_t rows_ = 0;
+    bool row_open_ = false;
+};
+
+const std::vector<std::string> raw_columns{"report", "raw", "raw_encoding", "sha256", "size"};
+const std::vector<std::string> policy_columns{
+    "report", "policy_index", "policy_type", "policy_domain", "policy_domain_filled", "policy_string",
+    "mx_host", "total_successful_session_count", "total_failure_session_count", "report_start"};
+const std::vector<std::string> detail_columns{
+    "report", "policy_index", "detail_index", "day", "policy_domain", "organization_name", "result_type",
+    "sending_mta_ip", "receiving_mx_hostname", "receiving_mx_helo", "receiving_ip", "failed_session_count",
+    "additional_information", "failure_reason_code"};
+
+// The COPY data of one batch's newly stored reports.
+struct batch_rows {
+    explicit batch_rows(std::size_t reports)
+        : raws(reports * 1400), policies(reports * 300), details(reports * 2000)
+    {
+    }
+    copy_data raws, policies, details;
+};
 
 struct rollup_key {
     std::string policy_domain, day, policy_type, result_type, receiving_mx, organization_name;
@@ -514,37 +685,81 @@ void upsert_rollups(pqxx::work& tx, const rollup_sums& sums)
 {
     if (sums.empty())
         return;
-    std::vector<std::string> domains, days, types, results, mxs, orgs;
-    std::vector<std::int64_t> successful, failed;
+    // Array literals built in place: a batch has a few hundred keys.
+    array_literal domains, days, types, results, mxs, orgs, successful, failed;
     for (const auto& [key, s] : sums) {
-        domains.push_back(key.policy_domain);
-        days.push_back(key.day);
-        types.push_back(key.policy_type);
-        results.push_back(key.result_type);
-        mxs.push_back(key.receiving_mx);
-        orgs.push_back(key.organization_name);
-        successful.push_back(s.successful);
-        failed.push_back(s.failed);
+        domains.text(key.policy_domain);
+        days.plain(key.day);
+        types.text(key.policy_type);
+        results.text(key.result_type);
+        mxs.text(key.receiving_mx);
+        orgs.text(key.organization_name);
+        successful.number(s.successful);
+        failed.number(s.failed);
     }
-    tx.exec_prepared("stswatch_upsert_rollups", text_array(domains), plain_array(days),
-                     text_array(types), text_array(results), text_array(mxs), text_array(orgs),
-                     plain_array(successful), plain_array(failed));
+    tx.exec_prepared("stswatch_upsert_rollups", domains.str(), days.str(), types.str(), results.str(),
+                     mxs.str(), orgs.str(), successful.str(), failed.str());
+}
+
+// The identity as the database holds it (db_text of both parts): two reports whose names
+// differ only in bytes PostgreSQL cannot hold are one report there.
+using identity = std::pair<std::string, std::string>;
+
+// What store_once knows of one report of the batch before it talks to the database.
+struct prepared_report {
+    identity id;
+    session_totals totals;
+    std::size_t first = 0;   // the batch index of the first copy of this identity (itself if first)
+};
+
+// Adds the rows of a newly stored report to the COPY data and its sessions to the rollups.
+void add_report_rows(std::int64_t key, const batch_item& item, const identity& id, batch_rows& rows,
+                     rollup_sums& rollups)
+{
+    const tls_report& r = item.report->report;
+    const std::string& organization = id.first;
+    const kept_raw& raw = *item.raw;
+    rows.raws.number(key).bytes(raw.gzip).text(raw.encoding).bytes(raw.sha256).number(raw.size).end_row();
+
+    const auto day = date_text(utc_day(r.start_datetime));   // rollups: the day the report starts
+    const auto report_start = timestamptz_text(r.start_datetime);
+    for (std::size_t pi = 0; pi < r.policies.size(); ++pi) {
+        const report_policy& p = r.policies[pi];
+        const auto domain = db_text(p.policy_domain);
+        const char* type = policy_type_name(p.type);
+        rows.policies.number(key).number(static_cast<std::int64_t>(pi)).text(type).text(domain)
+            .boolean(p.policy_domain_filled).text(text_array(p.policy_string)).text(text_array(p.mx_host))
+            .number(p.total_successful_session_count).number(p.total_failure_session_count).text(report_start)
+            .end_row();
+        // The summary: result_type and receiving_mx '' (see daily_rollups).
+        add_rollup(rollups, {domain, day, type, "", "", organization},
+                   p.total_successful_session_count, p.total_failure_session_count);
+
+        for (std::size_t di = 0; di < p.failure_details.size(); ++di) {
+            const failure_detail& d = p.failure_details[di];
+            auto result_type = db_text(d.result_type);
+            rows.details.number(key).number(static_cast<std::int64_t>(pi)).number(static_cast<std::int64_t>(di))
+                .text(day).text(domain).text(organization).text(result_type).opt_text(d.sending_mta_ip)
+                .opt_text(d.receiving_mx_hostname).opt_text(d.receiving_mx_helo).opt_text(d.receiving_ip)
+                .number(d.failed_session_count).opt_text(d.additional_information).opt_text(d.failure_reason_code)
+                .end_row();
+            // The MX the failure is about: its name, else its address (mail.ru and
+            // Microsoft leave out one or both), else ''.
+            std::string mx = d.receiving_mx_hostname ? db_text(*d.receiving_mx_hostname)
+                           : d.receiving_ip ? db_text(*d.receiving_ip) : std::string();
+            // '' is the summary's result type; an empty one from a sender must not
+            // fold its failures into the summary.
+            if (result_type.empty())
+                result_type = "(empty)";
+            add_rollup(rollups, {domain, day, type, std::move(result_type), std::move(mx), organization},
+                       0, d.failed_session_count);
+        }
+    }
 }
 
 // Stores items in one transaction; throws on any failure, leaving nothing stored.
 std::vector<store_result> store_once(pqxx::connection& conn, const std::vector<batch_item>& items)
 {
-    std::set<int> months;
-    for (const auto& item : items) {
-        const auto& r = item.report->report;
-        check_in_range(r.start_datetime, "start-datetime");
-        for (const auto& p : r.policies)
-            if (!p.failure_details.empty())
-                months.insert(month_number(utc_day(r.start_datetime)));
-    }
-    ensure_partitions(conn, months);
-    prepare_statements(conn);
-
     // Reports are inserted in identity order: two writers whose batches share reports then
     // wait for each other instead of deadlocking. The sort is stable, so of two copies of a
     // report in one batch the first is stored and the second is its duplicate.
@@ -556,99 +771,124 @@ std::vector<store_result> store_once(pqxx::connection& conn, const std::vector<b
         return std::tie(ra.organization_name, ra.report_id) < std::tie(rb.organization_name, rb.report_id);
     });
 
-    std::vector<store_result> results(items.size());
-    std::vector<detail_row> details;
-    rollup_sums rollups;
-
-    pqxx::work tx(conn, "store_batch");
+    // Everything that can be refused without the database, before the transaction: a
+    // value out of range fails the batch as a data error (then each report on its own).
+    std::vector<prepared_report> prepared(items.size());
+    std::map<identity, std::size_t> first_copy;
+    std::vector<std::size_t> distinct;   // batch indexes of first copies, in identity order
+    std::set<int> months;
     for (std::size_t i : order) {
-        const incoming_report& in = *items[i].report;
-        const tls_report& r = in.report;
+        const tls_report& r = items[i].report->report;
         check_in_range(r.start_datetime, "start-datetime");
         check_in_range(r.end_datetime, "end-datetime");
-        const auto organization = db_text(r.organization_name);
-        const auto report_id = db_text(r.report_id);
-        const auto totals = report_totals(r);
-
-        // RFC 8460 §4.4: organization-name and report-id identify the report.
-        const auto inserted = tx.exec_prepared(
-            "stswatch_insert_report", organization, report_id, epoch_micros(r.start_datetime),
-            epoch_micros(r.end_datetime), db_opt_text(r.contact_info), static_cast<int>(r.policies.size()),
-            totals.successful, totals.failed, text_array(in.warnings), metadata_json(in.metadata));
-        const char* via = to_string(in.via);
-        const auto source = db_text(in.source_address);
-
-        if (inserted.empty()) {
-            // Already stored (earlier, by another instance, or earlier in this batch): only
-            // the transport is news.
-            const auto found = tx.exec_prepared("stswatch_find_report", organization, report_id);
-            if (found.empty())
-                throw std::runtime_error("report " + organization + " " + report_id +
-                                         " conflicted but cannot be found (deleted meanwhile?)");
-            const auto key = found[0][0].as<std::int64_t>();
-            tx.exec_prepared("stswatch_insert_receipt", key, via, source);
-            results[i] = {store_outcome::duplicate, key};
+        auto& p = prepared[i];
+        p.totals = report_totals(r);
+        p.id = {db_text(r.organization_name), db_text(r.report_id)};
+        const auto [it, first] = first_copy.try_emplace(p.id, i);
+        p.first = it->second;
+        if (!first)
             continue;
+        distinct.push_back(i);
+        for (const auto& policy : r.policies)
+            if (!policy.failure_details.empty())
+                months.insert(month_number(utc_day(r.start_datetime)));
+    }
+    ensure_partitions(conn, months);
+    prepare_statements(conn);
+
+    pqxx::work tx(conn, "store_batch");
+
+    array_literal organizations, report_ids, starts, ends, contacts, policy_counts, successful, failed,
+        warnings, metadata, dkim_states, dkim_domains;
+    for (std::size_t i : distinct) {
+        const incoming_report& in = *items[i].report;
+        const tls_report& r = in.report;
+        const auto& p = prepared[i];
+        organizations.text(p.id.first);
+        report_ids.text(p.id.second);
+        starts.number(epoch_micros(r.start_datetime));
+        ends.number(epoch_micros(r.end_datetime));
+        if (r.contact_info)
+            contacts.text(*r.contact_info);
+        else
+            contacts.null();
+        policy_counts.number(static_cast<std::int64_t>(r.policies.size()));
+        successful.number(p.totals.successful);
+        failed.number(p.totals.failed);
+        warnings.text(text_array(in.warnings));
+        metadata.text(metadata_json(in.metadata, {}));
+        // RFC 8460 §3: the DKIM verdict of a mailed report; NULL where nothing was checked.
+        if (in.dkim_state.empty())
+            dkim_states.null();
+        else
+            dkim_states.text(in.dkim_state);
+        if (in.dkim_domain.empty())
+            dkim_domains.null();
+        else
+            dkim_domains.text(in.dkim_domain);
+    }
+    const auto inserted = tx.exec_prepared(
+        "stswatch_insert_reports", organizations.str(), report_ids.str(), starts.str(), ends.str(),
+        contacts.str(), policy_counts.str(), successful.str(), failed.str(), warnings.str(), metadata.str(),
+        dkim_states.str(), dkim_domains.str());
+
+    // The key of each first copy, and whether this batch stored it.
+    std::vector<std::optional<std::int64_t>> keys(items.size());
+    std::vector<bool> stored(items.size(), false);
+    auto key_rows = [&](const pqxx::result& rows, bool new_rows) {
+        for (const auto& row : rows) {
+            const auto it = first_copy.find({row[1].as<std::string>(), row[2].as<std::string>()});
+            if (it == first_copy.end())
+                throw std::runtime_error("the database returned a report that is not in the batch");
+            keys[it->second] = row[0].as<std::int64_t>();
+            stored[it->second] = new_rows;
         }
+    };
+    key_rows(inserted, true);
 
-        const auto key = inserted[0][0].as<std::int64_t>();
-        results[i] = {store_outcome::stored, key};
-        tx.exec_prepared("stswatch_insert_receipt", key, via, source);
-        const kept_raw& raw = *items[i].raw;
-        tx.exec_prepared("stswatch_insert_raw", key, pqxx::binarystring(raw.gzip.data(), raw.gzip.size()),
-                         raw.encoding, pqxx::binarystring(raw.sha256), raw.size);
-
-        const auto day = date_text(utc_day(r.start_datetime));   // rollups: the day the report starts
-        for (std::size_t pi = 0; pi < r.policies.size(); ++pi) {
-            const report_policy& p = r.policies[pi];
-            const auto domain = db_text(p.policy_domain);
-            const char* type = policy_type_name(p.type);
-            tx.exec_prepared("stswatch_insert_policy", key, static_cast<int>(pi), type, domain,
-                             p.policy_domain_filled, text_array(p.policy_string), text_array(p.mx_host),
-                             p.total_successful_session_count, p.total_failure_session_count,
-                             epoch_micros(r.start_datetime));
-            // The summary: result_type and receiving_mx '' (see daily_rollups).
-            add_rollup(rollups, {domain, day, type, "", "", organization},
-                       p.total_successful_session_count, p.total_failure_session_count);
-
-            for (std::size_t di = 0; di < p.failure_details.size(); ++di) {
-                const failure_detail& d = p.failure_details[di];
-                auto result_type = db_text(d.result_type);
-                details.emplace_back(key, static_cast<int>(pi), static_cast<int>(di), day, domain,
-                                     organization, result_type, db_opt_text(d.sending_mta_ip),
-                                     db_opt_text(d.receiving_mx_hostname), db_opt_text(d.receiving_mx_helo),
-                                     db_opt_text(d.receiving_ip), d.failed_session_count,
-                                     db_opt_text(d.additional_information), db_opt_text(d.failure_reason_code));
-                // The MX the failure is about: its name, else its address (mail.ru and
-                // Microsoft leave out one or both), else ''.
-                std::string mx = d.receiving_mx_hostname ? db_text(*d.receiving_mx_hostname)
-                               : d.receiving_ip ? db_text(*d.receiving_ip) : std::string();
-                // '' is the summary's result type; an empty one from a sender must not
-                // fold its failures into the summary.
-                if (result_type.empty())
-                    result_type = "(empty)";
-                add_rollup(rollups, {domain, day, type, std::move(result_type), std::move(mx), organization},
-                           0, d.failed_session_count);
-            }
+    if (inserted.size() < distinct.size()) {
+        // Already stored (earlier, or by another writer or instance): only the transport
+        // is news.
+        array_literal known_organizations, known_ids;
+        for (std::size_t i : distinct) {
+            if (keys[i])
+                continue;
+            known_organizations.text(prepared[i].id.first);
+            known_ids.text(prepared[i].id.second);
         }
+        key_rows(tx.exec_prepared("stswatch_find_reports", known_organizations.str(), known_ids.str()), false);
+        for (std::size_t i : distinct)
+            if (!keys[i])
+                throw std::runtime_error("report " + prepared[i].id.first + " " + prepared[i].id.second +
+                                         " conflicted but cannot be found (deleted meanwhile?)");
     }
 
-    if (details.size() >= copy_threshold) {
-        pqxx::stream_to copy(tx, "failure_details",
-                             std::vector<std::string>{"report", "policy_index", "detail_index", "day",
-                                                      "policy_domain", "organization_name", "result_type",
-                                                      "sending_mta_ip", "receiving_mx_hostname",
-                                                      "receiving_mx_helo", "receiving_ip",
-                                                      "failed_session_count", "additional_information",
-                                                      "failure_reason_code"});
-        for (const auto& row : details)
-            copy << row;
-        copy.complete();
-    } else {
-        for (const auto& row : details)
-            std::apply([&](const auto&... v) { tx.exec_prepared("stswatch_insert_failure_detail", v...); }, row);
+    std::vector<store_result> results(items.size());
+    array_literal receipt_reports, receipt_transports, receipt_sources;
+    std::set<std::pair<std::int64_t, transport>> receipts;
+    for (std::size_t i : order) {
+        const auto& p = prepared[i];
+        const auto key = *keys[p.first];
+        results[i] = {p.first == i && stored[i] ? store_outcome::stored : store_outcome::duplicate, key};
+        // Every transport a report came by, once: the first copy's source address counts.
+        const incoming_report& in = *items[i].report;
+        if (!receipts.insert({key, in.via}).second)
+            continue;
+        receipt_reports.number(key);
+        receipt_transports.text(to_string(in.via));
+        receipt_sources.text(in.source_address);
     }
+    tx.exec_prepared("stswatch_insert_receipts", receipt_reports.str(), receipt_transports.str(),
+                     receipt_sources.str());
 
+    batch_rows rows(inserted.size());
+    rollup_sums rollups;
+    for (std::size_t i : distinct)
+        if (stored[i])
+            add_report_rows(*keys[i], items[i], prepared[i].id, rows, rollups);
+    rows.raws.send(tx, "report_raw", raw_columns);
+    rows.policies.send(tx, "report_policies", policy_columns);
+    rows.details.send(tx, "failure_details", detail_columns);
     upsert_rollups(tx, rollups);
     tx.commit();
     return results;
@@ -869,7 +1109,11 @@ struct report_store::impl {
 
     // Everything below up to the counters is guarded by mutex.
     std::mutex mutex;
-    std::condition_variable queue_changed;
+    // Two conditions, so that a report arriving wakes a writer only when that writer has
+    // something to do: an idle writer when the queue was empty, a lingering one when its
+    // batch is full. Waking a lingering writer for every report cost a context switch each.
+    std::condition_variable work_queued;    // writers waiting for a first report
+    std::condition_variable batch_full;     // writers lingering for company
     std::deque<pending_ptr> queue;
     bool stopping = false;
     // While the database is down, store() answers at once until retry_at, and each failed
@@ -929,11 +1173,11 @@ struct report_store::impl {
 
     std::vector<pending_ptr> take_batch(std::unique_lock<std::mutex>& lock)
     {
-        queue_changed.wait(lock, [&] { return stopping || !queue.empty(); });
+        work_queued.wait(lock, [&] { return stopping || !queue.empty(); });
         // Linger for company only when the queue is short: a full batch goes at once.
         if (!stopping && queue.size() < options.batch_max && options.batch_wait.count() > 0)
-            queue_changed.wait_for(lock, options.batch_wait,
-                                   [&] { return stopping || queue.size() >= options.batch_max; });
+            batch_full.wait_for(lock, options.batch_wait,
+                                [&] { return stopping || queue.size() >= options.batch_max; });
         std::vector<pending_ptr> batch;
         while (!queue.empty() && batch.size() < options.batch_max) {
             auto p = std::move(queue.front());
@@ -941,6 +1185,8 @@ struct report_store::impl {
             if (!p->abandoned)
                 batch.push_back(std::move(p));
         }
+        if (!queue.empty())
+            work_queued.notify_one();   // more than a batch waits: another writer can start
         return batch;
     }
 
@@ -1052,7 +1298,8 @@ report_store::~report_store()
         std::lock_guard lock(impl_->mutex);
         impl_->stopping = true;
     }
-    impl_->queue_changed.notify_all();
+    impl_->work_queued.notify_all();
+    impl_->batch_full.notify_all();
     for (auto& t : impl_->writers)
         t.join();
 }
@@ -1072,10 +1319,10 @@ store_result report_store::store(incoming_report report)
         std::lock_guard lock(impl_->mutex);
         impl_->refuse_when_unable();
         impl_->queue.push_back(p);
-        if (impl_->queue.size() >= impl_->options.batch_max)
-            impl_->queue_changed.notify_all();
-        else
-            impl_->queue_changed.notify_one();
+        if (impl_->queue.size() == 1)
+            impl_->work_queued.notify_one();
+        if (impl_->queue.size() == impl_->options.batch_max)
+            impl_->batch_full.notify_one();
     }
     if (result.wait_for(impl_->options.enqueue_timeout) != std::future_status::ready) {
         p->abandoned = true;
@@ -1144,7 +1391,7 @@ std::vector<report_row> list_reports(pqxx::connection& conn, const report_query&
         " ARRAY(SELECT DISTINCT p.policy_domain FROM report_policies p WHERE p.report = r.id ORDER BY 1),"
         " r.total_successful_session_count, r.total_failure_session_count,"
         " ARRAY(SELECT t.transport FROM report_receipts t WHERE t.report = r.id ORDER BY t.received_at, t.transport),"
-        " (extract(epoch FROM r.received_at) * 1000000)::bigint"
+        " (extract(epoch FROM r.received_at) * 1000000)::bigint, coalesce(r.dkim_state, ''), coalesce(r.dkim_domain, '')"
         " FROM reports r"
         " WHERE ($1::text IS NULL OR r.id IN (SELECT p.report FROM report_policies p WHERE p.policy_domain = lower($1)))"
         "  AND ($2::bigint IS NULL OR r.end_datetime > 'epoch'::timestamptz + $2::bigint * interval '1 microsecond')"
@@ -1167,6 +1414,8 @@ std::vector<report_row> list_reports(pqxx::connection& conn, const report_query&
         r.failed_sessions = row[7].as<std::int64_t>();
         r.transports = text_array_values(row[8]);
         r.received_at = from_micros(row[9].as<std::int64_t>());
+        r.dkim_state = row[10].as<std::string>();
+        r.dkim_domain = row[11].as<std::string>();
         out.push_back(std::move(r));
     }
     return out;

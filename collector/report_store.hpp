@@ -36,6 +36,10 @@ struct incoming_report {
     bool raw_is_gzip = false;        // else the store compresses it
     stswatch::transport via = transport::https;
     std::string source_address;      // peer IP, file path, …
+    // Mail only (RFC 8460 §3): "pass", "fail", "none", "temperror", "permerror"; empty
+    // for HTTPS, where there is no signature to check.
+    std::string dkim_state;
+    std::string dkim_domain;         // d= of the signature that passed
 };
 
 enum class store_outcome { stored, duplicate };
@@ -114,6 +118,8 @@ struct report_row {
     std::int64_t successful_sessions, failed_sessions;
     std::vector<std::string> transports;
     utc_time received_at;
+    std::string dkim_state;     // "" when no mail copy was checked
+    std::string dkim_domain;
 };
 
 struct report_query {

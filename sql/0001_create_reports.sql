@@ -26,8 +26,10 @@ CREATE TABLE IF NOT EXISTS reports (
     warnings                       text[] NOT NULL DEFAULT '{}',
     metadata                       jsonb NOT NULL DEFAULT '{}',   -- email headers, file name, filled fields
     -- RFC 8460 §3: whether the email carried a valid DKIM signature of the reporting
-    -- domain ('pass', 'fail', 'none'); NULL when not checked (HTTPS has no signature).
-    dkim_state                     text,
+    -- domain ('pass', 'fail', 'none', 'temperror', 'permerror'); NULL when not checked
+    -- (HTTPS has no signature). A later copy by mail can upgrade it to 'pass'.
+    dkim_state                     text CHECK (dkim_state IN ('pass', 'fail', 'none', 'temperror', 'permerror')),
+    dkim_domain                    text,                   -- d= of the signature that passed
     CONSTRAINT reports_identity UNIQUE (organization_name, report_id)
 );
 CREATE INDEX IF NOT EXISTS reports_start ON reports (start_datetime DESC);
