@@ -1,6 +1,8 @@
-// HTTPS report intake (RFC 8460 §5.4): Poco's HTTPServer over TLS, one handler for every
-// path, and a watchdog that bounds the time a client may take to send one request.
+// HTTPS report intake (RFC 8460 §5.4): Poco's TCPServer over TLS with Poco's HTTP session
+// classes, one handler for every path, and a watchdog that bounds the time a client may take
+// to send one request.
 #include "collector/https_receiver.hpp"
+#include "collector/rate_limit.hpp"
 
 #include "collector/decode.hpp"
 #include "collector/report_parser.hpp"
@@ -26,12 +28,11 @@
 #include <Poco/Exception.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/HTTPServerResponseImpl.h>
 #include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/NetSSL.h>
@@ -39,6 +40,9 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Net/TCPServer.h>
+#include <Poco/Net/TCPServerConnection.h>
+#include <Poco/Net/TCPServerConnectionFactory.h>
+#include <Poco/Timestamp.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 
@@ -232,6 +236,8 @@ https_receiver_options https_receiver_options::from(const settings& s)
     o.request_timeout = std::max(1u, s.https_request_timeout);
     o.idle_timeout = std::max(1u, s.https_idle_timeout);
     o.max_header_fields = s.https_max_header_fields;
+    o.rate_limit_per_minute = s.https_rate_limit;
+    o.rate_burst = s.https_rate_burst;
     return o;
 }
 
@@ -565,6 +571,7 @@ struct receiver_context {
     const https_receiver_options& options;
     report_store& store;
     request_deadlines& deadlines;
+    rate_limiter& limiter;
 };
 
 // How reading a request body ended.
@@ -586,7 +593,7 @@ read_result read_body(Poco::Net::HTTPServerRequestImpl& request, const receiver_
     if (fixed) r.body.reserve(static_cast<std::size_t>(std::min(expected, max_bytes)));
 
     std::istream& in = request.stream();
-    std::array<char, 65536> buffer{};
+    std::array<char, 65536> buffer;   // not zeroed: 64 KB per request, and only what is read is used
     for (;;) {
         if (ctx.deadlines.expired(connection)) {
             r.outcome = body_read::timed_out;
@@ -726,6 +733,14 @@ private:
     {
         const auto& o = ctx_.options;
         const auto connection = request.socket().impl();
+        // QUIRKS.md: HTTPS reports are unauthenticated, so one address may not flood the store.
+        unsigned retry_after = 0;
+        if (!ctx_.limiter.allow(request.clientAddress().host().toString(), retry_after)) {
+            response.set("Retry-After", std::to_string(retry_after));
+            answer(request, response, x, 429, "too many reports from this address; retry later");
+            discard_some_body(request);
+            return;
+        }
         if (!request.getChunkedTransferEncoding()) {
             if (!request.hasContentLength())
                 return answer(request, response, x, 411, "Content-Length or chunked transfer coding required");
@@ -800,7 +815,7 @@ private:
     {
         x.status = status;
         if (status >= 400 && x.reason.empty()) x.reason = text;
-        if (status == 408 || status == 411 || status == 413 || status == 431 || status >= 500)
+        if (status == 408 || status == 411 || status == 413 || status == 429 || status == 431 || status >= 500)
             response.setKeepAlive(false);
         else if (!x.body_consumed)
             keep_alive_only_without_body(request, response);
@@ -887,15 +902,147 @@ private:
     const receiver_context& ctx_;
 };
 
-class handler_factory : public Poco::Net::HTTPRequestHandlerFactory {
+// The connections being served, so that stop() can end those waiting for a request.
+class open_connections {
 public:
-    explicit handler_factory(const receiver_context& ctx) : ctx_(ctx) {}
-    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override
+    // False once stopping: the connection is closed without a request.
+    bool enter(const Poco::Net::StreamSocket& socket)
     {
-        return new request_handler(ctx_);
+        std::lock_guard lock(mutex_);
+        if (stopping_) return false;
+        waiting_.emplace(socket.impl(), false);
+        return true;
     }
+    void leave(const Poco::Net::StreamSocket& socket)
+    {
+        std::lock_guard lock(mutex_);
+        waiting_.erase(socket.impl());
+    }
+    // Before reading the next request; false once stopping.
+    bool await_request(const Poco::Net::StreamSocket& socket)
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_) return false;
+        waiting_[socket.impl()] = true;
+        return true;
+    }
+    void request_arrived(const Poco::Net::StreamSocket& socket)
+    {
+        std::lock_guard lock(mutex_);
+        waiting_[socket.impl()] = false;
+    }
+    // Requests being handled finish; connections waiting for one see the end of their
+    // input at once. Only the descriptor is shut down: the thread reading through the TLS
+    // session must be the only one to touch it.
+    void stop()
+    {
+        std::lock_guard lock(mutex_);
+        stopping_ = true;
+        for (const auto& [connection, waiting] : waiting_)
+            if (waiting) ::shutdown(connection->sockfd(), SHUT_RD);
+    }
+
+private:
+    std::mutex mutex_;
+    // Registered from enter() to leave(), while run() holds the socket: the descriptor is open.
+    std::unordered_map<const Poco::Net::SocketImpl*, bool> waiting_;   // true: between requests
+    bool stopping_ = false;
+};
+
+// One keep-alive connection: what Poco's HTTPServerConnection does, but waiting for the next
+// request on the connection in the read itself (the session's receive timeout bounds it, as
+// Poco's poll did) rather than in a poll first, which cost an epoll instance created and
+// closed, four system calls, for every request.
+class report_connection : public Poco::Net::TCPServerConnection {
+public:
+    report_connection(const Poco::Net::StreamSocket& socket, const receiver_context& ctx,
+                      Poco::Net::HTTPServerParams::Ptr params, open_connections& connections)
+        : Poco::Net::TCPServerConnection(socket), ctx_(ctx), params_(std::move(params)),
+          connections_(connections)
+    {
+    }
+
+    void run() override
+    {
+        const auto& socket = this->socket();
+        if (!connections_.enter(socket)) return;
+        struct registered {
+            open_connections& connections;
+            const Poco::Net::StreamSocket& socket;
+            ~registered() { connections.leave(socket); }
+        } registration{connections_, socket};
+        try {
+            serve();
+        } catch (const Poco::Exception&) {
+            // The peer went away or the session broke: the connection ends, as it would in Poco.
+        }
+    }
+
+private:
+    void serve()
+    {
+        const auto& socket = this->socket();
+        Poco::Net::HTTPServerSession session(socket, params_);
+        request_handler handler(ctx_);
+        const std::string server = params_->getSoftwareVersion();
+        int requests_left = std::max(1, params_->getMaxKeepAliveRequests());
+        // The first request is awaited as Poco does, in a poll: a client that never even
+        // starts its TLS handshake is closed after the idle timeout without a byte from us.
+        if (!connections_.await_request(socket)
+            || !socket.poll(params_->getTimeout(), Poco::Net::Socket::SELECT_READ))
+            return;
+        do {
+            Poco::Net::HTTPServerResponseImpl response(session);
+            try {
+                // Blocks until a request, the end of the connection (NoMessageException) or
+                // the idle timeout (the same).
+                Poco::Net::HTTPServerRequestImpl request(response, session, params_);
+                connections_.request_arrived(socket);
+                --requests_left;
+                response.setDate(Poco::Timestamp());
+                response.setVersion(request.getVersion());
+                response.setKeepAlive(params_->getKeepAlive() && request.getKeepAlive() && requests_left > 0);
+                if (!server.empty()) response.set("Server", server);
+                if (request.getExpectContinue() && response.getStatus() == Poco::Net::HTTPResponse::HTTP_OK)
+                    response.sendContinue();
+                handler.handleRequest(request, response);
+                if (!(params_->getKeepAlive() && response.getKeepAlive() && requests_left > 0)) return;
+            } catch (const Poco::Net::NoMessageException&) {
+                return;
+            } catch (const Poco::Net::MessageException&) {
+                // Not HTTP: answered once, then closed.
+                connections_.request_arrived(socket);
+                Poco::Net::HTTPServerResponseImpl refusal(session);
+                refusal.setVersion(Poco::Net::HTTPMessage::HTTP_1_1);
+                refusal.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_BAD_REQUEST);
+                refusal.setKeepAlive(false);
+                refusal.send();
+                return;
+            }
+        } while (connections_.await_request(socket));
+    }
+
+    const receiver_context& ctx_;
+    Poco::Net::HTTPServerParams::Ptr params_;
+    open_connections& connections_;
+};
+
+class connection_factory : public Poco::Net::TCPServerConnectionFactory {
+public:
+    connection_factory(const receiver_context& ctx, Poco::Net::HTTPServerParams::Ptr params,
+                       open_connections& connections)
+        : ctx_(ctx), params_(std::move(params)), connections_(connections)
+    {
+    }
+    Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override
+    {
+        return new report_connection(socket, ctx_, params_, connections_);
+    }
+
 private:
     const receiver_context& ctx_;
+    Poco::Net::HTTPServerParams::Ptr params_;
+    open_connections& connections_;
 };
 
 Poco::Net::SocketAddress socket_address_of(const listen_address& listen)
@@ -916,7 +1063,9 @@ struct ssl_library {
 
 struct https_receiver::impl {
     impl(https_receiver_options o, report_store& s)
-        : options(std::move(o)), store(s), context{options, store, deadlines}
+        : options(std::move(o)), store(s),
+          limiter(options.rate_limit_per_minute / 60.0, static_cast<double>(options.rate_burst)),
+          context{options, store, deadlines, limiter}
     {
     }
 
@@ -924,10 +1073,12 @@ struct https_receiver::impl {
     https_receiver_options options;
     report_store& store;
     request_deadlines deadlines;
+    rate_limiter limiter;
     receiver_context context;
     // Declared before the server: destroyed after it, as the server's threads run in it.
+    open_connections connections;
     std::unique_ptr<Poco::ThreadPool> pool;
-    std::unique_ptr<Poco::Net::HTTPServer> server;
+    std::unique_ptr<Poco::Net::TCPServer> server;
     std::uint16_t bound_port = 0;
 };
 
@@ -992,8 +1143,8 @@ void https_receiver::start()
     // Poco's default pool holds 16 threads; the server gets its own, sized to options.threads.
     const int threads = static_cast<int>(std::max(1u, o.threads));
     m.pool = std::make_unique<Poco::ThreadPool>(std::min(2, threads), threads, 60);
-    m.server = std::make_unique<Poco::Net::HTTPServer>(new handler_factory(m.context), *m.pool,
-                                                       socket, params);
+    m.server = std::make_unique<Poco::Net::TCPServer>(new connection_factory(m.context, params, m.connections),
+                                                      *m.pool, socket, params);
     m.server->setConnectionFilter(new deadline_filter(m.deadlines, m.options));
     m.server->start();
     m.bound_port = socket.address().port();
@@ -1010,7 +1161,8 @@ void https_receiver::stop()
     if (!m.server) return;
     // Requests being handled finish (their reports are stored and answered); idle keep-alive
     // connections are closed. Slow clients are cut by their deadlines meanwhile.
-    m.server->stopAll(false);
+    m.server->stop();
+    m.connections.stop();
     m.pool->joinAll();
     m.server.reset();
     m.pool.reset();

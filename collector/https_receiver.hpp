@@ -40,6 +40,10 @@ struct https_receiver_options {
     // Where a report waits, fsynced, while the database is unavailable (not owned; may be
     // null: then such a report gets 503). DESIGN.md: a spooled report is durable, so 202.
     stswatch::spool* spool = nullptr;
+    // Requests a minute from one client address, and the burst allowed (429 past them);
+    // 0: no limit.
+    unsigned rate_limit_per_minute = 0;
+    unsigned rate_burst = 500;
 
     static https_receiver_options from(const settings& s);
 };

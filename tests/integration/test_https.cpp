@@ -442,6 +442,23 @@ TEST_CASE("503 with Retry-After when the database cannot be reached")
     CHECK(r.body.find("retry later") != std::string::npos);
 }
 
+TEST_CASE("one address posting past its rate gets 429 with Retry-After, and nothing stored")
+{
+    auto options = server_options();
+    options.rate_limit_per_minute = 6;   // one every ten seconds
+    options.rate_burst = 2;
+    test_server server(options);
+    CHECK(post(server.port, "application/tlsrpt+gzip", gzip_compress(google_report("rate-1"))).status == 201);
+    CHECK(post(server.port, "application/tlsrpt+gzip", gzip_compress(google_report("rate-2"))).status == 201);
+    const auto r = post(server.port, "application/tlsrpt+gzip", gzip_compress(google_report("rate-3")));
+    INFO(r.body);
+    CHECK(r.status == 429);
+    const auto retry = std::stoi(r.header("Retry-After"));
+    CHECK(retry >= 1);
+    CHECK(retry <= 10);
+    CHECK(server.count("SELECT count(*) FROM reports") == 2);
+}
+
 TEST_CASE("concurrent clients: every report is stored exactly once")
 {
     test_server server;
