@@ -128,7 +128,7 @@ TEST_CASE("parse reads standard input, takes options anywhere, and exits by the 
     CHECK(no_config.err.find("/nonexistent/stswatch.properties") != std::string::npos);
 }
 
-TEST_CASE("db migrate applies the schema once; reports list reads it")
+TEST_CASE("db migrate applies the schema once, reports list reads it")
 {
     scratch_database db(false);
     auto first = run_program({bin(), "db", "migrate", "--db", db.url()});
@@ -149,7 +149,7 @@ TEST_CASE("db migrate applies the schema once; reports list reads it")
     CHECK(down.err.rfind("stswatch: database: ", 0) == 0);
 }
 
-TEST_CASE("serve: a report POSTed with curl is stored and listed; SIGTERM stops cleanly")
+TEST_CASE("serve: a report POSTed with curl is stored and listed, SIGTERM stops cleanly")
 {
     scratch_database db;
     temp_dir dir;

@@ -95,7 +95,7 @@ struct temp_dir {
 
 } // namespace
 
-TEST_CASE("intake_mail: stored, then a duplicate; transport and source recorded")
+TEST_CASE("intake_mail: stored, then a duplicate, transport and source recorded")
 {
     db_store db;
     const auto message = report_mail({report_json("i-1")});

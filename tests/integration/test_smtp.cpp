@@ -402,7 +402,7 @@ TEST_CASE("swaks delivers a report after STARTTLS, verifying the test CA")
     CHECK(server.count("SELECT count(*) FROM reports WHERE report_id = 'tls-1'") == 1);
 }
 
-TEST_CASE("Poco's SMTPClientSession delivers a report; the same report again is 250 and one row")
+TEST_CASE("Poco's SMTPClientSession delivers a report, the same report again is 250 and one row")
 {
     test_server server;
     const auto message = report_mail(google_report("poco-1"));
@@ -592,7 +592,7 @@ TEST_CASE("a slow client is cut off at the idle timeout, a long one at the sessi
     CHECK(server.count("SELECT count(*) FROM reports") == 0);
 }
 
-TEST_CASE("a message without a report gets 554; reports for other domains 550")
+TEST_CASE("a message without a report gets 554, reports for other domains 550")
 {
     test_server server;
     const temp_file none(plain_mail());

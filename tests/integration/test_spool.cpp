@@ -114,13 +114,17 @@ TEST_CASE("with the database unavailable, drain leaves every file waiting")
     CHECK(s.count() == 2);
 }
 
-TEST_CASE("HTTPS intake with the database down answers 202 from the spool; the drain stores it later")
+TEST_CASE("HTTPS intake with the database down answers 202 from the spool, the drain stores it later")
 {
     temp_dir dir;
     spool s(dir.path.string(), 0);
     https_receiver_options options;
     options.spool = &s;
-    std::string body = entry_for("spool-https-1").raw;
+    std::string body = gzip_compress(
+        R"({"organization-name":"Spool Sender","date-range":{"start-datetime":"2025-03-01T00:00:00Z",)"
+        R"("end-datetime":"2025-03-01T23:59:59Z"},"report-id":"spool-https-1",)"
+        R"("policies":[{"policy":{"policy-type":"no-policy-found","policy-domain":"example.com"},)"
+        R"("summary":{"total-successful-session-count":7,"total-failure-session-count":0}}]})");
 
     store_options down;
     down.db_url = "host=127.0.0.1 port=1 connect_timeout=1";

@@ -340,7 +340,7 @@ TEST_CASE("parse_mail_reports: DKIM is verified once, with the key looked up by 
     CHECK(out[0].dkim_domain.empty());
 }
 
-TEST_CASE("parse_mail_reports: a report mail signed by the reporting domain passes DKIM; tampered, it fails")
+TEST_CASE("parse_mail_reports: a report mail signed by the reporting domain passes DKIM, tampered, it fails")
 {
     const dkim_key_pair pair;
     std::vector<std::string> asked;

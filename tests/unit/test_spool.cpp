@@ -68,7 +68,7 @@ TEST_CASE("damaged spool entries are refused, not misread")
     }
 }
 
-TEST_CASE("put writes durable files and counts them; a full spool says so")
+TEST_CASE("put writes durable files and counts them, a full spool says so")
 {
     temp_dir dir;
     auto e = sample_entry();
