@@ -91,6 +91,7 @@ mkdir -p "$tmp/spool"
   --set collector.https.cert="$tmp/tls/server.pem" \
   --set collector.https.key="$tmp/tls/server.key" \
   --set collector.smtp.listen=127.0.0.1:0 \
+  --set collector.https.rate_limit=0 \
   --set collector.spool_dir="$tmp/spool" \
   --set api.listen="127.0.0.1:$api_port" \
   --set api.token="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
@@ -161,4 +162,10 @@ awk -F '\t' '
   }' "$summary"
 echo
 echo "ratio = stswatch figure / floor measured in this run (1.0 = as fast as the floor); see bench/README.md"
+# The import bench brings its own database and maildir.
+if [ -x "$BUILD/bench/import" ] && [ "${STSWATCH_BENCH_IMPORT:-1}" = 1 ]; then
+  say "import bench"
+  bash "$(dirname "$0")/import.sh" "$BUILD" $([ "$quick" = 1 ] && echo --quick) || { status=1; echo "bench: import failed" >&2; }
+fi
+
 exit $status
