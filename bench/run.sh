@@ -34,8 +34,9 @@ fi
 STSWATCH="$BUILD/app/stswatch"
 INGEST="$BUILD/bench/ingest"
 PARSE="$BUILD/bench/parse_bench"
-for program in "$STSWATCH" "$INGEST" "$PARSE"; do
-  [ -x "$program" ] || die "$program: not built (cmake --build $BUILD --target stswatch bench_ingest bench_parse)"
+SMTP="$BUILD/bench/smtp"
+for program in "$STSWATCH" "$INGEST" "$PARSE" "$SMTP"; do
+  [ -x "$program" ] || die "$program: not built (cmake --build $BUILD --target stswatch bench_ingest bench_parse bench_smtp)"
 done
 command -v psql >/dev/null || die "psql not found (postgresql-client)"
 command -v curl >/dev/null || die "curl not found"
@@ -73,7 +74,7 @@ PY
 # config/stswatch.properties of the checkout changes what is measured.
 cd "$tmp"
 
-pg_port=$(free_port); https_port=$(free_port); api_port=$(free_port)
+pg_port=$(free_port); https_port=$(free_port); api_port=$(free_port); smtp_port=$(free_port)
 say "PostgreSQL (fsync on) on 127.0.0.1:$pg_port"
 bash "$ROOT/tests/fixtures/pg.sh" start "$tmp/pg" "$pg_port"
 admin="host=127.0.0.1 port=$pg_port user=postgres dbname=postgres"
@@ -90,7 +91,8 @@ mkdir -p "$tmp/spool"
   --set collector.https.listen="127.0.0.1:$https_port" \
   --set collector.https.cert="$tmp/tls/server.pem" \
   --set collector.https.key="$tmp/tls/server.key" \
-  --set collector.smtp.listen=127.0.0.1:0 \
+  --set collector.smtp.listen="127.0.0.1:$smtp_port" \
+  --set collector.smtp.recipients=tlsrpt@bench.example \
   --set collector.https.rate_limit=0 \
   --set collector.spool_dir="$tmp/spool" \
   --set api.listen="127.0.0.1:$api_port" \
@@ -127,6 +129,12 @@ run_ingest() { # clients seed
 }
 run_ingest 64 1
 run_ingest 8 2
+
+say "smtp: $REPORTS report mails, 16 sessions"
+"$SMTP" --host 127.0.0.1 --port "$smtp_port" --to tlsrpt@bench.example --reports "$REPORTS" --sessions 16 \
+  --seed 101 --collector-pid "$serve_pid" --label "16 sessions" --summary "$summary" \
+  || { status=1; echo "bench: smtp at 16 sessions failed" >&2; }
+echo
 if ! kill -0 "$serve_pid" 2>/dev/null; then
   status=1
   echo "bench: the collector exited during the run; its last lines:" >&2
@@ -150,9 +158,18 @@ awk -F '\t' '
     }
     printf "  %-14s %10s %8s %8s %8s %12s %14s %7s  %s\n", $2, n($5), n($6), n($8), n($9), n($10), n($12), n($13), $14 ($15 > 0 ? ", no answer: " $15 : "")
   }
+  $1 == "smtp" { smtp[++ns] = $0 }
   $1 == "parse" { parse[++np] = $0 }
   END {
     if (ingest_head) printf "  %-14s %10s %8s %8s %8s %12s\n", "targets", ">=3000@64", "", "<100", "", "<150"
+    for (i = 1; i <= ns; i++) {
+      split(smtp[i], f, "\t")
+      if (i == 1) {
+        print "\nSMTP ingest, plain SMTP, one message per report"
+        printf "  %-14s %10s %8s %8s %8s %12s  %s\n", "", "reports/s", "p50 ms", "p99 ms", "max ms", "peak RSS MB", "reply codes"
+      }
+      printf "  %-14s %10s %8s %8s %8s %12s  %s\n", f[2], n(f[5]), n(f[6]), n(f[8]), n(f[9]), n(f[10]), f[12] (f[13] > 0 ? ", no reply: " f[13] : "")
+    }
     for (i = 1; i <= np; i++) {
       split(parse[i], f, "\t")
       printf "\nparse, %s files (%s MB on disk)\n", f[2], f[3]
