@@ -735,8 +735,11 @@ public:
     {
         const auto content_type_text = field_value(e, "content-type");
         // RFC 2045 §5.2: no Content-Type means text/plain.
-        const structured_value content_type =
+        structured_value content_type =
             content_type_text ? parse_structured(*content_type_text) : structured_value{"text/plain", {}};
+        // RFC 2045 §5.2: a syntactically invalid Content-Type is read as the default too.
+        if (content_type.value.empty())
+            content_type.value = "text/plain";
         const std::string& type = content_type.value;
 
         if (istarts_with(type, "multipart/")) {

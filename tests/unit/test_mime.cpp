@@ -247,3 +247,14 @@ TEST_CASE("read_report_message: the LF-only mbox copy holds the same report as t
     CHECK(original.reports[0].data == copy.reports[0].data);
     CHECK(original.headers == copy.headers);
 }
+
+TEST_CASE("a syntactically invalid Content-Type is read as text/plain (RFC 2045 §5.2)")
+{
+    // Found by fuzz_mime: the type began with a comment, and a report came out typeless.
+    const std::string message = "Content-Type:(application/json; name=r.json\r\n"
+                                "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+                                "{\"a\":\"1=ZZ=4\"}  \r\n";
+    const auto info = stswatch::read_report_message(message);
+    for (const auto& r : info.reports)
+        CHECK(r.content_type == "text/plain");
+}
