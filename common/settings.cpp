@@ -112,7 +112,8 @@ public:
     }
 
     template <typename Number>
-    Number number(const std::string& key, Number fallback, Number minimum) const
+    Number number(const std::string& key, Number fallback, Number minimum,
+                  Number maximum = std::numeric_limits<Number>::max()) const
     {
         const std::string value = text(key, std::to_string(fallback));
         const auto n = parse_whole_number(value);
@@ -122,6 +123,8 @@ public:
             bad_value(key, value, "is too large (at most " + std::to_string(std::numeric_limits<Number>::max()) + ")");
         if (*n < minimum)
             bad_value(key, value, "must be at least " + std::to_string(minimum));
+        if (*n > maximum)
+            bad_value(key, value, "must be at most " + std::to_string(maximum));
         return static_cast<Number>(*n);
     }
 
@@ -306,7 +309,12 @@ const std::vector<std::string>& setting_keys()
         "checks.resolver",
         "checks.ca_file",
         "checks.allow_private",
+        "checks.timeout",
+        "checks.mx_concurrency",
+        "checks.cert_expiring_days",
         "monitor.interval",
+        "monitor.concurrency",
+        "monitor.jitter",
         "log.level",
     };
     return keys;
@@ -381,7 +389,12 @@ settings load_settings(const Poco::Util::AbstractConfiguration& conf)
     }
     s.checks_ca_file = r.text("checks.ca_file");
     s.checks_allow_private = r.flag("checks.allow_private", d.checks_allow_private);
+    s.checks_timeout = r.number("checks.timeout", d.checks_timeout, 1u, 300u);
+    s.checks_mx_concurrency = r.number("checks.mx_concurrency", d.checks_mx_concurrency, 1u, 64u);
+    s.checks_cert_expiring_days = r.number("checks.cert_expiring_days", d.checks_cert_expiring_days, 0u, 365u);
     s.monitor_interval = r.number("monitor.interval", d.monitor_interval, 1u);
+    s.monitor_concurrency = r.number("monitor.concurrency", d.monitor_concurrency, 1u, 64u);
+    s.monitor_jitter = r.number("monitor.jitter", d.monitor_jitter, 0u, 50u);
 
     s.log_level = r.text("log.level", d.log_level);
     try {

@@ -65,7 +65,12 @@ struct settings {
     std::string checks_resolver;              // checks.resolver
     std::string checks_ca_file;               // checks.ca_file
     bool checks_allow_private = false;        // checks.allow_private
+    unsigned checks_timeout = 10;             // checks.timeout (seconds per DNS query, fetch, SMTP step)
+    unsigned checks_mx_concurrency = 8;       // checks.mx_concurrency (MX probed at once per domain)
+    unsigned checks_cert_expiring_days = 14;  // checks.cert_expiring_days (mx-cert-expiring below this)
     unsigned monitor_interval = 3600;         // monitor.interval
+    unsigned monitor_concurrency = 4;         // monitor.concurrency (domains checked at once)
+    unsigned monitor_jitter = 10;             // monitor.jitter (percent of the interval, 0..50)
 
     std::string log_level = "information";    // log.level
     std::string analyzer_db_url;              // analyzer.db.url (a replica; empty = db.url)

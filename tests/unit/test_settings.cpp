@@ -77,7 +77,8 @@ std::string describe(const settings& s)
       << s.max_report_bytes << '\n' << s.max_json_depth << '\n' << s.spool_dir << '\n' << s.spool_max_bytes << '\n' << s.store_batch_max
       << '\n' << s.store_batch_wait_ms << '\n' << s.store_connections << '\n' << s.api_listen.to_string()
       << '\n' << s.api_token << '\n' << s.checks_resolver << '\n' << s.checks_ca_file << '\n'
-      << s.checks_allow_private << '\n' << s.monitor_interval << '\n' << s.log_level << '\n'
+      << s.checks_allow_private << '\n' << s.checks_timeout << '\n' << s.checks_mx_concurrency << '\n' << s.checks_cert_expiring_days << '\n'
+      << s.monitor_interval << '\n' << s.monitor_concurrency << '\n' << s.monitor_jitter << '\n' << s.log_level << '\n'
       << s.analyzer_db_url << '\n' << join(s.warnings);
     return o.str();
 }
@@ -151,7 +152,12 @@ TEST_CASE("load_settings: every key is read into its field")
         {"checks.resolver", "[2001:db8::53]:5353", [](auto& s) { return s.checks_resolver == "[2001:db8::53]:5353"; }},
         {"checks.ca_file", "/etc/tls/ca.pem", [](auto& s) { return s.checks_ca_file == "/etc/tls/ca.pem"; }},
         {"checks.allow_private", "Yes", [](auto& s) { return s.checks_allow_private; }},
+        {"checks.timeout", "3", [](auto& s) { return s.checks_timeout == 3; }},
+        {"checks.mx_concurrency", "2", [](auto& s) { return s.checks_mx_concurrency == 2; }},
+        {"checks.cert_expiring_days", "30", [](auto& s) { return s.checks_cert_expiring_days == 30; }},
         {"monitor.interval", "600", [](auto& s) { return s.monitor_interval == 600; }},
+        {"monitor.concurrency", "16", [](auto& s) { return s.monitor_concurrency == 16; }},
+        {"monitor.jitter", "0", [](auto& s) { return s.monitor_jitter == 0; }},
         {"log.level", "debug", [](auto& s) { return s.log_level == "debug"; }},
     };
     std::set<std::string> covered;
@@ -194,6 +200,9 @@ TEST_CASE("load_settings: malformed values are refused, naming the key and the v
         {"collector.store.batch_max", "0", "must be at least 1"},
         {"collector.store.connections", "0", "must be at least 1"},
         {"monitor.interval", "0", "monitor.interval: \"0\" must be at least 1"},
+        {"monitor.jitter", "51", "monitor.jitter: \"51\" must be at most 50"},
+        {"checks.mx_concurrency", "0", "must be at least 1"},
+        {"checks.timeout", "301", "checks.timeout: \"301\" must be at most 300"},
         {"monitor.interval", "1h", "is not a whole number"},
         {"checks.allow_private", "maybe", "checks.allow_private: \"maybe\" is not true or false"},
         {"checks.resolver", "dns.example:53", "checks.resolver: \"dns.example:53\" does not name a DNS server"},
