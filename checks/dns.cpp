@@ -1,6 +1,7 @@
 // DNS lookups on libunbound. The rdata of each answer is parsed here from the wire
 // (RFC 1035 §3.3, RFC 3596, RFC 6698 §2.1), bounds-checked: the server is not trusted.
 #include "checks/dns.hpp"
+#include "checks/dns_rdata.hpp"
 
 #include <unbound.h>
 
@@ -90,28 +91,6 @@ void set_option(ub_ctx* ctx, const char* option, const std::string& value)
 {
     if (int err = ub_ctx_set_option(ctx, option, value.c_str()); err != 0)
         throw std::runtime_error(std::string("unbound option ") + option + " " + value + ": " + ub_strerror(err));
-}
-
-// A name in wire format at rdata[pos..]: labels, uncompressed (unbound hands out rdata with
-// names decompressed). Returns "" for the root name.
-bool read_name(const unsigned char* rdata, std::size_t len, std::size_t& pos, std::string& out)
-{
-    out.clear();
-    for (unsigned labels = 0; labels < 128; ++labels) {
-        if (pos >= len)
-            return false;
-        const unsigned label = rdata[pos++];
-        if (label == 0)
-            return true;
-        if (label > 63 || pos + label > len)
-            return false;   // a compression pointer or a label running past the rdata
-        if (!out.empty())
-            out += '.';
-        for (unsigned i = 0; i < label; ++i)
-            out += static_cast<char>(std::tolower(rdata[pos + i]));
-        pos += label;
-    }
-    return false;
 }
 
 struct query_state {
@@ -275,67 +254,27 @@ dns_resolver::~dns_resolver() = default;
 
 dns_result<std::string> dns_resolver::txt(const std::string& name)
 {
-    // RFC 1035 §3.3.14: one or more <character-string>s, each a length octet and its bytes.
-    return impl_->query<std::string>(name, type_txt, [](const unsigned char* rdata, std::size_t len, std::string& out) {
-        std::size_t pos = 0;
-        while (pos < len) {
-            const std::size_t n = rdata[pos++];
-            if (pos + n > len)
-                return false;
-            out.append(reinterpret_cast<const char*>(rdata + pos), n);
-            pos += n;
-        }
-        return true;
-    });
+    return impl_->query<std::string>(name, type_txt, parse_txt_rdata);
 }
 
 dns_result<mx_record> dns_resolver::mx(const std::string& name)
 {
-    // RFC 1035 §3.3.9: PREFERENCE (16 bits) then EXCHANGE; RFC 7505: "." is a null MX.
-    return impl_->query<mx_record>(name, type_mx, [](const unsigned char* rdata, std::size_t len, mx_record& out) {
-        if (len < 3)
-            return false;
-        out.preference = static_cast<std::uint16_t>(rdata[0] << 8 | rdata[1]);
-        std::size_t pos = 2;
-        return read_name(rdata, len, pos, out.host) && pos == len;
-    });
+    return impl_->query<mx_record>(name, type_mx, parse_mx_rdata);
 }
 
 dns_result<std::string> dns_resolver::a(const std::string& name)
 {
-    return impl_->query<std::string>(name, type_a, [](const unsigned char* rdata, std::size_t len, std::string& out) {
-        char text[INET_ADDRSTRLEN];
-        if (len != 4 || !inet_ntop(AF_INET, rdata, text, sizeof text))
-            return false;
-        out = text;
-        return true;
-    });
+    return impl_->query<std::string>(name, type_a, parse_a_rdata);
 }
 
 dns_result<std::string> dns_resolver::aaaa(const std::string& name)
 {
-    // glibc's inet_ntop writes the RFC 5952 form (lower case, longest zero run compressed).
-    return impl_->query<std::string>(name, type_aaaa, [](const unsigned char* rdata, std::size_t len, std::string& out) {
-        char text[INET6_ADDRSTRLEN];
-        if (len != 16 || !inet_ntop(AF_INET6, rdata, text, sizeof text))
-            return false;
-        out = text;
-        return true;
-    });
+    return impl_->query<std::string>(name, type_aaaa, parse_aaaa_rdata);
 }
 
 dns_result<tlsa_record> dns_resolver::tlsa(const std::string& name)
 {
-    // RFC 6698 §2.1: usage, selector, matching type (one octet each), association data.
-    return impl_->query<tlsa_record>(name, type_tlsa, [](const unsigned char* rdata, std::size_t len, tlsa_record& out) {
-        if (len < 3)
-            return false;
-        out.usage = rdata[0];
-        out.selector = rdata[1];
-        out.matching_type = rdata[2];
-        out.data.assign(reinterpret_cast<const char*>(rdata + 3), len - 3);
-        return true;
-    });
+    return impl_->query<tlsa_record>(name, type_tlsa, parse_tlsa_rdata);
 }
 
 } // namespace stswatch
