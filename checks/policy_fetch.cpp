@@ -1,0 +1,271 @@
+// The MTA-STS policy fetch (RFC 8461 §3.3). See policy_fetch.hpp.
+#include "checks/policy_fetch.hpp"
+#include "checks/http_response.hpp"
+#include "checks/tls_util.hpp"
+#include "common/domain.hpp"
+
+#include <array>
+#include <cstring>
+#include <vector>
+
+#include <arpa/inet.h>
+
+namespace stswatch {
+
+const char* to_string(policy_fetch_status s)
+{
+    switch (s) {
+    case policy_fetch_status::ok: return "ok";
+    case policy_fetch_status::no_address: return "no_address";
+    case policy_fetch_status::private_address: return "private_address";
+    case policy_fetch_status::connect_failed: return "connect_failed";
+    case policy_fetch_status::tls_failed: return "tls_failed";
+    case policy_fetch_status::cert_invalid: return "cert_invalid";
+    case policy_fetch_status::redirect: return "redirect";
+    case policy_fetch_status::http_status: return "http_status";
+    case policy_fetch_status::content_type: return "content_type";
+    case policy_fetch_status::too_large: return "too_large";
+    case policy_fetch_status::bad_response: return "bad_response";
+    }
+    return "unknown";
+}
+
+namespace {
+
+struct v4_range {
+    std::uint32_t network;
+    int prefix;
+};
+
+bool private_v4(std::uint32_t a)
+{
+    // RFC 6890 special-purpose registry, and multicast and reserved space: never a policy host.
+    static constexpr std::array<v4_range, 16> ranges{{
+        {0x00000000, 8},    // 0/8 "this network"
+        {0x0a000000, 8},    // 10/8 RFC 1918
+        {0x64400000, 10},   // 100.64/10 CGNAT (RFC 6598)
+        {0x7f000000, 8},    // 127/8 loopback
+        {0xa9fe0000, 16},   // 169.254/16 link-local
+        {0xac100000, 12},   // 172.16/12 RFC 1918
+        {0xc0000000, 24},   // 192.0.0/24 IETF protocol assignments
+        {0xc0000200, 24},   // 192.0.2/24 TEST-NET-1
+        {0xc0a80000, 16},   // 192.168/16 RFC 1918
+        {0xc6120000, 15},   // 198.18/15 benchmarking
+        {0xc6336400, 24},   // 198.51.100/24 TEST-NET-2
+        {0xcb007100, 24},   // 203.0.113/24 TEST-NET-3
+        {0xe0000000, 4},    // 224/4 multicast
+        {0xf0000000, 4},    // 240/4 reserved, with 255.255.255.255
+        {0xffffffff, 32},   // limited broadcast (inside 240/4; named for the reader)
+        {0xc0586300, 24},   // 192.88.99/24 deprecated 6to4 relay anycast
+    }};
+    for (const auto& r : ranges) {
+        const std::uint32_t mask = r.prefix == 0 ? 0 : ~std::uint32_t{0} << (32 - r.prefix);
+        if ((a & mask) == r.network) return true;
+    }
+    return false;
+}
+
+bool has_prefix(const unsigned char* a, std::initializer_list<unsigned char> bytes, int bits)
+{
+    int i = 0;
+    for (const unsigned char b : bytes) {
+        const int take = std::min(8, bits - i * 8);
+        if (take <= 0) break;
+        const unsigned char mask = static_cast<unsigned char>(0xff << (8 - take));
+        if ((a[i] & mask) != (b & mask)) return false;
+        ++i;
+    }
+    return true;
+}
+
+} // namespace
+
+bool is_private_address(const std::string& address)
+{
+    std::string literal = address;
+    if (literal.size() > 2 && literal.front() == '[' && literal.back() == ']') literal = literal.substr(1, literal.size() - 2);
+    in_addr v4{};
+    if (::inet_pton(AF_INET, literal.c_str(), &v4) == 1) return private_v4(ntohl(v4.s_addr));
+    in6_addr v6{};
+    if (::inet_pton(AF_INET6, literal.c_str(), &v6) != 1) return true;   // not an address: never connect
+    const unsigned char* a = v6.s6_addr;
+    static const unsigned char zero[16] = {};
+    if (std::memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1)) return true;   // :: and ::1
+    // ::ffff:a.b.c.d (RFC 4291 §2.5.5.2): the IPv4 address decides.
+    if (std::memcmp(a, zero, 10) == 0 && a[10] == 0xff && a[11] == 0xff) {
+        const std::uint32_t mapped = (std::uint32_t{a[12]} << 24) | (std::uint32_t{a[13]} << 16) | (std::uint32_t{a[14]} << 8) | a[15];
+        return private_v4(mapped);
+    }
+    return has_prefix(a, {0xfc}, 7)                // fc00::/7 unique local
+           || has_prefix(a, {0xfe, 0x80}, 10)      // fe80::/10 link-local
+           || has_prefix(a, {0xfe, 0xc0}, 10)      // fec0::/10 deprecated site-local
+           || has_prefix(a, {0xff}, 8)             // ff00::/8 multicast
+           || has_prefix(a, {0x20, 0x01, 0x0d, 0xb8}, 32)   // 2001:db8::/32 documentation
+           || has_prefix(a, {0x01, 0x00, 0, 0, 0, 0, 0, 0}, 64);   // 100::/64 discard-only
+}
+
+namespace {
+
+std::string describe_dns(dns_status s)
+{
+    switch (s) {
+    case dns_status::nxdomain: return "the name does not exist (NXDOMAIN)";
+    case dns_status::nodata: return "it has no A or AAAA record";
+    case dns_status::temporary_failure: return "the DNS lookup failed";
+    case dns_status::ok: break;
+    }
+    return "no address";
+}
+
+} // namespace
+
+policy_fetch_result fetch_policy(const std::string& domain, dns_resolver& resolver, const policy_fetch_options& options)
+{
+    policy_fetch_result result;
+    // RFC 8461 §3.3: the policy host is "mta-sts" prepended to the Policy Domain.
+    result.host = "mta-sts." + normalize_domain(domain);
+    result.url = "https://" + result.host + "/.well-known/mta-sts.txt";
+
+    const auto a = resolver.a(result.host);
+    const auto aaaa = resolver.aaaa(result.host);
+    std::vector<std::string> addresses;
+    if (a.status == dns_status::ok) addresses.insert(addresses.end(), a.records.begin(), a.records.end());
+    if (aaaa.status == dns_status::ok) addresses.insert(addresses.end(), aaaa.records.begin(), aaaa.records.end());
+    if (addresses.empty()) {
+        result.status = policy_fetch_status::no_address;
+        if (a.status == dns_status::temporary_failure || aaaa.status == dns_status::temporary_failure) {
+            result.dns = dns_status::temporary_failure;
+            const auto& failed = a.status == dns_status::temporary_failure ? a : aaaa;
+            result.error = "cannot resolve " + result.host + ": " + describe_dns(result.dns) +
+                           (failed.error.empty() ? "" : " (" + failed.error + ")");
+        } else {
+            result.dns = a.status == dns_status::nxdomain ? dns_status::nxdomain : dns_status::nodata;
+            result.error = result.host + " has no address: " + describe_dns(result.dns);
+        }
+        return result;
+    }
+    result.dns = dns_status::ok;
+
+    // The SSRF guard: the names are the domain owner's, the addresses could point anywhere.
+    std::vector<std::string> allowed;
+    for (const auto& address : addresses)
+        if (options.allow_private || !is_private_address(address)) allowed.push_back(address);
+    if (allowed.empty()) {
+        result.status = policy_fetch_status::private_address;
+        result.address = addresses.front();
+        result.error = result.host + " resolves to " + addresses.front() +
+                       ", a private or non-global address: not fetched (checks.allow_private permits it)";
+        return result;
+    }
+
+    net::socket_fd fd;
+    std::string connect_errors;
+    for (const auto& address : allowed) {
+        result.address = address;
+        std::string error;
+        fd = net::connect_tcp(address, options.port, net::deadline_after(options.timeout_ms), error);
+        if (fd) break;
+        if (!connect_errors.empty()) connect_errors += "; ";
+        connect_errors += address + ": " + error;
+    }
+    if (!fd) {
+        result.status = policy_fetch_status::connect_failed;
+        result.error = "cannot connect to " + result.host + " port " + std::to_string(options.port) + " (" + connect_errors + ")";
+        return result;
+    }
+
+    // RFC 8461 §3.3: HTTPS with SNI, the certificate valid for the policy host (RFC 6125).
+    std::string error;
+    auto ssl = net::tls_connect(fd.get(), result.host, net::deadline_after(options.timeout_ms), error);
+    if (!ssl) {
+        result.status = policy_fetch_status::tls_failed;
+        result.error = "TLS with " + result.host + " (" + result.address + ") failed: " + error;
+        return result;
+    }
+    result.certificate = net::describe_peer(ssl.get(), result.host, options.ca_file);
+    if (const auto problems = certificate_problems(result.certificate, result.host); !problems.empty()) {
+        result.status = policy_fetch_status::cert_invalid;
+        result.error = "the certificate of " + result.host + " is " + problems;
+        return result;
+    }
+
+    // One deadline for sending the request and reading the whole response.
+    const auto deadline = net::deadline_after(options.timeout_ms);
+    const std::string request = "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: " + result.host +
+                                "\r\nUser-Agent: stswatch\r\nAccept: text/plain\r\nConnection: close\r\n\r\n";
+    if (net::tls_write_all(ssl.get(), fd.get(), request, deadline, error) != net::io_result::ok) {
+        result.status = policy_fetch_status::bad_response;
+        result.error = "cannot send the request to " + result.host + ": " + (error.empty() ? "timed out" : error);
+        return result;
+    }
+    http_limits limits;
+    limits.max_body_bytes = options.max_bytes;
+    http_response_parser parser(limits);
+    std::string chunk;
+    while (parser.state() == http_parse_state::incomplete) {
+        chunk.clear();
+        error.clear();
+        const auto io = net::tls_read_some(ssl.get(), fd.get(), chunk, 16384, deadline, error);
+        if (io == net::io_result::ok) {
+            parser.feed(chunk);
+        } else if (io == net::io_result::closed) {
+            parser.finish();
+        } else {
+            result.status = policy_fetch_status::bad_response;
+            result.error = io == net::io_result::timeout
+                               ? "no complete response from " + result.url + " within " + std::to_string(options.timeout_ms) + " ms"
+                               : "reading the response from " + result.url + " failed: " + error;
+            if (parser.head_complete()) result.http_status = parser.response().status;
+            return result;
+        }
+    }
+    // Best effort: the connection is ours to end either way.
+    SSL_shutdown(ssl.get());
+
+    const auto& response = parser.response();
+    if (parser.state() == http_parse_state::error) {
+        result.status = policy_fetch_status::bad_response;
+        result.error = "the response from " + result.url + " is not valid HTTP: " + parser.error();
+        if (parser.head_complete()) result.http_status = response.status;
+        return result;
+    }
+    result.http_status = response.status;
+    if (const auto* type = response.header("Content-Type")) result.content_type = *type;
+    if (const auto* location = response.header("Location")) result.location = *location;
+    result.body = response.body;
+
+    if (response.status >= 300 && response.status < 400) {
+        // RFC 8461 §3.3: "HTTP 3xx redirects MUST NOT be followed".
+        result.status = policy_fetch_status::redirect;
+        result.error = result.url + " answers " + std::to_string(response.status) + " redirecting to " +
+                       (result.location.empty() ? "nowhere (no Location)" : result.location) +
+                       "; senders do not follow redirects: serve the policy at this URL";
+        return result;
+    }
+    if (response.status != 200) {
+        // RFC 8461 §3.3: only a 200 response carries a policy.
+        result.status = policy_fetch_status::http_status;
+        result.error = result.url + " answers " + std::to_string(response.status) +
+                       (response.reason.empty() ? "" : " " + response.reason) + " instead of 200";
+        return result;
+    }
+    // RFC 8461 §3.2: the policy is served as "text/plain" (parameters such as charset allowed).
+    if (http_media_type(result.content_type) != "text/plain") {
+        result.status = policy_fetch_status::content_type;
+        result.error = result.url + (result.content_type.empty() ? std::string(" is served without a Content-Type")
+                                                                 : " is served as \"" + result.content_type + "\"") +
+                       " instead of text/plain";
+        return result;
+    }
+    if (parser.state() == http_parse_state::too_large) {
+        // RFC 8461 §3.3: senders may limit the policy body (64 KiB suggested).
+        result.status = policy_fetch_status::too_large;
+        result.error = result.url + " has a body over " + std::to_string(options.max_bytes) + " bytes" +
+                       (response.content_length >= 0 ? " (Content-Length " + std::to_string(response.content_length) + ")" : "");
+        return result;
+    }
+    result.status = policy_fetch_status::ok;
+    return result;
+}
+
+} // namespace stswatch

@@ -1,0 +1,14 @@
+// Seeds for fuzz_http_response: the responses of the unit tests' table (tests/unit/http_response_cases.hpp).
+#include "tests/fuzz/seeds.hpp"
+#include "tests/unit/http_response_cases.hpp"
+
+namespace {
+
+const stswatch::fuzz::register_seeds http_response_seeds("http_response", [] {
+    std::vector<std::string> seeds;
+    for (auto& c : stswatch::test::http_cases())
+        seeds.push_back(std::move(c.bytes));
+    return seeds;
+});
+
+} // namespace

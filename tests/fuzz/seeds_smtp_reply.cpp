@@ -1,0 +1,14 @@
+// Seeds for fuzz_smtp_reply: the replies of the unit tests' table (tests/unit/smtp_reply_cases.hpp).
+#include "tests/fuzz/seeds.hpp"
+#include "tests/unit/smtp_reply_cases.hpp"
+
+namespace {
+
+const stswatch::fuzz::register_seeds smtp_reply_seeds("smtp_reply", [] {
+    std::vector<std::string> seeds;
+    for (auto& c : stswatch::test::smtp_reply_cases())
+        seeds.push_back(std::move(c.bytes));
+    return seeds;
+});
+
+} // namespace
