@@ -1,0 +1,21 @@
+// Certificates for the servers of a test (policy hosts, MX), made in-process with OpenSSL:
+// signed by the test CA of STSWATCH_TEST_TLS_DIR, or self-signed, valid or expired.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace stswatch::test {
+
+struct test_cert { std::string cert_file, key_file; };   // PEM files (temporary, removed at exit)
+
+// A certificate for dns_names (subjectAltName DNS entries; CN = the first), signed by the test
+// CA of STSWATCH_TEST_TLS_DIR (ca.pem, ca.key), or self-signed. Validity runs from now+not_before_days
+// to now+not_after_days (negative = past: an expired certificate is {-30, -1}). Made in-process
+// with OpenSSL (EC P-256 keys: fast). FAILs the test when it cannot be made.
+test_cert make_test_cert(const std::vector<std::string>& dns_names, int not_before_days = -1,
+                         int not_after_days = 90, bool self_signed = false);
+
+std::string test_ca_file();   // STSWATCH_TEST_TLS_DIR/ca.pem
+
+} // namespace stswatch::test
