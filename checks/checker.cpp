@@ -1,0 +1,1027 @@
+// One check of a domain (RFC 8461 MTA-STS, RFC 8460 TLS-RPT, RFC 3207 STARTTLS): the
+// orchestration of the record, policy and probe modules, and the JSON and text outputs.
+#include "checks/checker.hpp"
+
+#include "common/domain.hpp"
+#include "common/settings.hpp"
+#include "common/time.hpp"
+
+#include <Poco/Dynamic/Var.h>
+#include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <sstream>
+#include <stdexcept>
+#include <thread>
+
+namespace stswatch {
+
+check_options check_options::from(const settings& s)
+{
+    check_options o;
+    o.ca_file = s.checks_ca_file;
+    o.allow_private = s.checks_allow_private;
+    o.timeout_ms = s.checks_timeout * 1000u;
+    o.mx_concurrency = s.checks_mx_concurrency;
+    o.cert_expiring_days = s.checks_cert_expiring_days;
+    return o;
+}
+
+namespace {
+
+std::string join(const std::vector<std::string>& items, const char* sep)
+{
+    std::string out;
+    for (const auto& item : items) {
+        if (!out.empty())
+            out += sep;
+        out += item;
+    }
+    return out;
+}
+
+std::string now_rfc3339()
+{
+    const auto now = std::chrono::system_clock::now();
+    const auto secs = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    return format_rfc3339(utc_time{static_cast<std::int64_t>(secs), 0});
+}
+
+void append(std::vector<finding>& to, std::vector<finding> from)
+{
+    for (auto& f : from)
+        to.push_back(std::move(f));
+}
+
+std::string dns_error_text(const std::string& error)
+{
+    return error.empty() ? std::string("no answer from the resolver") : error;
+}
+
+// A failed lookup of one of the domain's own records: the resolver cannot tell whether the
+// record exists, so nothing about it can be judged.
+finding dns_error_finding(const std::string& name, const char* type, const std::string& error)
+{
+    return make_finding("sts-record-dns-error", name,
+        std::string("the ") + type + " lookup of " + name + " failed (" + dns_error_text(error) +
+        "); the records could not be checked: make sure the resolver is reachable and the "
+        "domain's name servers answer, then check again");
+}
+
+finding fetch_finding(const std::string& domain, const policy_fetch_result& f)
+{
+    const std::string subject = "mta-sts." + domain;
+    const std::string where = f.url + (f.address.empty() ? std::string() : " (" + f.address + ")");
+    const std::string why = f.error.empty() ? std::string() : ": " + f.error;
+    switch (f.status) {
+    case policy_fetch_status::cert_invalid:
+        return make_finding("sts-policy-cert-invalid", subject,
+            "the certificate of " + where + " is not valid for " + f.host + why +
+            "; install a certificate for " + f.host + " from a public CA, with its full chain");
+    case policy_fetch_status::http_status:
+        return make_finding("sts-policy-http-status", subject,
+            where + " answered HTTP " + std::to_string(f.http_status) +
+            "; serve the policy file at that URL with status 200");
+    case policy_fetch_status::redirect:
+        return make_finding("sts-policy-redirect", subject,
+            where + " answered HTTP " + std::to_string(f.http_status) + " redirecting to " +
+            (f.location.empty() ? std::string("(no Location)") : f.location) +
+            "; senders do not follow redirects (RFC 8461 §3.3): serve the policy file directly at that URL");
+    case policy_fetch_status::content_type:
+        return make_finding("sts-policy-content-type", subject,
+            where + " was served as \"" + f.content_type +
+            "\"; serve it with Content-Type: text/plain");
+    case policy_fetch_status::too_large:
+        return make_finding("sts-policy-too-large", subject,
+            where + " is larger than 64 KiB" + why + "; serve only the policy file, which is a few lines");
+    case policy_fetch_status::no_address:
+        if (f.dns == dns_status::temporary_failure)
+            return make_finding("sts-policy-fetch-failed", subject,
+                "could not fetch " + f.url + ": the address lookup of " + f.host + " failed" + why +
+                "; make sure the domain's name servers answer, then check again");
+        return make_finding("sts-policy-fetch-failed", subject,
+            "could not fetch " + f.url + ": " + f.host + " has no A or AAAA record" + why +
+            "; publish an address for " + f.host + " that serves the policy over HTTPS");
+    case policy_fetch_status::private_address:
+        return make_finding("sts-policy-fetch-failed", subject,
+            "did not fetch " + f.url + ": " + f.host + " resolves to the private or loopback address " +
+            f.address + ", which senders on the internet cannot reach; publish a public address "
+            "(or use --allow-private, checks.allow_private, to check a test deployment)");
+    case policy_fetch_status::connect_failed:
+        return make_finding("sts-policy-fetch-failed", subject,
+            "could not connect to " + where + why +
+            "; make sure a web server for " + f.host + " listens on port 443 and is reachable");
+    case policy_fetch_status::tls_failed:
+        return make_finding("sts-policy-fetch-failed", subject,
+            "the TLS handshake with " + where + " failed" + why +
+            "; configure HTTPS for " + f.host + " with a certificate for that name");
+    case policy_fetch_status::bad_response:
+        return make_finding("sts-policy-fetch-failed", subject,
+            "the answer of " + where + " is not a complete HTTP response" + why +
+            "; check the web server for " + f.host);
+    case policy_fetch_status::ok:
+        break;
+    }
+    throw std::logic_error("fetch_finding called for a successful fetch");
+}
+
+// RFC 8461 §4.1: an MX host must match one of the policy's mx patterns.
+void check_coverage(check_result& r)
+{
+    const sts_policy& policy = *r.sts.policy;
+    const std::string patterns = policy.mx.empty() ? std::string("none") : join(policy.mx, ", ");
+    const std::string record_name = "_mta-sts." + r.domain;
+    bool any_live = false;
+    for (auto& mx : r.mx) {
+        if (mx.host.empty())
+            continue;
+        any_live = any_live || !mx.from_reports;
+        mx.covered_by = covering_pattern(policy.mx, mx.host);
+        // RFC 8461 §5: with mode "none" senders act as if there were no policy.
+        if (mx.covered_by || policy.mode == sts_mode::none)
+            continue;
+        if (mx.from_reports)
+            r.findings.push_back(make_finding("mx-not-covered", mx.host,
+                mx.host + " was seen as the receiving MX in the domain's TLS reports but matches none of the "
+                "policy's mx patterns (" + patterns + "); senders that still deliver to it will fail: add a "
+                "pattern for it to the policy and change the id in " + record_name));
+        else
+            r.findings.push_back(make_finding("mx-not-covered", mx.host,
+                mx.host + " is an MX of " + r.domain + " but matches none of the policy's mx patterns (" +
+                patterns + "); senders will refuse to deliver to it: add a pattern for it to the policy "
+                "and change the id in " + record_name));
+    }
+    if (!any_live || policy.mode == sts_mode::none)
+        return;   // mx-missing already says why no pattern is used
+    for (const auto& pattern : policy.mx) {
+        const bool used = std::any_of(r.mx.begin(), r.mx.end(), [&](const mx_check& mx) {
+            return !mx.host.empty() && mx_pattern_matches(pattern, mx.host);
+        });
+        if (!used)
+            r.findings.push_back(make_finding("policy-mx-unused", pattern,
+                "the policy's mx pattern \"" + pattern + "\" matches none of the MX hosts of " + r.domain +
+                "; remove it from the policy (and change the id in " + record_name + ") unless an MX is about to be added"));
+    }
+}
+
+void resolve_addresses(check_result& r, dns_resolver& resolver, std::vector<finding>& findings)
+{
+    for (auto& mx : r.mx) {
+        if (mx.host.empty() || mx.from_reports)
+            continue;
+        auto a = resolver.a(mx.host);
+        auto aaaa = resolver.aaaa(mx.host);
+        if (a.status == dns_status::ok)
+            mx.addresses.insert(mx.addresses.end(), a.records.begin(), a.records.end());
+        if (aaaa.status == dns_status::ok)
+            mx.addresses.insert(mx.addresses.end(), aaaa.records.begin(), aaaa.records.end());
+        if (!mx.addresses.empty())
+            continue;
+        std::string why = "it has no A or AAAA record";
+        if (a.status == dns_status::temporary_failure || aaaa.status == dns_status::temporary_failure)
+            why = "its address lookup failed (" +
+                  dns_error_text(a.status == dns_status::temporary_failure ? a.error : aaaa.error) + ")";
+        findings.push_back(make_finding("mx-no-address", mx.host,
+            mx.host + " is an MX of " + r.domain + " but " + why +
+            "; publish an address for it or remove it from the MX records"));
+    }
+}
+
+// The outcome of probing one MX: the probe (when one was made) and why not otherwise.
+struct probe_outcome {
+    std::optional<starttls_probe_result> probe;
+    bool refused_private = false;
+};
+
+probe_outcome probe_mx(const mx_check& mx, const check_options& options)
+{
+    probe_outcome out;
+    starttls_probe_options po;
+    po.ca_file = options.ca_file;
+    po.timeout_ms = options.timeout_ms;
+    po.port = options.smtp_port;
+    for (const auto& address : mx.addresses) {
+        // The same SSRF guard as the policy fetch: a check must not be a way to reach
+        // internal hosts.
+        if (!options.allow_private && is_private_address(address)) {
+            out.refused_private = true;
+            continue;
+        }
+        try {
+            out.probe = probe_starttls(mx.host, address, po);
+        } catch (const std::exception& e) {
+            // What a peer sends must never abort the whole check.
+            starttls_probe_result failed;
+            failed.status = starttls_status::smtp_error;
+            failed.host = mx.host;
+            failed.address = address;
+            failed.error = e.what();
+            out.probe = std::move(failed);
+        }
+        if (out.probe->status != starttls_status::unreachable)
+            break;   // otherwise try the next address, as a sender would (RFC 5321 §5.1)
+    }
+    return out;
+}
+
+void probe_findings(std::vector<finding>& findings, const mx_check& mx, const probe_outcome& outcome,
+                    const check_options& options)
+{
+    if (!outcome.probe) {
+        if (outcome.refused_private)
+            findings.push_back(make_finding("mx-unreachable", mx.host,
+                "not probed: private address (" + join(mx.addresses, ", ") +
+                "); use --allow-private (checks.allow_private) to probe MX hosts on private or loopback addresses"));
+        return;
+    }
+    const starttls_probe_result& p = *outcome.probe;
+    const std::string where = mx.host + " (" + p.address + ")";
+    const std::string why = p.error.empty() ? std::string() : " (" + p.error + ")";
+    switch (p.status) {
+    case starttls_status::unreachable:
+        findings.push_back(make_finding("mx-unreachable", mx.host,
+            "could not reach " + where + " on port " + std::to_string(options.smtp_port) + why +
+            "; make sure the MX accepts SMTP connections from the internet"));
+        return;
+    case starttls_status::smtp_error:
+        findings.push_back(make_finding("mx-unreachable", mx.host,
+            where + " did not answer as an SMTP server" + why +
+            (p.banner.empty() ? std::string() : " (greeting \"" + p.banner + "\")") +
+            "; check the mail server on that host"));
+        return;
+    case starttls_status::starttls_missing:
+        findings.push_back(make_finding("mx-starttls-missing", mx.host,
+            where + " does not offer STARTTLS in its EHLO answer; enable STARTTLS with a certificate for " + mx.host));
+        return;
+    case starttls_status::starttls_refused:
+        findings.push_back(make_finding("mx-starttls-missing", mx.host,
+            where + " offers STARTTLS but refused the command" + why +
+            "; fix the TLS configuration of the mail server"));
+        return;
+    case starttls_status::tls_failed:
+        findings.push_back(make_finding("mx-tls-failed", mx.host,
+            "the TLS handshake after STARTTLS with " + where + " failed" + why +
+            "; fix the TLS configuration of the mail server (certificate, key, protocols)"));
+        return;
+    case starttls_status::ok:
+        break;
+    }
+    // RFC 8996: TLS 1.0 and 1.1 are deprecated.
+    if (p.tls_version == "SSLv3" || p.tls_version == "TLSv1" || p.tls_version == "TLSv1.1")
+        findings.push_back(make_finding("mx-tls-version-old", mx.host,
+            where + " negotiated " + p.tls_version + ", a deprecated version; enable TLS 1.2 and 1.3 on it"));
+    const certificate_info& c = p.certificate;
+    if (!c.present) {
+        findings.push_back(make_finding("mx-cert-untrusted", mx.host,
+            where + " sent no certificate; install a certificate for " + mx.host + " from a public CA"));
+        return;
+    }
+    if (c.expired) {
+        findings.push_back(make_finding("mx-cert-expired", mx.host,
+            "the certificate of " + where + " is not valid now (valid " + c.not_before + " to " + c.not_after +
+            "); renew it"));
+    } else if (!c.trusted) {
+        findings.push_back(make_finding("mx-cert-untrusted", mx.host,
+            "the certificate of " + where + " (issuer " + c.issuer + ") does not chain to a trusted CA" +
+            (c.verify_error.empty() ? std::string() : " (" + c.verify_error + ")") +
+            "; use a certificate from a public CA and send the intermediate certificates"));
+    } else if (c.days_to_expiry < static_cast<std::int64_t>(options.cert_expiring_days)) {
+        findings.push_back(make_finding("mx-cert-expiring", mx.host,
+            "the certificate of " + where + " expires on " + c.not_after + ", in " +
+            std::to_string(c.days_to_expiry) + " day" + (c.days_to_expiry == 1 ? "" : "s") +
+            "; renew it (and check that renewal is automated)"));
+    }
+    if (!c.name_matches)
+        findings.push_back(make_finding("mx-cert-name-mismatch", mx.host,
+            "the certificate of " + where + " is not valid for " + mx.host + " (names: " +
+            (c.subject_names.empty() ? std::string("none") : join(c.subject_names, ", ")) +
+            "); add " + mx.host + " to the certificate's subject alternative names"));
+}
+
+void run_probes(check_result& r, const check_options& options, std::vector<finding>& findings)
+{
+    std::vector<std::size_t> todo;
+    for (std::size_t i = 0; i < r.mx.size(); ++i)
+        if (!r.mx[i].host.empty() && !r.mx[i].from_reports && !r.mx[i].addresses.empty())
+            todo.push_back(i);
+    std::vector<probe_outcome> outcomes(todo.size());
+    std::atomic<std::size_t> next{0};
+    auto worker = [&] {
+        for (std::size_t k = next++; k < todo.size(); k = next++)
+            outcomes[k] = probe_mx(r.mx[todo[k]], options);
+    };
+    const std::size_t n = std::min<std::size_t>(std::max(1u, options.mx_concurrency), todo.size());
+    {
+        std::vector<std::jthread> pool;
+        for (std::size_t t = 1; t < n; ++t)
+            pool.emplace_back(worker);
+        worker();
+    }
+    for (std::size_t k = 0; k < todo.size(); ++k) {
+        mx_check& mx = r.mx[todo[k]];
+        probe_findings(findings, mx, outcomes[k], options);
+        mx.probe = std::move(outcomes[k].probe);
+    }
+}
+
+} // namespace
+
+check_result run_check(const std::string& domain, dns_resolver& resolver, const check_options& options)
+{
+    check_result r;
+    r.domain = normalize_domain(domain);
+    if (!is_valid_domain(r.domain))
+        throw std::invalid_argument("\"" + domain + "\" is not a valid domain name");
+    r.checked_at = now_rfc3339();
+
+    // RFC 8461 §3.1: the _mta-sts TXT record.
+    const std::string sts_name = "_mta-sts." + r.domain;
+    auto sts_txt = resolver.txt(sts_name);
+    sts_record_evaluation sts_eval;
+    if (sts_txt.status == dns_status::temporary_failure) {
+        r.dns_unavailable = true;
+        r.findings.push_back(dns_error_finding(sts_name, "TXT", sts_txt.error));
+    } else {
+        sts_eval = evaluate_sts_records(r.domain, sts_txt.status == dns_status::ok ? sts_txt.records
+                                                                                  : std::vector<std::string>{});
+        r.sts.record = sts_eval.text;
+        if (sts_eval.record)
+            r.sts.id = sts_eval.record->id;
+        append(r.findings, std::move(sts_eval.findings));
+    }
+
+    // RFC 8460 §3: the _smtp._tls TXT record.
+    const std::string tlsrpt_name = "_smtp._tls." + r.domain;
+    auto tlsrpt_txt = resolver.txt(tlsrpt_name);
+    if (tlsrpt_txt.status == dns_status::temporary_failure) {
+        r.dns_unavailable = true;
+        r.findings.push_back(dns_error_finding(tlsrpt_name, "TXT", tlsrpt_txt.error));
+    } else {
+        auto ev = evaluate_tlsrpt_records(r.domain, tlsrpt_txt.status == dns_status::ok ? tlsrpt_txt.records
+                                                                                       : std::vector<std::string>{});
+        r.tlsrpt.record = ev.text;
+        if (ev.record)
+            r.tlsrpt.rua = ev.record->rua;
+        append(r.findings, std::move(ev.findings));
+    }
+
+    // RFC 8461 §4 and RFC 5321 §5.1: the MX set that the policy must cover.
+    auto mx = resolver.mx(r.domain);
+    if (mx.status == dns_status::temporary_failure) {
+        r.dns_unavailable = true;
+        r.findings.push_back(dns_error_finding(r.domain, "MX", mx.error));
+    } else if (mx.status != dns_status::ok || mx.records.empty()) {
+        r.findings.push_back(make_finding("mx-missing", r.domain,
+            r.domain + " has no MX record (" + std::string(to_string(mx.status)) +
+            "); MTA-STS applies to MX hosts: publish MX records for the hosts that receive its mail"));
+    } else {
+        for (const auto& rec : mx.records) {
+            auto same = std::find_if(r.mx.begin(), r.mx.end(), [&](const mx_check& m) { return m.host == rec.host; });
+            if (same != r.mx.end()) {
+                same->preference = std::min(same->preference, rec.preference);
+                continue;
+            }
+            mx_check m;
+            m.host = rec.host;
+            m.preference = rec.preference;
+            r.mx.push_back(std::move(m));
+        }
+        std::stable_sort(r.mx.begin(), r.mx.end(), [](const mx_check& a, const mx_check& b) {
+            return a.preference != b.preference ? a.preference < b.preference : a.host < b.host;
+        });
+        // RFC 7505: a single MX "." says the domain accepts no mail.
+        if (std::any_of(r.mx.begin(), r.mx.end(), [](const mx_check& m) { return m.host.empty(); }))
+            r.findings.push_back(make_finding("mx-missing", r.domain,
+                r.domain + " publishes a null MX (RFC 7505: it accepts no mail); MTA-STS and TLS-RPT "
+                "are pointless for it: remove the _mta-sts and _smtp._tls records, or publish real MX hosts"));
+    }
+    for (const auto& extra : options.extra_mx_hosts) {
+        const std::string host = normalize_domain(extra);
+        if (host.empty() || !is_valid_domain(host))
+            continue;
+        if (std::any_of(r.mx.begin(), r.mx.end(), [&](const mx_check& m) { return m.host == host; }))
+            continue;
+        mx_check m;
+        m.host = host;
+        m.from_reports = true;
+        r.mx.push_back(std::move(m));
+    }
+
+    // RFC 8461 §3.3: the policy, fetched when the record says there is one.
+    // Also with several v=STSv1 records (which senders treat as none): the policy's own
+    // problems are worth knowing while the records are being fixed.
+    const bool has_record = r.sts.record.has_value() ||
+        std::any_of(sts_txt.records.begin(), sts_txt.records.end(),
+                    [](const std::string& t) { return t.rfind("v=STSv1", 0) == 0; });
+    // The fetch runs while the MX hosts are resolved and probed (the resolver serialises
+    // its queries); its findings still come before theirs.
+    std::future<policy_fetch_result> fetch;
+    if (has_record) {
+        policy_fetch_options fo;
+        fo.ca_file = options.ca_file;
+        fo.allow_private = options.allow_private;
+        fo.timeout_ms = options.timeout_ms;
+        fo.port = options.https_port;
+        fetch = std::async(std::launch::async, [&r, &resolver, fo] {
+            try {
+                return fetch_policy(r.domain, resolver, fo);
+            } catch (const std::exception& e) {
+                policy_fetch_result failed;
+                failed.status = policy_fetch_status::bad_response;
+                failed.host = "mta-sts." + r.domain;
+                failed.url = "https://" + failed.host + "/.well-known/mta-sts.txt";
+                failed.error = e.what();
+                return failed;
+            }
+        });
+    }
+
+    std::vector<finding> mx_findings;
+    resolve_addresses(r, resolver, mx_findings);
+    if (options.probe_mx)
+        run_probes(r, options, mx_findings);
+
+    if (fetch.valid()) {
+        r.sts.fetch = fetch.get();
+        if (r.sts.fetch->status != policy_fetch_status::ok)
+            r.findings.push_back(fetch_finding(r.domain, *r.sts.fetch));
+    }
+    if (options.candidate_policy) {
+        r.sts.policy_text = *options.candidate_policy;
+        r.sts.candidate = true;
+    } else if (r.sts.fetch && r.sts.fetch->status == policy_fetch_status::ok) {
+        r.sts.policy_text = r.sts.fetch->body;
+    }
+    if (r.sts.policy_text) {
+        auto ev = evaluate_policy(r.domain, *r.sts.policy_text);
+        r.sts.policy = std::move(ev.policy);
+        append(r.findings, std::move(ev.findings));
+    }
+    if (r.sts.policy)
+        check_coverage(r);
+    append(r.findings, std::move(mx_findings));
+
+    sort_findings(r.findings);
+    return r;
+}
+
+void sort_findings(std::vector<finding>& findings)
+{
+    std::stable_sort(findings.begin(), findings.end(), [](const finding& a, const finding& b) {
+        return static_cast<int>(a.level) < static_cast<int>(b.level);
+    });
+}
+
+// ---- JSON ----
+
+namespace {
+
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+using Poco::Dynamic::Var;
+
+Object new_object() { return Object(Poco::JSON_PRESERVE_KEY_ORDER); }
+
+Var opt(const std::optional<std::string>& v) { return v ? Var(*v) : Var(); }
+
+Array strings(const std::vector<std::string>& items)
+{
+    Array a;
+    for (const auto& s : items)
+        a.add(s);
+    return a;
+}
+
+Object certificate_json(const certificate_info& c)
+{
+    Object o = new_object();
+    o.set("subject_names", strings(c.subject_names));
+    o.set("issuer", c.issuer);
+    o.set("subject", c.subject);
+    o.set("not_before", c.not_before);
+    o.set("not_after", c.not_after);
+    o.set("days_to_expiry", static_cast<Poco::Int64>(c.days_to_expiry));
+    o.set("trusted", c.trusted);
+    o.set("name_matches", c.name_matches);
+    o.set("expired", c.expired);
+    o.set("sha256", c.sha256);
+    o.set("verify_error", c.verify_error);
+    return o;
+}
+
+Var certificate_var(const certificate_info& c) { return c.present ? Var(certificate_json(c)) : Var(); }
+
+Object fetch_json(const policy_fetch_result& f)
+{
+    Object o = new_object();
+    o.set("url", f.url);
+    o.set("address", f.address);
+    o.set("status", std::string(to_string(f.status)));
+    // The lookup of the policy host: "temporary_failure" says our resolver failed, not the
+    // domain (the monitor does not read that as the policy disappearing).
+    o.set("dns", std::string(to_string(f.dns)));
+    o.set("http_status", f.http_status);
+    o.set("content_type", f.content_type);
+    o.set("location", f.location);
+    o.set("error", f.error);
+    o.set("certificate", certificate_var(f.certificate));
+    return o;
+}
+
+Object policy_json(const sts_policy& p)
+{
+    Object o = new_object();
+    o.set("version", std::string("STSv1"));
+    o.set("mode", std::string(to_string(p.mode)));
+    o.set("max_age", static_cast<Poco::UInt64>(p.max_age));
+    o.set("mx", strings(p.mx));
+    return o;
+}
+
+Object mx_json(const mx_check& m)
+{
+    Object o = new_object();
+    o.set("host", m.host);
+    o.set("preference", static_cast<int>(m.preference));
+    o.set("addresses", strings(m.addresses));
+    o.set("covered_by", opt(m.covered_by));
+    o.set("from_reports", m.from_reports);
+    if (m.probe) {
+        o.set("starttls", m.probe->starttls_offered);
+        o.set("tls_version", m.probe->tls_version.empty() ? Var() : Var(m.probe->tls_version));
+        Object p = new_object();
+        p.set("status", std::string(to_string(m.probe->status)));
+        p.set("address", m.probe->address);
+        p.set("error", m.probe->error);
+        p.set("banner", m.probe->banner);
+        o.set("probe", p);
+        o.set("certificate", certificate_var(m.probe->certificate));
+    } else {
+        o.set("starttls", Var());
+        o.set("tls_version", Var());
+        o.set("probe", Var());
+        o.set("certificate", Var());
+    }
+    return o;
+}
+
+// Reading back.
+
+[[noreturn]] void malformed(const std::string& what)
+{
+    throw std::runtime_error("check result JSON: " + what);
+}
+
+Object::Ptr object_at(const Object::Ptr& o, const std::string& key, bool nullable = false)
+{
+    if (!o->has(key))
+        malformed("\"" + key + "\" is missing");
+    if (o->isNull(key)) {
+        if (nullable)
+            return {};
+        malformed("\"" + key + "\" is null");
+    }
+    if (!o->isObject(key))
+        malformed("\"" + key + "\" is not an object");
+    return o->getObject(key);
+}
+
+Poco::JSON::Array::Ptr array_at(const Object::Ptr& o, const std::string& key)
+{
+    if (!o->has(key) || !o->isArray(key))
+        malformed("\"" + key + "\" is not an array");
+    return o->getArray(key);
+}
+
+std::string string_at(const Object::Ptr& o, const std::string& key)
+{
+    if (!o->has(key))
+        malformed("\"" + key + "\" is missing");
+    const Var v = o->get(key);
+    if (!v.isString())
+        malformed("\"" + key + "\" is not a string");
+    return v.extract<std::string>();
+}
+
+std::optional<std::string> opt_string_at(const Object::Ptr& o, const std::string& key)
+{
+    if (!o->has(key) || o->isNull(key))
+        return std::nullopt;
+    return string_at(o, key);
+}
+
+template <typename Int>
+Int int_at(const Object::Ptr& o, const std::string& key)
+{
+    if (!o->has(key))
+        malformed("\"" + key + "\" is missing");
+    const Var v = o->get(key);
+    if (!v.isInteger())
+        malformed("\"" + key + "\" is not an integer");
+    try {
+        return v.convert<Int>();
+    } catch (const Poco::Exception&) {
+        malformed("\"" + key + "\" is out of range");
+    }
+}
+
+bool bool_at(const Object::Ptr& o, const std::string& key)
+{
+    if (!o->has(key))
+        malformed("\"" + key + "\" is missing");
+    const Var v = o->get(key);
+    if (!v.isBoolean())
+        malformed("\"" + key + "\" is not a boolean");
+    return v.extract<bool>();
+}
+
+std::vector<std::string> strings_at(const Object::Ptr& o, const std::string& key)
+{
+    std::vector<std::string> out;
+    const auto a = array_at(o, key);
+    for (std::size_t i = 0; i < a->size(); ++i) {
+        const Var v = a->get(static_cast<unsigned>(i));
+        if (!v.isString())
+            malformed("\"" + key + "\" holds a value that is not a string");
+        out.push_back(v.extract<std::string>());
+    }
+    return out;
+}
+
+template <typename Enum, std::size_t N>
+Enum enum_from(const std::string& text, const Enum (&values)[N], const std::string& key)
+{
+    for (Enum e : values)
+        if (text == to_string(e))
+            return e;
+    malformed("\"" + key + "\" has the unknown value \"" + text + "\"");
+}
+
+certificate_info certificate_from(const Object::Ptr& o)
+{
+    certificate_info c;
+    c.present = true;
+    c.subject_names = strings_at(o, "subject_names");
+    c.issuer = string_at(o, "issuer");
+    c.subject = string_at(o, "subject");
+    c.not_before = string_at(o, "not_before");
+    c.not_after = string_at(o, "not_after");
+    c.days_to_expiry = int_at<std::int64_t>(o, "days_to_expiry");
+    c.trusted = bool_at(o, "trusted");
+    c.name_matches = bool_at(o, "name_matches");
+    c.expired = bool_at(o, "expired");
+    c.sha256 = string_at(o, "sha256");
+    c.verify_error = string_at(o, "verify_error");
+    return c;
+}
+
+constexpr severity all_severities[] = {severity::error, severity::warning, severity::info};
+constexpr sts_mode all_modes[] = {sts_mode::enforce, sts_mode::testing, sts_mode::none};
+constexpr policy_fetch_status all_fetch_statuses[] = {
+    policy_fetch_status::ok, policy_fetch_status::no_address, policy_fetch_status::private_address,
+    policy_fetch_status::connect_failed, policy_fetch_status::tls_failed, policy_fetch_status::cert_invalid,
+    policy_fetch_status::redirect, policy_fetch_status::http_status, policy_fetch_status::content_type,
+    policy_fetch_status::too_large, policy_fetch_status::bad_response};
+constexpr dns_status all_dns_statuses[] = {dns_status::ok, dns_status::nxdomain, dns_status::nodata,
+                                           dns_status::temporary_failure};
+constexpr starttls_status all_starttls_statuses[] = {
+    starttls_status::ok, starttls_status::unreachable, starttls_status::smtp_error,
+    starttls_status::starttls_missing, starttls_status::starttls_refused, starttls_status::tls_failed};
+
+} // namespace
+
+Poco::JSON::Object to_json(const check_result& r)
+{
+    Object o = new_object();
+    o.set("domain", r.domain);
+    o.set("checked_at", r.checked_at);
+    Array findings;
+    for (const auto& f : r.findings) {
+        Object fo = new_object();
+        fo.set("code", f.code);
+        fo.set("severity", std::string(to_string(f.level)));
+        fo.set("subject", f.subject);
+        fo.set("message", f.message);
+        fo.set("rfc", f.rfc);
+        findings.add(fo);
+    }
+    o.set("findings", findings);
+
+    Object sts = new_object();
+    sts.set("record", opt(r.sts.record));
+    sts.set("id", opt(r.sts.id));
+    sts.set("policy_text", opt(r.sts.policy_text));
+    sts.set("policy", r.sts.policy ? Var(policy_json(*r.sts.policy)) : Var());
+    sts.set("candidate", r.sts.candidate);
+    sts.set("fetch", r.sts.fetch ? Var(fetch_json(*r.sts.fetch)) : Var());
+    o.set("sts", sts);
+
+    Object tlsrpt = new_object();
+    tlsrpt.set("record", opt(r.tlsrpt.record));
+    tlsrpt.set("rua", strings(r.tlsrpt.rua));
+    o.set("tlsrpt", tlsrpt);
+
+    Array mx;
+    for (const auto& m : r.mx)
+        mx.add(mx_json(m));
+    o.set("mx", mx);
+    return o;
+}
+
+std::string to_json_text(const check_result& r)
+{
+    std::ostringstream out;
+    to_json(r).stringify(out, 0);
+    return out.str();
+}
+
+check_result check_result_from_json(const std::string& text)
+{
+    Object::Ptr root;
+    try {
+        Poco::JSON::Parser parser;
+        const Var v = parser.parse(text);
+        if (v.type() != typeid(Object::Ptr))
+            malformed("not a JSON object");
+        root = v.extract<Object::Ptr>();
+    } catch (const Poco::Exception& e) {
+        malformed(e.displayText());
+    }
+
+    check_result r;
+    r.domain = string_at(root, "domain");
+    r.checked_at = string_at(root, "checked_at");
+    const auto findings = array_at(root, "findings");
+    for (std::size_t i = 0; i < findings->size(); ++i) {
+        const auto fo = findings->getObject(static_cast<unsigned>(i));
+        if (!fo)
+            malformed("a finding is not an object");
+        finding f;
+        f.code = string_at(fo, "code");
+        f.level = enum_from(string_at(fo, "severity"), all_severities, "severity");
+        f.subject = string_at(fo, "subject");
+        f.message = string_at(fo, "message");
+        f.rfc = string_at(fo, "rfc");
+        r.findings.push_back(std::move(f));
+    }
+    r.dns_unavailable = std::any_of(r.findings.begin(), r.findings.end(),
+                                    [](const finding& f) { return f.code == "sts-record-dns-error"; });
+
+    const auto sts = object_at(root, "sts");
+    r.sts.record = opt_string_at(sts, "record");
+    r.sts.id = opt_string_at(sts, "id");
+    r.sts.policy_text = opt_string_at(sts, "policy_text");
+    if (const auto p = object_at(sts, "policy", true)) {
+        sts_policy policy;
+        policy.mode = enum_from(string_at(p, "mode"), all_modes, "mode");
+        policy.max_age = int_at<std::uint64_t>(p, "max_age");
+        policy.mx = strings_at(p, "mx");
+        r.sts.policy = std::move(policy);
+    }
+    r.sts.candidate = sts->has("candidate") && bool_at(sts, "candidate");
+    if (const auto f = object_at(sts, "fetch", true)) {
+        policy_fetch_result fetch;
+        fetch.url = string_at(f, "url");
+        const std::string prefix = "https://";
+        if (fetch.url.rfind(prefix, 0) == 0)
+            fetch.host = fetch.url.substr(prefix.size(), fetch.url.find('/', prefix.size()) - prefix.size());
+        fetch.address = string_at(f, "address");
+        fetch.status = enum_from(string_at(f, "status"), all_fetch_statuses, "status");
+        if (f->has("dns"))   // absent in snapshots stored before it was recorded
+            fetch.dns = enum_from(string_at(f, "dns"), all_dns_statuses, "dns");
+        fetch.http_status = int_at<int>(f, "http_status");
+        fetch.content_type = string_at(f, "content_type");
+        fetch.location = string_at(f, "location");
+        fetch.error = string_at(f, "error");
+        if (const auto c = object_at(f, "certificate", true))
+            fetch.certificate = certificate_from(c);
+        if (fetch.status == policy_fetch_status::ok && r.sts.policy_text && !r.sts.candidate)
+            fetch.body = *r.sts.policy_text;
+        r.sts.fetch = std::move(fetch);
+    }
+
+    const auto tlsrpt = object_at(root, "tlsrpt");
+    r.tlsrpt.record = opt_string_at(tlsrpt, "record");
+    r.tlsrpt.rua = strings_at(tlsrpt, "rua");
+
+    const auto mx = array_at(root, "mx");
+    for (std::size_t i = 0; i < mx->size(); ++i) {
+        const auto mo = mx->getObject(static_cast<unsigned>(i));
+        if (!mo)
+            malformed("an mx entry is not an object");
+        mx_check m;
+        m.host = string_at(mo, "host");
+        m.preference = int_at<std::uint16_t>(mo, "preference");
+        m.addresses = strings_at(mo, "addresses");
+        m.covered_by = opt_string_at(mo, "covered_by");
+        m.from_reports = mo->has("from_reports") && bool_at(mo, "from_reports");
+        if (const auto p = object_at(mo, "probe", true)) {
+            starttls_probe_result probe;
+            probe.host = m.host;
+            probe.status = enum_from(string_at(p, "status"), all_starttls_statuses, "status");
+            probe.address = p->has("address") ? string_at(p, "address") : std::string();
+            probe.error = string_at(p, "error");
+            probe.banner = string_at(p, "banner");
+            probe.starttls_offered = mo->has("starttls") && !mo->isNull("starttls") && bool_at(mo, "starttls");
+            probe.tls_version = opt_string_at(mo, "tls_version").value_or("");
+            if (const auto c = object_at(mo, "certificate", true))
+                probe.certificate = certificate_from(c);
+            m.probe = std::move(probe);
+        }
+        r.mx.push_back(std::move(m));
+    }
+    return r;
+}
+
+// ---- text ----
+
+namespace {
+
+struct palette {
+    bool on;
+    std::string paint(const char* code, const std::string& text) const
+    {
+        return on ? std::string("\033[") + code + "m" + text + "\033[0m" : text;
+    }
+    std::string bold(const std::string& t) const { return paint("1", t); }
+    std::string level(severity s, const std::string& t) const
+    {
+        switch (s) {
+        case severity::error: return paint("31", t);
+        case severity::warning: return paint("33", t);
+        case severity::info: return paint("36", t);
+        }
+        return t;
+    }
+};
+
+std::string plural(std::size_t n, const char* word)
+{
+    return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
+}
+
+std::string pad(const std::string& s, std::size_t width)
+{
+    return s.size() >= width ? s + " " : s + std::string(width - s.size(), ' ');
+}
+
+std::string duration_words(std::uint64_t seconds)
+{
+    if (seconds >= 86400 && seconds % 86400 == 0)
+        return plural(seconds / 86400, "day");
+    if (seconds >= 3600 && seconds % 3600 == 0)
+        return plural(seconds / 3600, "hour");
+    return plural(seconds, "second");
+}
+
+const char* starttls_words(starttls_status s)
+{
+    switch (s) {
+    case starttls_status::ok: return "yes";
+    case starttls_status::unreachable: return "unreachable";
+    case starttls_status::smtp_error: return "SMTP error";
+    case starttls_status::starttls_missing: return "no";
+    case starttls_status::starttls_refused: return "refused";
+    case starttls_status::tls_failed: return "TLS failed";
+    }
+    return "?";
+}
+
+// Continuation lines of a message stay under its first line.
+std::string indented(const std::string& text, const std::string& indent)
+{
+    std::string out;
+    for (char ch : text) {
+        out += ch;
+        if (ch == '\n')
+            out += indent;
+    }
+    return out;
+}
+
+std::string certificate_summary(const certificate_info& c)
+{
+    if (!c.present)
+        return "-";
+    std::string s = c.expired ? "EXPIRED " + c.not_after.substr(0, 10)
+                              : "expires " + c.not_after.substr(0, 10) + " (" + std::to_string(c.days_to_expiry) + "d)";
+    s += c.trusted ? ", trusted" : ", UNTRUSTED";
+    if (!c.name_matches)
+        s += ", NAME MISMATCH";
+    return s;
+}
+
+} // namespace
+
+std::string to_text(const check_result& r, bool colour)
+{
+    const palette p{colour};
+    std::size_t counts[3] = {0, 0, 0};
+    for (const auto& f : r.findings)
+        ++counts[static_cast<int>(f.level)];
+
+    std::ostringstream out;
+    std::string verdict;
+    if (r.dns_unavailable)
+        verdict = p.level(severity::error, "DNS UNAVAILABLE") + ", ";
+    if (counts[0] == 0)
+        verdict += p.paint("32", "OK");
+    else
+        verdict += p.level(severity::error, plural(counts[0], "error"));
+    verdict += ", " + plural(counts[1], "warning") + ", " + std::to_string(counts[2]) + " info";
+    out << p.bold(r.domain) << ": " << verdict << "  (checked " << r.checked_at << ")\n";
+
+    // Findings, by severity, then by subject in the order the checks met them.
+    const char* headings[3] = {"Errors", "Warnings", "Info"};
+    for (severity s : all_severities) {
+        if (counts[static_cast<int>(s)] == 0)
+            continue;
+        out << "\n" << p.level(s, p.bold(headings[static_cast<int>(s)])) << "\n";
+        std::vector<std::string> subjects;
+        for (const auto& f : r.findings)
+            if (f.level == s && std::find(subjects.begin(), subjects.end(), f.subject) == subjects.end())
+                subjects.push_back(f.subject);
+        for (const auto& subject : subjects) {
+            out << "  " << subject << "\n";
+            for (const auto& f : r.findings)
+                if (f.level == s && f.subject == subject)
+                    out << "    " << p.level(s, f.code) << ": " << indented(f.message, "      ")
+                        << (f.rfc.empty() ? "" : " [" + f.rfc + "]") << "\n";
+        }
+    }
+
+    // A record whose lookup failed is unknown, not absent.
+    auto record_line = [&](const std::string& name, const std::optional<std::string>& record) {
+        const bool failed = std::any_of(r.findings.begin(), r.findings.end(), [&](const finding& f) {
+            return f.code == "sts-record-dns-error" && f.subject == name;
+        });
+        out << "  " << pad(name, 32) << (record ? *record : failed ? "(unknown: the lookup failed)" : "(none)") << "\n";
+    };
+    out << "\n" << p.bold("Records") << "\n";
+    record_line("_mta-sts." + r.domain, r.sts.record);
+    record_line("_smtp._tls." + r.domain, r.tlsrpt.record);
+
+    out << "\n" << p.bold(r.sts.candidate ? "Policy (candidate from --policy-file)" : "Policy") << "\n";
+    if (r.sts.fetch) {
+        const auto& f = *r.sts.fetch;
+        out << "  fetch      " << f.url;
+        if (!f.address.empty())
+            out << " from " << f.address;
+        out << ": " << to_string(f.status);
+        if (f.http_status)
+            out << " (HTTP " << f.http_status << ")";
+        out << "\n";
+        if (f.certificate.present)
+            out << "  cert       " << certificate_summary(f.certificate) << "\n";
+    }
+    if (r.sts.policy) {
+        const auto& pol = *r.sts.policy;
+        out << "  mode       " << to_string(pol.mode) << "\n";
+        out << "  max_age    " << pol.max_age << " (" << duration_words(pol.max_age) << ")\n";
+        out << "  mx         " << (pol.mx.empty() ? std::string("(none)") : join(pol.mx, ", ")) << "\n";
+    } else if (r.sts.policy_text) {
+        out << "  (not usable: see the findings)\n";
+    } else if (r.sts.fetch) {
+        out << "  (none: the fetch failed, see the findings)\n";
+    } else {
+        out << "  (none)\n";
+    }
+
+    out << "\n" << p.bold("MX") << "\n";
+    if (r.mx.empty()) {
+        out << "  (none)\n";
+    } else {
+        std::size_t host_width = 4;
+        std::size_t cover_width = 10;
+        for (const auto& m : r.mx) {
+            host_width = std::max(host_width, m.host.size() + (m.from_reports ? 10 : 0));
+            cover_width = std::max(cover_width, m.covered_by ? m.covered_by->size() : 1);
+        }
+        out << "  " << pad("HOST", host_width + 2) << pad("PREF", 6) << pad("COVERED BY", cover_width + 2)
+            << pad("STARTTLS", 13) << pad("TLS", 9) << "CERTIFICATE\n";
+        for (const auto& m : r.mx) {
+            const std::string host = m.host.empty() ? std::string(".") : m.host + (m.from_reports ? " (reports)" : "");
+            std::string starttls = "-", tls = "-", cert = "-";
+            if (m.probe) {
+                starttls = starttls_words(m.probe->status);
+                if (!m.probe->tls_version.empty())
+                    tls = m.probe->tls_version;
+                cert = certificate_summary(m.probe->certificate);
+            } else if (!m.from_reports && !m.host.empty()) {
+                starttls = "not probed";
+            }
+            out << "  " << pad(host, host_width + 2) << pad(m.from_reports ? "-" : std::to_string(m.preference), 6)
+                << pad(m.covered_by ? *m.covered_by : "-", cover_width + 2) << pad(starttls, 13) << pad(tls, 9)
+                << cert << "\n";
+        }
+    }
+    return out.str();
+}
+
+} // namespace stswatch

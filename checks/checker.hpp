@@ -1,0 +1,108 @@
+// One check of a domain's MTA-STS / TLS-RPT / MX deployment, end to end: _mta-sts and
+// _smtp._tls records, the policy fetch and parse, the MX set against the policy, and a
+// STARTTLS probe of each MX (in parallel), giving findings. The result is what
+// `stswatch check --json` prints and what the monitor stores as a snapshot.
+#pragma once
+
+#include "checks/certificate.hpp"
+#include "checks/dns.hpp"
+#include "checks/findings.hpp"
+#include "checks/policy_fetch.hpp"
+#include "checks/sts_policy.hpp"
+#include "checks/sts_record.hpp"
+#include "checks/starttls_probe.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace Poco::JSON { class Object; }
+
+namespace stswatch {
+
+struct settings;
+
+struct check_options {
+    std::string ca_file;                 // checks.ca_file / --ca-file
+    bool allow_private = false;          // checks.allow_private / --allow-private
+    unsigned timeout_ms = 10000;         // checks.timeout
+    unsigned mx_concurrency = 8;         // checks.mx_concurrency
+    unsigned cert_expiring_days = 14;    // checks.cert_expiring_days
+    bool probe_mx = true;                // STARTTLS probes (off: records and policy only)
+    std::uint16_t https_port = 443;      // for benchmarks only
+    std::uint16_t smtp_port = 25;        // for benchmarks only
+
+    // --policy-file: check this text as if it were the published policy (it is not
+    // fetched; the live policy, when there is one, is still fetched and shown), and also
+    // match it against extra_mx_hosts (MX hosts seen in the domain's stored reports).
+    std::optional<std::string> candidate_policy;
+    std::vector<std::string> extra_mx_hosts;
+
+    static check_options from(const settings& s);
+};
+
+struct mx_check {
+    std::string host;                    // "" for a null MX (RFC 7505)
+    std::uint16_t preference = 0;
+    std::vector<std::string> addresses;  // A then AAAA
+    std::optional<std::string> covered_by;   // the policy's mx pattern matching host
+    bool from_reports = false;           // an extra_mx_hosts entry, not in the live MX set
+    std::optional<starttls_probe_result> probe;   // when probed
+};
+
+struct check_result {
+    std::string domain;                  // normalised (lower-case A-labels, no trailing dot)
+    std::string checked_at;              // RFC 3339 UTC, when the check started
+    bool dns_unavailable = false;        // the resolver itself failed (exit 69)
+    std::vector<finding> findings;       // errors first, then warnings, then info; stable order
+
+    struct sts_part {
+        std::optional<std::string> record;       // the _mta-sts TXT record selected
+        std::optional<std::string> id;           // its id, when it parsed
+        std::optional<policy_fetch_result> fetch;
+        std::optional<std::string> policy_text;  // fetched body (or the candidate with --policy-file)
+        std::optional<sts_policy> policy;        // parsed and usable
+        bool candidate = false;                  // policy_text is the --policy-file text
+    } sts;
+
+    struct tlsrpt_part {
+        std::optional<std::string> record;
+        std::vector<std::string> rua;
+    } tlsrpt;
+
+    std::vector<mx_check> mx;            // by preference, then host
+};
+
+// Runs every check. Never throws for what the domain publishes: problems become findings;
+// when the resolver fails for the domain's own records, dns_unavailable is set (with a
+// sts-record-dns-error finding). Throws std::invalid_argument for a malformed domain.
+check_result run_check(const std::string& domain, dns_resolver& resolver, const check_options& options);
+
+// Orders findings as check_result keeps them: errors, then warnings, then info, each
+// group in the order the checks produced it.
+void sort_findings(std::vector<finding>& findings);
+
+// The JSON of DESIGN.md / the check contract (docs/check.md):
+// {"domain","checked_at","findings":[{"code","severity","subject","message","rfc"}],
+//  "sts":{"record","id","policy_text","policy":{"version","mode","max_age","mx"},"candidate",
+//         "fetch":{"url","address","status","http_status","content_type","location","error",
+//                  "certificate"}},
+//  "tlsrpt":{"record","rua"},
+//  "mx":[{"host","preference","addresses","covered_by","from_reports","starttls","tls_version",
+//         "probe":{"status","address","error","banner"},
+//         "certificate":{"subject_names","issuer","subject","not_before","not_after",
+//                        "days_to_expiry","trusted","name_matches","expired","sha256",
+//                        "verify_error"}}]}
+// Absent values are null ("starttls" is null when the MX was not probed).
+Poco::JSON::Object to_json(const check_result& r);
+std::string to_json_text(const check_result& r);   // compact, one line
+// Reads to_json_text back (for snapshots); throws std::runtime_error on malformed input.
+check_result check_result_from_json(const std::string& text);
+
+// The human-readable report: findings grouped by severity and subject, then the records,
+// policy and MX table; ANSI colour when colour is true.
+std::string to_text(const check_result& r, bool colour);
+
+} // namespace stswatch
