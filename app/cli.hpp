@@ -82,5 +82,7 @@ int run_reports(context& ctx);
 int run_serve(context& ctx);
 int run_import(context& ctx);
 int run_ingest_mail(context& ctx);
+int run_check(context& ctx);     // app/cmd_check.cpp
+int run_monitor(context& ctx);   // app/cmd_monitor.cpp
 
 } // namespace stswatch::cli

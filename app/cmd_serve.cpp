@@ -1,11 +1,15 @@
-// stswatch serve: the collector (HTTPS and SMTP report intake) as a long-running service.
+// stswatch serve: the collector (HTTPS and SMTP report intake) and the monitor (checks of
+// the monitored domains every monitor.interval) as a long-running service.
 //
 // A Poco ServerApplication: initialize() is where the configuration is already loaded (by
-// the CLI), main() migrates the schema, starts the store and the receivers, waits for
-// SIGINT/SIGTERM and stops them in order, so that every acknowledged report is committed.
+// the CLI), main() migrates the schema, starts the store, the receivers and the monitor,
+// waits for SIGINT/SIGTERM and stops them in order, so that every acknowledged report is
+// committed.
 #include "app/cli.hpp"
 
+#include "checks/checker.hpp"
 #include "checks/dns.hpp"
+#include "checks/monitor.hpp"
 #include "collector/https_receiver.hpp"
 #include "collector/report_store.hpp"
 #include "collector/smtp_receiver.hpp"
@@ -128,7 +132,13 @@ protected:
             return exit_code_ = unavailable;
         }
 
+        auto monitored = start_monitor(s);
+
         waitForTerminationRequest();
+        // The monitor first: it lets the checks running finish and saves them, and makes
+        // the domains it had claimed but not started due again.
+        monitored.reset();
+        log::info("monitor", "stopped");
         log::info("collector", "stopping");
         https->stop();
         smtp->stop();
@@ -141,6 +151,32 @@ protected:
     }
 
 private:
+    // Checks each due domain with run_check; each worker thread has its own resolver,
+    // because a dns_resolver answers one query at a time.
+    static std::unique_ptr<monitor> start_monitor(const stswatch::settings& s)
+    {
+        monitor_options mo;
+        mo.db_url = s.db_url;
+        mo.interval_s = s.monitor_interval;
+        mo.jitter_percent = s.monitor_jitter;
+        mo.concurrency = s.monitor_concurrency;
+        const check_options co = check_options::from(s);
+        dns_options dns;
+        dns.server = s.checks_resolver;
+        dns.timeout_ms = s.checks_timeout * 1000;
+        auto check = [co, dns](const std::string& domain) {
+            thread_local std::unique_ptr<dns_resolver> resolver;
+            if (!resolver)
+                resolver = std::make_unique<dns_resolver>(dns);
+            return run_check(domain, *resolver, co);
+        };
+        auto m = std::make_unique<monitor>(mo, check);
+        m->start();
+        log::info("monitor", "started", {{"interval", std::to_string(mo.interval_s)},
+                                         {"concurrency", std::to_string(mo.concurrency)}});
+        return m;
+    }
+
     stswatch::settings settings_;
     int exit_code_ = ok;
 };

@@ -11,7 +11,7 @@ namespace {
 constexpr const char* usage_text = R"(usage: stswatch [--config FILE] [--db CONNINFO] [--log-level LEVEL] [--set KEY=VALUE] COMMAND ...
 
 commands:
-  serve                         run the report receivers (HTTPS, SMTP)
+  serve                         run the report receivers (HTTPS, SMTP) and the monitor
   parse FILE...                 decode and validate reports (.json, .json.gz, .eml), print
                                 canonical JSON, one line per report (no database)
   import [--jobs N] [--no-progress] PATH...
@@ -21,6 +21,14 @@ commands:
                                 exit 0 stored or duplicate, 65 no report or refused, 75 try later
   db migrate                    apply the schema migrations in order
   db create-database NAME       create a database if it does not exist (for set-up scripts)
+  check [--json] [--resolver IP:PORT] [--ca-file F] [--allow-private] [--no-probe]
+        [--policy-file FILE] DOMAIN...
+                                check MTA-STS, TLS-RPT, MX and STARTTLS; exit 0 no error
+                                found, 1 errors found, 69 DNS unavailable
+  monitor add|remove DOMAIN...  domains that serve checks every monitor.interval
+  monitor list [--json]         monitored domains with their last check
+  monitor changes DOMAIN [--limit N] [--json]
+                                change events of a monitored domain, newest first
   reports list [--domain D] [--since DATE] [--until DATE] [--limit N] [--json]
                                 stored reports
 
@@ -64,6 +72,10 @@ int main(int argc, char** argv)
             return run_import(ctx);
         if (command == "ingest-mail")
             return run_ingest_mail(ctx);
+        if (command == "check")
+            return run_check(ctx);
+        if (command == "monitor")
+            return run_monitor(ctx);
         throw usage_error("unknown command \"" + command + "\"");
     } catch (const usage_error& e) {
         std::cerr << "stswatch: " << e.what() << " (see stswatch --help)\n";

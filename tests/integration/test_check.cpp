@@ -1,0 +1,455 @@
+// `stswatch check` end to end against real servers: one scenario per finding code of the
+// catalogue (a broken record, policy host, policy or MX), a healthy domain, the JSON shape
+// and the exit codes (0 healthy, 1 errors found, 69 DNS unavailable).
+#include "checks/findings.hpp"
+#include "tests/integration/check_scenario.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <openssl/ssl.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <set>
+
+using namespace stswatch;
+using namespace stswatch::test;
+
+namespace {
+
+struct code_scenario {
+    std::string name;       // the domain's first label; the code, or the code and a variant
+    std::string code;       // the finding expected
+    std::string subject;    // its subject ("{domain}" = the scenario's domain)
+    std::function<void(scenario&)> breakage;
+    std::set<std::string> also = {};   // other codes the breakage rightly causes
+};
+
+// Scenarios that share one deployment and one run of the checker.
+struct scenario_group {
+    std::string name;
+    std::vector<code_scenario> scenarios;
+};
+
+const std::string sts_subject = "_mta-sts.{domain}";
+const std::string policy_subject = "mta-sts.{domain}";
+const std::string tlsrpt_subject = "_smtp._tls.{domain}";
+const std::string mx1_subject = "mx1.{domain}";
+
+std::string policy(const std::string& mode, const std::string& max_age, const std::vector<std::string>& mx)
+{
+    std::string body = "version: STSv1\nmode: " + mode + "\n";
+    for (const auto& m : mx)
+        body += "mx: " + m + "\n";
+    return body + "max_age: " + max_age + "\n";
+}
+
+const std::vector<scenario_group>& groups()
+{
+    static const std::vector<scenario_group> all = {
+        {"records", {
+            {"sts-record-missing", "sts-record-missing", sts_subject, [](scenario& s) { s.sts_records.clear(); }},
+            {"sts-record-multiple", "sts-record-multiple", sts_subject,
+             [](scenario& s) { s.sts_records = {"v=STSv1; id=20261126T120000", "v=STSv1; id=20261127T120000"}; }},
+            {"sts-record-syntax", "sts-record-syntax", sts_subject,
+             [](scenario& s) { s.sts_records = {"v=STSv1 id=20261126T120000"}; }},
+            {"sts-record-version", "sts-record-version", sts_subject,
+             [](scenario& s) { s.sts_records = {"v=STSv2; id=20261126T120000"}; }},
+            {"sts-record-version-case", "sts-record-version", sts_subject,
+             [](scenario& s) { s.sts_records = {"v=stsv1; id=20261126T120000"}; }},
+            {"sts-record-id-missing", "sts-record-id-missing", sts_subject,
+             [](scenario& s) { s.sts_records = {"v=STSv1;"}; }},
+            {"sts-record-id-invalid", "sts-record-id-invalid", sts_subject,
+             [](scenario& s) { s.sts_records = {"v=STSv1; id=2026-11-26"}; }},
+            {"tlsrpt-record-missing", "tlsrpt-record-missing", tlsrpt_subject,
+             [](scenario& s) { s.tlsrpt_records.clear(); }},
+            {"tlsrpt-record-multiple", "tlsrpt-record-multiple", tlsrpt_subject,
+             [](scenario& s) {
+                 s.tlsrpt_records = {"v=TLSRPTv1; rua=mailto:a@{domain}", "v=TLSRPTv1; rua=mailto:b@{domain}"};
+             }},
+            {"tlsrpt-record-syntax", "tlsrpt-record-syntax", tlsrpt_subject,
+             [](scenario& s) { s.tlsrpt_records = {"v=TLSRPTv1 rua=mailto:tlsrpt@{domain}"}; }},
+            {"tlsrpt-rua-missing", "tlsrpt-rua-missing", tlsrpt_subject,
+             [](scenario& s) { s.tlsrpt_records = {"v=TLSRPTv1;"}; }},
+            {"tlsrpt-rua-invalid", "tlsrpt-rua-invalid", tlsrpt_subject,
+             [](scenario& s) { s.tlsrpt_records = {"v=TLSRPTv1; rua=ftp://reports.{domain}/tlsrpt,mailto:tlsrpt@{domain}"}; }},
+        }},
+        {"policy-fetch", {
+            {"sts-policy-fetch-failed", "sts-policy-fetch-failed", policy_subject,
+             [](scenario& s) { s.policy_listening = false; }},
+            {"sts-policy-fetch-failed-no-address", "sts-policy-fetch-failed", policy_subject,
+             [](scenario& s) { s.policy_address = false; }},
+            {"sts-policy-fetch-failed-timeout", "sts-policy-fetch-failed", policy_subject,
+             [](scenario& s) { s.policy_delay_ms = 4000; }},
+            {"sts-policy-cert-invalid", "sts-policy-cert-invalid", policy_subject,
+             [](scenario& s) { s.policy_cert_names = {"www.{domain}"}; }},
+            {"sts-policy-cert-invalid-expired", "sts-policy-cert-invalid", policy_subject,
+             [](scenario& s) {
+                 s.policy_cert_not_before_days = -30;
+                 s.policy_cert_not_after_days = -1;
+             }},
+            {"sts-policy-cert-invalid-self-signed", "sts-policy-cert-invalid", policy_subject,
+             [](scenario& s) { s.policy_cert_self_signed = true; }},
+            {"sts-policy-http-status", "sts-policy-http-status", policy_subject,
+             [](scenario& s) { s.policy_status = 404; }},
+            {"sts-policy-http-status-500", "sts-policy-http-status", policy_subject,
+             [](scenario& s) { s.policy_status = 500; }},
+            {"sts-policy-redirect", "sts-policy-redirect", policy_subject,
+             [](scenario& s) {
+                 s.policy_status = 301;
+                 s.policy_location = "https://www.{domain}/.well-known/mta-sts.txt";
+             }},
+            {"sts-policy-content-type", "sts-policy-content-type", policy_subject,
+             [](scenario& s) { s.policy_content_type = "text/html"; }},
+            {"sts-policy-too-large", "sts-policy-too-large", policy_subject,
+             [](scenario& s) { s.policy_body = s.default_policy() + std::string(70000, '#'); }},
+        }},
+        {"policy-content", {
+            {"sts-policy-syntax", "sts-policy-syntax", policy_subject,
+             [](scenario& s) { s.policy_body = s.default_policy() + "this line is not key-value\n"; }},
+            {"sts-policy-version", "sts-policy-version", policy_subject,
+             [](scenario& s) { s.policy_body = "mode: enforce\nmx: mx1.{domain}\nmax_age: 1209600\n"; }},
+            {"sts-policy-mode", "sts-policy-mode", policy_subject,
+             [](scenario& s) { s.policy_body = policy("strict", "1209600", {"mx1.{domain}"}); }},
+            {"sts-policy-max-age", "sts-policy-max-age", policy_subject,
+             [](scenario& s) { s.policy_body = policy("enforce", "forever", {"mx1.{domain}"}); }},
+            {"sts-policy-mx-missing", "sts-policy-mx-missing", policy_subject,
+             [](scenario& s) { s.policy_body = policy("enforce", "1209600", {}); }},
+            {"sts-policy-mx-invalid", "sts-policy-mx-invalid", policy_subject,
+             [](scenario& s) { s.policy_body = policy("enforce", "1209600", {"mx1.{domain}", "mx1.{domain}."}); }},
+            {"sts-mode-testing", "sts-mode-testing", policy_subject,
+             [](scenario& s) { s.policy_body = policy("testing", "1209600", {"mx1.{domain}"}); }},
+            {"sts-mode-none", "sts-mode-none", policy_subject,
+             [](scenario& s) { s.policy_body = policy("none", "1209600", {"mx1.{domain}"}); }},
+            {"sts-max-age-short", "sts-max-age-short", policy_subject,
+             [](scenario& s) { s.policy_body = policy("enforce", "3600", {"mx1.{domain}"}); }},
+        }},
+        {"mx", {
+            {"mx-missing", "mx-missing", "{domain}",
+             [](scenario& s) {
+                 s.mx.clear();
+                 s.policy_body = policy("enforce", "1209600", {"mail.{domain}"});
+             }},
+            {"mx-not-covered", "mx-not-covered", "mx2.{domain}",
+             [](scenario& s) {
+                 scenario_mx second;
+                 second.label = "mx2";
+                 second.preference = 20;
+                 s.mx.push_back(second);
+                 s.policy_body = policy("enforce", "1209600", {"mx1.{domain}"});
+             }},
+            // RFC 8461 §4.1: "*." stands for exactly one label.
+            {"mx-not-covered-wildcard-depth", "mx-not-covered", "a.mx.{domain}",
+             [](scenario& s) {
+                 s.mx[0].label = "a.mx";
+                 s.policy_body = policy("enforce", "1209600", {"*.{domain}"});
+             },
+             {"policy-mx-unused"}},
+            {"policy-mx-unused", "policy-mx-unused", "old.{domain}",
+             [](scenario& s) { s.policy_body = policy("enforce", "1209600", {"mx1.{domain}", "old.{domain}"}); }},
+            {"mx-no-address", "mx-no-address", mx1_subject, [](scenario& s) { s.mx[0].address = false; }},
+            {"mx-unreachable", "mx-unreachable", mx1_subject, [](scenario& s) { s.mx[0].listening = false; }},
+            {"mx-unreachable-no-greeting", "mx-unreachable", mx1_subject, [](scenario& s) { s.mx[0].greeting = ""; }},
+            {"mx-starttls-missing", "mx-starttls-missing", mx1_subject,
+             [](scenario& s) { s.mx[0].offer_starttls = false; }},
+            {"mx-starttls-missing-refused", "mx-starttls-missing", mx1_subject,
+             [](scenario& s) { s.mx[0].starttls_reply = 454; }},
+            {"mx-tls-failed", "mx-tls-failed", mx1_subject, [](scenario& s) { s.mx[0].tls_garbage = true; }},
+            {"mx-tls-version-old", "mx-tls-version-old", mx1_subject,
+             [](scenario& s) { s.mx[0].max_tls_version = TLS1_1_VERSION; }},
+            {"mx-cert-untrusted", "mx-cert-untrusted", mx1_subject,
+             [](scenario& s) { s.mx[0].cert_self_signed = true; }},
+            {"mx-cert-expired", "mx-cert-expired", mx1_subject,
+             [](scenario& s) {
+                 s.mx[0].cert_not_before_days = -30;
+                 s.mx[0].cert_not_after_days = -1;
+             }},
+            {"mx-cert-expiring", "mx-cert-expiring", mx1_subject,
+             [](scenario& s) {
+                 s.mx[0].cert_not_before_days = -80;
+                 s.mx[0].cert_not_after_days = 5;
+             }},
+            {"mx-cert-name-mismatch", "mx-cert-name-mismatch", mx1_subject,
+             [](scenario& s) { s.mx[0].cert_names = {"other.{domain}"}; }},
+        }},
+    };
+    return all;
+}
+
+const std::string zone_suffix = ".chk.test";
+
+// Codes whose scenarios live elsewhere: a policy change between two checks is the monitor's
+// (its tests), a DNS failure has its own test case below.
+const std::set<std::string> covered_elsewhere = {"sts-policy-changed-without-id", "sts-record-dns-error"};
+
+const scenario_group& group(const std::string& name)
+{
+    for (const auto& g : groups()) {
+        if (g.name == name)
+            return g;
+    }
+    FAIL("no scenario group " << name);
+    throw std::logic_error("unreachable");
+}
+
+// The deployment of a group and the output of one check of all its domains, made once per
+// process (the sections of a group's test case each look at one scenario of it).
+struct group_run {
+    std::unique_ptr<deployment> servers;
+    run_result result;
+    std::vector<Poco::JSON::Object::Ptr> documents;
+};
+
+const group_run& run_group(const std::string& name)
+{
+    static std::map<std::string, group_run> runs;
+    auto found = runs.find(name);
+    if (found != runs.end())
+        return found->second;
+
+    std::vector<scenario> scenarios;
+    std::vector<std::string> domains;
+    for (const auto& cs : group(name).scenarios) {
+        scenario s;
+        s.domain = cs.name + zone_suffix;
+        cs.breakage(s);
+        domains.push_back(s.domain);
+        scenarios.push_back(std::move(s));
+    }
+    group_run run;
+    run.servers = std::make_unique<deployment>(std::move(scenarios));
+    run.result = run.servers->check(domains);
+    INFO("stderr: " << run.result.err);
+    run.documents = check_documents(run.result.out, domains.size());
+    REQUIRE(run.documents.size() == domains.size());
+    return runs.emplace(name, std::move(run)).first->second;
+}
+
+// Every finding is a catalogued code with the catalogue's severity and RFC section, and says
+// what is wrong.
+void check_findings_are_catalogued(const Poco::JSON::Object::Ptr& doc)
+{
+    const auto findings = doc->getArray("findings");
+    REQUIRE(findings);
+    for (std::size_t i = 0; i < findings->size(); ++i) {
+        const auto f = findings->getObject(static_cast<unsigned>(i));
+        REQUIRE(f);
+        const std::string code = f->getValue<std::string>("code");
+        INFO("finding " << code);
+        const finding_kind* kind = find_finding_kind(code);
+        REQUIRE(kind != nullptr);
+        CHECK(f->getValue<std::string>("severity") == to_string(kind->level));
+        CHECK(f->getValue<std::string>("rfc") == kind->rfc);
+        CHECK_FALSE(f->getValue<std::string>("message").empty());
+        CHECK_FALSE(f->getValue<std::string>("subject").empty());
+    }
+}
+
+void check_group(const std::string& name)
+{
+    const group_run& run = run_group(name);
+    INFO("stderr: " << run.result.err);
+    // Every group holds at least one error-severity scenario.
+    CHECK(run.result.exit_code == 1);
+    for (const auto& cs : group(name).scenarios) {
+        DYNAMIC_SECTION(cs.name) {
+            const std::string domain = cs.name + zone_suffix;
+            const auto doc = document_of(run.documents, domain);
+            const std::string subject = with_domain(cs.subject, domain);
+            INFO(domain << " findings:\n" << findings_summary(doc));
+            CHECK(has_finding(doc, cs.code, subject));
+            check_findings_are_catalogued(doc);
+            // The rest of the deployment is healthy: the breakage is all the checker finds.
+            const auto findings = doc->getArray("findings");
+            for (std::size_t i = 0; findings && i < findings->size(); ++i) {
+                const std::string code = findings->getObject(static_cast<unsigned>(i))->getValue<std::string>("code");
+                INFO("unexpected finding " << code);
+                CHECK((code == cs.code || cs.also.count(code) == 1));
+            }
+        }
+    }
+}
+
+std::string string_at(const Poco::JSON::Object::Ptr& o, const std::string& key)
+{
+    INFO("key " << key);
+    REQUIRE(o->has(key));
+    REQUIRE_FALSE(o->isNull(key));
+    return o->getValue<std::string>(key);
+}
+
+} // namespace
+
+TEST_CASE("every catalogued finding code has a check scenario")
+{
+    std::set<std::string> scenario_codes;
+    std::set<std::string> names;
+    for (const auto& g : groups()) {
+        for (const auto& cs : g.scenarios) {
+            INFO("scenario " << cs.name);
+            CHECK(find_finding_kind(cs.code) != nullptr);
+            CHECK(names.insert(cs.name).second);
+            scenario_codes.insert(cs.code);
+        }
+    }
+    for (const auto& kind : finding_catalogue()) {
+        INFO("catalogued code " << kind.code);
+        CHECK((scenario_codes.count(kind.code) == 1 || covered_elsewhere.count(kind.code) == 1));
+    }
+}
+
+TEST_CASE("check finds broken _mta-sts and _smtp._tls records")
+{
+    check_group("records");
+}
+
+TEST_CASE("check finds policy hosts that do not serve the policy as RFC 8461 section 3.3 asks")
+{
+    check_group("policy-fetch");
+}
+
+TEST_CASE("check finds broken and weak policies")
+{
+    check_group("policy-content");
+}
+
+TEST_CASE("check finds MX hosts not covered, unreachable, without TLS or with bad certificates")
+{
+    check_group("mx");
+}
+
+TEST_CASE("check of a healthy domain exits 0 with the documented JSON")
+{
+    scenario s;
+    s.domain = "healthy" + zone_suffix;
+    scenario_mx second;
+    second.label = "mx2";
+    second.preference = 20;
+    s.mx.push_back(second);
+    s.tlsrpt_records = {"v=TLSRPTv1; rua=mailto:tlsrpt@{domain},https://reports.{domain}/v1/tlsrpt"};
+    deployment servers({s});
+
+    const run_result r = servers.check({s.domain});
+    INFO("stderr: " << r.err << "\nstdout: " << r.out);
+    const auto docs = check_documents(r.out, 1);
+    REQUIRE(docs.size() == 1);
+    const auto doc = docs.front();
+    INFO("findings:\n" << findings_summary(doc));
+    CHECK(r.exit_code == 0);
+
+    CHECK(string_at(doc, "domain") == s.domain);
+    const std::string checked_at = string_at(doc, "checked_at");
+    CHECK(checked_at.size() == 20);   // 2026-11-26T17:00:00Z
+    CHECK(checked_at.back() == 'Z');
+
+    const auto findings = doc->getArray("findings");
+    REQUIRE(findings);
+    for (std::size_t i = 0; i < findings->size(); ++i) {
+        const auto f = findings->getObject(static_cast<unsigned>(i));
+        CHECK(f->getValue<std::string>("severity") == "info");
+    }
+    check_findings_are_catalogued(doc);
+
+    const auto sts = doc->getObject("sts");
+    REQUIRE(sts);
+    CHECK(string_at(sts, "record") == "v=STSv1; id=20261126T120000");
+    CHECK(string_at(sts, "policy_text") == s.default_policy());
+    const auto policy = sts->getObject("policy");
+    REQUIRE(policy);
+    CHECK(string_at(policy, "mode") == "enforce");
+    CHECK(policy->getValue<Poco::UInt64>("max_age") == 1209600);
+    const auto patterns = policy->getArray("mx");
+    REQUIRE(patterns);
+    REQUIRE(patterns->size() == 2);
+    CHECK(patterns->getElement<std::string>(0) == "mx1." + s.domain);
+    CHECK(patterns->getElement<std::string>(1) == "mx2." + s.domain);
+
+    const auto tlsrpt = doc->getObject("tlsrpt");
+    REQUIRE(tlsrpt);
+    CHECK(string_at(tlsrpt, "record") == with_domain(s.tlsrpt_records.front(), s.domain));
+    const auto rua = tlsrpt->getArray("rua");
+    REQUIRE(rua);
+    REQUIRE(rua->size() == 2);
+    CHECK(rua->getElement<std::string>(0) == "mailto:tlsrpt@" + s.domain);
+    CHECK(rua->getElement<std::string>(1) == "https://reports." + s.domain + "/v1/tlsrpt");
+
+    const auto mx = doc->getArray("mx");
+    REQUIRE(mx);
+    REQUIRE(mx->size() == 2);
+    for (unsigned i = 0; i < 2; ++i) {
+        const auto m = mx->getObject(i);
+        const std::string host = (i == 0 ? "mx1." : "mx2.") + s.domain;
+        INFO("mx " << host);
+        CHECK(string_at(m, "host") == host);
+        CHECK(m->getValue<int>("preference") == (i == 0 ? 10 : 20));
+        const auto addresses = m->getArray("addresses");
+        REQUIRE(addresses);
+        REQUIRE(addresses->size() == 1);
+        CHECK(addresses->getElement<std::string>(0).rfind("127.", 0) == 0);
+        CHECK(string_at(m, "covered_by") == host);
+        CHECK(m->getValue<bool>("starttls"));
+        const auto cert = m->getObject("certificate");
+        REQUIRE(cert);
+        const auto names = cert->getArray("subject_names");
+        REQUIRE(names);
+        REQUIRE(names->size() == 1);
+        CHECK(names->getElement<std::string>(0) == host);
+        CHECK(string_at(cert, "issuer").find("stswatch test CA") != std::string::npos);
+        CHECK(string_at(cert, "not_after").back() == 'Z');
+        CHECK(cert->getValue<bool>("trusted"));
+    }
+}
+
+TEST_CASE("check exits 1 for a domain with an error finding and 0 for warnings or a wildcard policy")
+{
+    scenario broken;
+    broken.domain = "exit-broken" + zone_suffix;
+    broken.mx[0].listening = false;
+    scenario testing;
+    testing.domain = "exit-testing" + zone_suffix;
+    testing.policy_body = policy("testing", "1209600", {"mx1.{domain}"});
+    // RFC 8461 §4.1: "*.<domain>" covers mx1.<domain>; a wildcard certificate names it too.
+    scenario wildcard;
+    wildcard.domain = "exit-wildcard" + zone_suffix;
+    wildcard.policy_body = policy("enforce", "1209600", {"*.{domain}"});
+    wildcard.mx[0].cert_names = {"*.{domain}"};
+    deployment servers({broken, testing, wildcard});
+
+    const run_result b = servers.check({broken.domain});
+    INFO("stderr: " << b.err << "\nstdout: " << b.out);
+    CHECK(b.exit_code == 1);
+    const auto bdoc = check_documents(b.out, 1).front();
+    CHECK(has_finding(bdoc, "mx-unreachable", "mx1." + broken.domain));
+
+    const run_result t = servers.check({testing.domain});
+    INFO("stderr: " << t.err << "\nstdout: " << t.out);
+    CHECK(t.exit_code == 0);
+    const auto tdoc = check_documents(t.out, 1).front();
+    CHECK(has_finding(tdoc, "sts-mode-testing", "mta-sts." + testing.domain));
+
+    const run_result w = servers.check({wildcard.domain});
+    INFO("stderr: " << w.err << "\nstdout: " << w.out);
+    CHECK(w.exit_code == 0);
+    const auto wdoc = check_documents(w.out, 1).front();
+    INFO("findings:\n" << findings_summary(wdoc));
+    CHECK(wdoc->getArray("findings")->size() == 0);
+    const auto mx = wdoc->getArray("mx");
+    REQUIRE(mx);
+    REQUIRE(mx->size() == 1);
+    CHECK(string_at(mx->getObject(0), "covered_by") == "*." + wildcard.domain);
+}
+
+TEST_CASE("check exits 69 with sts-record-dns-error when the resolver does not answer")
+{
+    // A UDP and TCP port with nothing behind it.
+    const std::string resolver = "127.0.0.1:" + std::to_string(free_port());
+    const std::string domain = "dns-down" + zone_suffix;
+    const run_result r = deployment::run_check({domain}, resolver);
+    INFO("stderr: " << r.err << "\nstdout: " << r.out);
+    CHECK(r.exit_code == 69);
+    const auto docs = check_documents(r.out, 1);
+    REQUIRE(docs.size() == 1);
+    CHECK(has_finding(docs.front(), "sts-record-dns-error", "_mta-sts." + domain));
+    CHECK(r.err.find(domain) != std::string::npos);
+}
