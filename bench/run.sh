@@ -3,7 +3,9 @@
 # pass/fail (bench/README.md says how to read them).
 #   bench/run.sh BUILD_DIR [--quick]
 # Environment: STSWATCH_BENCH_REPORTS (reports per ingest run, default 20000, 2000 with
-# --quick), STSWATCH_BENCH_PARSE_MB (parse corpus size, default 100, 10 with --quick).
+# --quick), STSWATCH_BENCH_PARSE_MB (parse corpus size, default 100, 10 with --quick),
+# STSWATCH_BENCH_DOMAINS (checks bench, default 1000, 200 with --quick; STSWATCH_BENCH_CHECKS=0
+# skips it).
 #
 # Everything runs in a throwaway directory that is removed on exit: a PostgreSQL cluster with
 # fsync ON (an acknowledged report is a durable commit, the figure that matters), test
@@ -147,6 +149,18 @@ say "parse: ~$PARSE_MB MB corpus"
   || { status=1; echo "bench: parse bench failed" >&2; }
 echo
 
+# The checks bench brings its own DNS server, policy host and MX (port 443 and 25: root).
+if [ "${STSWATCH_BENCH_CHECKS:-1}" = 1 ]; then
+  if [ -x "$BUILD/bench/checks" ] && [ "$(id -u)" = 0 ] && command -v nginx >/dev/null; then
+    say "checks: run_check over fixture domains"
+    bash "$ROOT/bench/checks.sh" "$BUILD" $([ "$quick" = 1 ] && echo --quick) --summary "$summary" \
+      || { status=1; echo "bench: checks bench failed" >&2; }
+    echo
+  else
+    echo "bench: checks bench skipped (needs $BUILD/bench/checks, root for ports 443/25, and nginx)" >&2
+  fi
+fi
+
 # The summary: one table per bench, from the lines the programs appended.
 echo "== summary =="
 awk -F '\t' '
@@ -160,6 +174,7 @@ awk -F '\t' '
   }
   $1 == "smtp" { smtp[++ns] = $0 }
   $1 == "parse" { parse[++np] = $0 }
+  $1 == "checks" { checks[++nc] = $0 }
   END {
     if (ingest_head) printf "  %-14s %10s %8s %8s %8s %12s\n", "targets", ">=3000@64", "", "<100", "", "<150"
     for (i = 1; i <= ns; i++) {
@@ -176,6 +191,15 @@ awk -F '\t' '
       printf "  %-14s %10s %8s %14s %10s %7s  %s\n", "", "reports/s", "MB/s", "floor r/s", "floor MB/s", "ratio", "reports out, stderr lines"
       printf "  %-14s %10s %8s %14s %10s %7s  %s\n", "stswatch parse", n(f[4]), n(f[5]), n(f[6]), n(f[7]), n(f[8]), f[9] ", " f[10]
     }
+    for (i = 1; i <= nc; i++) {
+      split(checks[i], f, "\t")
+      if (i == 1) {
+        printf "\nchecks (run_check in-process), %s domains\n", f[4]
+        printf "  %-20s %10s %8s %8s %12s %10s %7s %10s  %s\n", "", "domains/s", "p50 ms", "p99 ms", "peak RSS MB", "floor d/s", "ratio", "DNS-only", "with policy, failed"
+      }
+      printf "  %-20s %10s %8s %8s %12s %10s %7s %10s  %s\n", f[2] ", " f[3] " thr", n(f[5]), n(f[6]), n(f[7]), n(f[8]), n(f[9]), n(f[10]), n(f[11]), f[12] ", " f[13]
+    }
+    if (nc) printf "  %-20s %10s\n", "target", ">=100"
   }' "$summary"
 echo
 echo "ratio = stswatch figure / floor measured in this run (1.0 = as fast as the floor); see bench/README.md"
