@@ -1166,9 +1166,11 @@ struct report_store::impl {
 
     void fail(const std::vector<pending_ptr>& batch, const std::exception_ptr& error)
     {
+        // Counted before the callers wake, so that a caller reading counters() after its
+        // failure sees it.
+        failures += batch.size();
         for (const auto& p : batch)
             p->promise.set_exception(error);
-        failures += batch.size();
     }
 
     std::vector<pending_ptr> take_batch(std::unique_lock<std::mutex>& lock)
