@@ -3,6 +3,7 @@
 // to send one request.
 #include "collector/https_receiver.hpp"
 #include "collector/rate_limit.hpp"
+#include "collector/tcp_service.hpp"
 
 #include "collector/decode.hpp"
 #include "collector/report_parser.hpp"
@@ -35,7 +36,6 @@
 #include <Poco/Net/HTTPServerResponseImpl.h>
 #include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/NetException.h>
-#include <Poco/Net/NetSSL.h>
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
@@ -43,7 +43,6 @@
 #include <Poco/Net/TCPServerConnection.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
 #include <Poco/Timestamp.h>
-#include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
 
 namespace stswatch {
@@ -1045,27 +1044,16 @@ private:
     open_connections& connections_;
 };
 
-Poco::Net::SocketAddress socket_address_of(const listen_address& listen)
-{
-    if (listen.host.empty()) return Poco::Net::SocketAddress(Poco::Net::IPAddress(), listen.port);
-    return Poco::Net::SocketAddress(listen.host, listen.port);
-}
-
-// OpenSSL's global state, once per receiver (Poco counts the calls).
-struct ssl_library {
-    ssl_library() { Poco::Net::initializeSSL(); }
-    ~ssl_library() { Poco::Net::uninitializeSSL(); }
-    ssl_library(const ssl_library&) = delete;
-    ssl_library& operator=(const ssl_library&) = delete;
-};
-
 } // namespace
 
 struct https_receiver::impl {
     impl(https_receiver_options o, report_store& s)
         : options(std::move(o)), store(s),
           limiter(options.rate_limit_per_minute / 60.0, static_cast<double>(options.rate_burst)),
-          context{options, store, deadlines, limiter}
+          context{options, store, deadlines, limiter},
+          // Requests being handled finish (their reports are stored and answered); idle
+          // keep-alive connections are closed. Slow clients are cut by their deadlines meanwhile.
+          service(component, [this] { connections.stop(); })
     {
     }
 
@@ -1075,11 +1063,9 @@ struct https_receiver::impl {
     request_deadlines deadlines;
     rate_limiter limiter;
     receiver_context context;
-    // Declared before the server: destroyed after it, as the server's threads run in it.
+    // Declared before the service: destroyed after it, as the service's threads run in it.
     open_connections connections;
-    std::unique_ptr<Poco::ThreadPool> pool;
-    std::unique_ptr<Poco::Net::TCPServer> server;
-    std::uint16_t bound_port = 0;
+    tcp_service service;
 };
 
 https_receiver::https_receiver(https_receiver_options options, report_store& store)
@@ -1087,48 +1073,19 @@ https_receiver::https_receiver(https_receiver_options options, report_store& sto
 {
 }
 
-https_receiver::~https_receiver()
-{
-    try {
-        stop();
-    } catch (...) {
-        // Destructors do not throw; stop() has logged what it could.
-    }
-}
+https_receiver::~https_receiver() = default;
 
 void https_receiver::start()
 {
     auto& m = *impl_;
-    if (m.server) return;
+    if (m.service.running()) return;
     const auto& o = m.options;
-    const auto where = o.listen.to_string();
 
-    Poco::Net::Context::Ptr tls;
-    try {
-        Poco::Net::Context::Params params;
-        params.certificateFile = o.cert_file;
-        params.privateKeyFile = o.key_file;
-        // Senders are anonymous: no client certificates (RFC 8460 §5.4 only requires HTTPS).
-        params.verificationMode = Poco::Net::Context::VERIFY_NONE;
-        params.loadDefaultCAs = false;
-        params.cipherList = "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES";
-        tls = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
-        tls->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-        tls->preferServerCiphers();
-        // Senders that reconnect for each report resume their TLS session.
-        tls->enableSessionCache(true, "stswatch-tlsrpt");
-    } catch (const Poco::Exception& e) {
-        throw std::runtime_error("HTTPS receiver: cannot load certificate " + o.cert_file + " and key "
-                                 + o.key_file + ": " + e.displayText());
-    }
-
+    auto tls = server_tls_context(o.cert_file, o.key_file, "HTTPS receiver",
+                                  // Senders that reconnect for each report resume their TLS session.
+                                  "stswatch-tlsrpt");
     Poco::Net::SecureServerSocket socket(tls);
-    try {
-        socket.bind(socket_address_of(o.listen), true);
-        socket.listen(static_cast<int>(std::clamp(o.max_queued, 64u, 4096u)));
-    } catch (const Poco::Exception& e) {
-        throw std::runtime_error("HTTPS receiver: cannot listen on " + where + ": " + e.displayText());
-    }
+    listen_on(socket, o.listen, o.max_queued, "HTTPS receiver");
 
     Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
     params->setSoftwareVersion("stswatch");
@@ -1136,18 +1093,8 @@ void https_receiver::start()
     params->setKeepAliveTimeout(Poco::Timespan(static_cast<long>(o.idle_timeout), 0));
     params->setTimeout(Poco::Timespan(static_cast<long>(o.idle_timeout), 0));
     params->setMaxKeepAliveRequests(1000);
-    params->setMaxThreads(static_cast<int>(std::max(1u, o.threads)));
-    params->setMaxQueued(static_cast<int>(std::max(1u, o.max_queued)));
-    params->setThreadIdleTime(Poco::Timespan(60, 0));
-
-    // Poco's default pool holds 16 threads; the server gets its own, sized to options.threads.
-    const int threads = static_cast<int>(std::max(1u, o.threads));
-    m.pool = std::make_unique<Poco::ThreadPool>(std::min(2, threads), threads, 60);
-    m.server = std::make_unique<Poco::Net::TCPServer>(new connection_factory(m.context, params, m.connections),
-                                                      *m.pool, socket, params);
-    m.server->setConnectionFilter(new deadline_filter(m.deadlines, m.options));
-    m.server->start();
-    m.bound_port = socket.address().port();
+    m.service.start(socket, new connection_factory(m.context, params, m.connections), params, o.threads,
+                    o.max_queued, new deadline_filter(m.deadlines, m.options));
     log::info(component, "listening",
               {{"address", socket.address().toString()}, {"path", o.path},
                {"accept_domains", o.accept_domains.empty() ? std::string("(any)") : join(o.accept_domains, ",")}});
@@ -1157,21 +1104,12 @@ void https_receiver::start()
 
 void https_receiver::stop()
 {
-    auto& m = *impl_;
-    if (!m.server) return;
-    // Requests being handled finish (their reports are stored and answered); idle keep-alive
-    // connections are closed. Slow clients are cut by their deadlines meanwhile.
-    m.server->stop();
-    m.connections.stop();
-    m.pool->joinAll();
-    m.server.reset();
-    m.pool.reset();
-    log::info(component, "stopped", {{"port", std::to_string(m.bound_port)}});
+    impl_->service.stop();
 }
 
 std::uint16_t https_receiver::port() const
 {
-    return impl_->bound_port;
+    return impl_->service.port();
 }
 
 } // namespace stswatch

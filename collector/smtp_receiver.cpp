@@ -5,6 +5,7 @@
 
 #include "collector/smtp_command.hpp"
 #include "collector/spool.hpp"
+#include "collector/tcp_service.hpp"
 #include "common/domain.hpp"
 #include "common/log.hpp"
 
@@ -21,7 +22,6 @@
 #include <Poco/Exception.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/NetException.h>
-#include <Poco/Net/NetSSL.h>
 #include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
@@ -30,7 +30,6 @@
 #include <Poco/Net/TCPServerConnection.h>
 #include <Poco/Net/TCPServerConnectionFactory.h>
 #include <Poco/Net/TCPServerParams.h>
-#include <Poco/ThreadPool.h>
 
 namespace stswatch {
 
@@ -531,20 +530,6 @@ private:
     receiver_context& ctx_;
 };
 
-Poco::Net::SocketAddress socket_address_of(const listen_address& listen)
-{
-    if (listen.host.empty()) return Poco::Net::SocketAddress(Poco::Net::IPAddress(), listen.port);
-    return Poco::Net::SocketAddress(listen.host, listen.port);
-}
-
-// OpenSSL's global state, once per receiver (Poco counts the calls).
-struct ssl_library {
-    ssl_library() { Poco::Net::initializeSSL(); }
-    ~ssl_library() { Poco::Net::uninitializeSSL(); }
-    ssl_library(const ssl_library&) = delete;
-    ssl_library& operator=(const ssl_library&) = delete;
-};
-
 } // namespace
 
 smtp_receiver_options smtp_receiver_options::from(const settings& s)
@@ -569,15 +554,18 @@ smtp_receiver_options smtp_receiver_options::from(const settings& s)
 }
 
 struct smtp_receiver::impl {
-    impl(smtp_receiver_options o, report_store& s) : options(std::move(o)), context{options, s, nullptr, {}} {}
+    impl(smtp_receiver_options o, report_store& s)
+        : options(std::move(o)), context{options, s, nullptr, {}},
+          // No new sessions; waiting ones say 421 and close; one in intake finishes its message.
+          service(component, [this] { context.stopping = true; })
+    {
+    }
 
     ssl_library ssl;
     smtp_receiver_options options;
+    // Declared before the service: destroyed after it, as the service's threads run in it.
     receiver_context context;
-    // Declared before the server: destroyed after it, as the server's threads run in it.
-    std::unique_ptr<Poco::ThreadPool> pool;
-    std::unique_ptr<Poco::Net::TCPServer> server;
-    std::uint16_t bound_port = 0;
+    tcp_service service;
 };
 
 smtp_receiver::smtp_receiver(smtp_receiver_options options, report_store& store)
@@ -585,62 +573,27 @@ smtp_receiver::smtp_receiver(smtp_receiver_options options, report_store& store)
 {
 }
 
-smtp_receiver::~smtp_receiver()
-{
-    try {
-        stop();
-    } catch (...) {
-        // Destructors do not throw; stop() has logged what it could.
-    }
-}
+smtp_receiver::~smtp_receiver() = default;
 
 void smtp_receiver::start()
 {
     auto& m = *impl_;
-    if (m.server) return;
+    if (m.service.running()) return;
     const auto& o = m.options;
-    const auto where = o.listen.to_string();
 
     if (o.cert_file.empty() != o.key_file.empty())
         throw std::runtime_error("SMTP receiver: collector.smtp.cert and collector.smtp.key must be set together");
-    if (!o.cert_file.empty()) {
-        try {
-            Poco::Net::Context::Params params;
-            params.certificateFile = o.cert_file;
-            params.privateKeyFile = o.key_file;
-            // Senders are anonymous; RFC 3207 §4.1: client certificates are not asked for.
-            params.verificationMode = Poco::Net::Context::VERIFY_NONE;
-            params.loadDefaultCAs = false;
-            params.cipherList = "HIGH:!aNULL:!eNULL:!MD5:!RC4:!3DES";
-            m.context.tls = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, params);
-            m.context.tls->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
-            m.context.tls->preferServerCiphers();
-        } catch (const Poco::Exception& e) {
-            throw std::runtime_error("SMTP receiver: cannot load certificate " + o.cert_file + " and key " + o.key_file
-                                     + ": " + e.displayText());
-        }
-    }
+    if (!o.cert_file.empty()) m.context.tls = server_tls_context(o.cert_file, o.key_file, "SMTP receiver");
     if (o.recipients.empty())
         log::warning(component, "collector.smtp.recipients is empty: every recipient is refused");
 
     Poco::Net::ServerSocket socket;
-    try {
-        socket.bind(socket_address_of(o.listen), true);
-        socket.listen(static_cast<int>(std::clamp(o.max_sessions, 64u, 4096u)));
-    } catch (const Poco::Exception& e) {
-        throw std::runtime_error("SMTP receiver: cannot listen on " + where + ": " + e.displayText());
-    }
+    listen_on(socket, o.listen, o.max_sessions, "SMTP receiver");
 
-    const int sessions = static_cast<int>(std::max(1u, o.max_sessions));
-    Poco::Net::TCPServerParams::Ptr params = new Poco::Net::TCPServerParams;
-    params->setMaxThreads(sessions);
-    params->setMaxQueued(sessions);
-    params->setThreadIdleTime(Poco::Timespan(60, 0));
     m.context.stopping = false;
-    m.pool = std::make_unique<Poco::ThreadPool>(std::min(2, sessions), sessions, 60);
-    m.server = std::make_unique<Poco::Net::TCPServer>(new connection_factory(m.context), *m.pool, socket, params);
-    m.server->start();
-    m.bound_port = socket.address().port();
+    // As many accepted connections again may wait for a session thread.
+    m.service.start(socket, new connection_factory(m.context), new Poco::Net::TCPServerParams, o.max_sessions,
+                    o.max_sessions);
     log::info(component, "listening",
               {{"address", socket.address().toString()}, {"starttls", m.context.tls ? "yes" : "no"},
                {"require_dkim", o.intake.require_dkim ? "yes" : "no"}, {"dkim", o.intake.dkim_lookup ? "verified" : "not verified"}});
@@ -648,20 +601,12 @@ void smtp_receiver::start()
 
 void smtp_receiver::stop()
 {
-    auto& m = *impl_;
-    if (!m.server) return;
-    // No new sessions; waiting ones say 421 and close; one in intake finishes its message.
-    m.server->stop();
-    m.context.stopping = true;
-    m.pool->joinAll();
-    m.server.reset();
-    m.pool.reset();
-    log::info(component, "stopped", {{"port", std::to_string(m.bound_port)}});
+    impl_->service.stop();
 }
 
 std::uint16_t smtp_receiver::port() const
 {
-    return impl_->bound_port;
+    return impl_->service.port();
 }
 
 } // namespace stswatch
