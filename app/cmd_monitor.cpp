@@ -58,33 +58,33 @@ void no_more_options(context& ctx, const std::string& command)
     reject_unknown_options(ctx.args, "monitor " + command);
 }
 
+// add and remove: the domain names of the command line, then one line of outcome each.
+template <typename Action>
+int change_monitored(context& ctx, const std::string& command, Action outcome)
+{
+    no_more_options(ctx, command);
+    const auto domains = domains_of(ctx.args, command);
+    auto store = open_store(ctx);
+    for (const auto& d : domains)
+        std::cout << outcome(*store, d) << "\n";
+    return ok;
+}
+
 int add_command(context& ctx)
 {
-    no_more_options(ctx, "add");
-    const auto domains = domains_of(ctx.args, "add");
-    auto store = open_store(ctx);
-    for (const auto& d : domains) {
-        if (store->add(d))
-            std::cout << "added " << d << " (first check at the next poll of stswatch serve, then every "
-                      << ctx.settings.monitor_interval << " s)\n";
-        else
-            std::cout << d << " was already monitored\n";
-    }
-    return ok;
+    return change_monitored(ctx, "add", [&](monitor_store& store, const std::string& d) {
+        return store.add(d) ? "added " + d + " (first check at the next poll of stswatch serve, then every " +
+                                  std::to_string(ctx.settings.monitor_interval) + " s)"
+                            : d + " was already monitored";
+    });
 }
 
 int remove_command(context& ctx)
 {
-    no_more_options(ctx, "remove");
-    const auto domains = domains_of(ctx.args, "remove");
-    auto store = open_store(ctx);
-    for (const auto& d : domains) {
-        if (store->remove(d))
-            std::cout << "removed " << d << " (its snapshots and change events are kept)\n";
-        else
-            std::cout << d << " was not monitored\n";
-    }
-    return ok;
+    return change_monitored(ctx, "remove", [](monitor_store& store, const std::string& d) {
+        return store.remove(d) ? "removed " + d + " (its snapshots and change events are kept)"
+                               : d + " was not monitored";
+    });
 }
 
 std::string json_string(const std::string& s)

@@ -4,6 +4,7 @@
 #include "collector/report_json.hpp"
 #include "collector/report_store.hpp"
 #include "common/domain.hpp"
+#include "common/strings.hpp"
 
 #include <pqxx/pqxx>
 
@@ -15,17 +16,6 @@
 namespace stswatch::cli {
 
 namespace {
-
-std::string join(const std::vector<std::string>& items, const char* sep)
-{
-    std::string out;
-    for (const auto& item : items) {
-        if (!out.empty())
-            out += sep;
-        out += item;
-    }
-    return out;
-}
 
 utc_time date_option(const std::string& option, const std::string& value)
 {

@@ -4,6 +4,7 @@
 
 #include "common/domain.hpp"
 #include "common/settings.hpp"
+#include "common/strings.hpp"
 #include "common/time.hpp"
 
 #include <Poco/Dynamic/Var.h>
@@ -34,17 +35,6 @@ check_options check_options::from(const settings& s)
 }
 
 namespace {
-
-std::string join(const std::vector<std::string>& items, const char* sep)
-{
-    std::string out;
-    for (const auto& item : items) {
-        if (!out.empty())
-            out += sep;
-        out += item;
-    }
-    return out;
-}
 
 std::string now_rfc3339()
 {
@@ -578,6 +568,14 @@ Object mx_json(const mx_check& m)
     throw std::runtime_error("check result JSON: " + what);
 }
 
+// The value of a key that must be there.
+Var value_at(const Object::Ptr& o, const std::string& key)
+{
+    if (!o->has(key))
+        malformed("\"" + key + "\" is missing");
+    return o->get(key);
+}
+
 Object::Ptr object_at(const Object::Ptr& o, const std::string& key, bool nullable = false)
 {
     if (!o->has(key))
@@ -601,9 +599,7 @@ Poco::JSON::Array::Ptr array_at(const Object::Ptr& o, const std::string& key)
 
 std::string string_at(const Object::Ptr& o, const std::string& key)
 {
-    if (!o->has(key))
-        malformed("\"" + key + "\" is missing");
-    const Var v = o->get(key);
+    const Var v = value_at(o, key);
     if (!v.isString())
         malformed("\"" + key + "\" is not a string");
     return v.extract<std::string>();
@@ -619,9 +615,7 @@ std::optional<std::string> opt_string_at(const Object::Ptr& o, const std::string
 template <typename Int>
 Int int_at(const Object::Ptr& o, const std::string& key)
 {
-    if (!o->has(key))
-        malformed("\"" + key + "\" is missing");
-    const Var v = o->get(key);
+    const Var v = value_at(o, key);
     if (!v.isInteger())
         malformed("\"" + key + "\" is not an integer");
     try {
@@ -633,9 +627,7 @@ Int int_at(const Object::Ptr& o, const std::string& key)
 
 bool bool_at(const Object::Ptr& o, const std::string& key)
 {
-    if (!o->has(key))
-        malformed("\"" + key + "\" is missing");
-    const Var v = o->get(key);
+    const Var v = value_at(o, key);
     if (!v.isBoolean())
         malformed("\"" + key + "\" is not a boolean");
     return v.extract<bool>();

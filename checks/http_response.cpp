@@ -1,6 +1,8 @@
 // HTTP/1.x response framing (RFC 9112). See http_response.hpp.
 #include "checks/http_response.hpp"
 
+#include "checks/text.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <limits>
@@ -9,14 +11,9 @@ namespace stswatch {
 
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) { return lower(x) == lower(y); });
-}
-
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+using text::iequals;
+using text::is_digit;
+using text::lower;
 
 int hex_value(char c)
 {
@@ -29,38 +26,14 @@ int hex_value(char c)
 // RFC 9110 §5.6.2: tchar.
 bool is_tchar(char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || is_digit(c)) return true;
+    if (text::is_alnum(c)) return true;
     return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-bool is_ows(char c) { return c == ' ' || c == '\t'; }
+// RFC 9110 §5.6.3: OWS = *( SP / HTAB ).
+std::string_view trim(std::string_view s) { return text::trim_wsp(s); }
 
-std::string_view trim(std::string_view s)
-{
-    while (!s.empty() && is_ows(s.front())) s.remove_prefix(1);
-    while (!s.empty() && is_ows(s.back())) s.remove_suffix(1);
-    return s;
-}
-
-// A short printable excerpt of untrusted bytes for an error message.
-std::string excerpt(std::string_view s)
-{
-    std::string out = "\"";
-    const std::size_t n = std::min<std::size_t>(s.size(), 40);
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            out += static_cast<char>(c);
-        } else {
-            static const char digits[] = "0123456789abcdef";
-            out += "\\x";
-            out += digits[c >> 4];
-            out += digits[c & 15];
-        }
-    }
-    if (s.size() > n) out += "…";
-    return out + "\"";
-}
+std::string excerpt(std::string_view s) { return text::excerpt(s, 40, "…"); }
 
 // Splits off one line ending in LF (a preceding CR removed); false when no LF yet.
 // RFC 9112 §2.2: a recipient MAY accept a bare LF as a line terminator.
@@ -192,7 +165,7 @@ bool http_response_parser::parse_head(std::string_view head)
     response_.headers.clear();
     while (take_line(head, line)) {
         if (line.empty()) break;
-        if (is_ows(line.front())) {
+        if (text::is_wsp(line.front())) {
             // RFC 9112 §5.2: obs-fold in a response is replaced by a space before use.
             if (response_.headers.empty()) {
                 fail("the first header field starts with whitespace: " + excerpt(line));

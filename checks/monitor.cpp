@@ -4,6 +4,7 @@
 
 #include "common/domain.hpp"
 #include "common/log.hpp"
+#include "common/strings.hpp"
 
 #include <openssl/evp.h>
 #include <pqxx/pqxx>
@@ -25,17 +26,6 @@ namespace stswatch {
 // ---------------------------------------------------------------------------------------
 
 namespace {
-
-std::string join(const std::vector<std::string>& items, const char* sep)
-{
-    std::string out;
-    for (const auto& item : items) {
-        if (!out.empty())
-            out += sep;
-        out += item;
-    }
-    return out;
-}
 
 // The policy a sender would have fetched: only a successful fetch of the live policy
 // counts. A --policy-file candidate is not what the domain published.

@@ -1,34 +1,18 @@
 // SMTP reply parsing (RFC 5321 §4.2). See smtp_reply.hpp.
 #include "checks/smtp_reply.hpp"
 
+#include "checks/text.hpp"
+
 #include <algorithm>
 
 namespace stswatch {
 
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+using text::is_digit;
+using text::upper;
 
-char upper(char c) { return (c >= 'a' && c <= 'z') ? static_cast<char>(c - 'a' + 'A') : c; }
-
-std::string excerpt(std::string_view s)
-{
-    std::string out = "\"";
-    const std::size_t n = std::min<std::size_t>(s.size(), 60);
-    for (std::size_t i = 0; i < n; ++i) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
-            out += static_cast<char>(c);
-        } else {
-            static const char digits[] = "0123456789abcdef";
-            out += "\\x";
-            out += digits[c >> 4];
-            out += digits[c & 15];
-        }
-    }
-    if (s.size() > n) out += "...";
-    return out + "\"";
-}
+std::string excerpt(std::string_view s) { return text::excerpt(s, 60, "..."); }
 
 smtp_reply_parse failed(std::string why)
 {

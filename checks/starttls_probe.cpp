@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <optional>
+
 namespace stswatch {
 
 const char* to_string(starttls_status s)
@@ -128,6 +130,19 @@ private:
         return false;
     }
 
+    // Sends one command on the plain connection and reads its reply; nullopt, with the
+    // failure set, when either does not work.
+    std::optional<smtp_reply> command(const std::string& line, const std::string& step)
+    {
+        if (!send(line + "\r\n", step)) return std::nullopt;
+        auto r = read_reply(fd_.get(), buffer_, options_.timeout_ms);
+        if (r.outcome != reply_read::ok) {
+            reply_failed(r, step);
+            return std::nullopt;
+        }
+        return std::move(r.reply);
+    }
+
     void quit_plain()
     {
         // Best effort, and short: the outcome is already known.
@@ -164,34 +179,26 @@ private:
         }
 
         const std::string ehlo_name = options_.ehlo_name.empty() ? local_host_name() : options_.ehlo_name;
-        if (!send("EHLO " + ehlo_name + "\r\n", "EHLO")) return;
-        const auto ehlo = read_reply(fd_.get(), buffer_, options_.timeout_ms);
-        if (ehlo.outcome != reply_read::ok) {
-            reply_failed(ehlo, "EHLO");
-            return;
-        }
-        if (ehlo.reply.code != 250) {
-            set(starttls_status::smtp_error, where() + " answers EHLO with \"" + first_line(ehlo.reply) + "\"");
+        const auto ehlo = command("EHLO " + ehlo_name, "EHLO");
+        if (!ehlo) return;
+        if (ehlo->code != 250) {
+            set(starttls_status::smtp_error, where() + " answers EHLO with \"" + first_line(*ehlo) + "\"");
             quit_plain();
             return;
         }
         // RFC 3207 §4: STARTTLS is offered as an EHLO keyword.
-        result_.starttls_offered = parse_ehlo_reply(ehlo.reply).starttls;
+        result_.starttls_offered = parse_ehlo_reply(*ehlo).starttls;
         if (!result_.starttls_offered) {
             set(starttls_status::starttls_missing, where() + " does not offer STARTTLS in its EHLO reply");
             quit_plain();
             return;
         }
 
-        if (!send("STARTTLS\r\n", "STARTTLS")) return;
-        const auto starttls = read_reply(fd_.get(), buffer_, options_.timeout_ms);
-        if (starttls.outcome != reply_read::ok) {
-            reply_failed(starttls, "STARTTLS");
-            return;
-        }
+        const auto starttls = command("STARTTLS", "STARTTLS");
+        if (!starttls) return;
         // RFC 3207 §4: 220 means go ahead; 454 (TLS not available) and others refuse.
-        if (starttls.reply.code != 220) {
-            set(starttls_status::starttls_refused, where() + " answers STARTTLS with \"" + first_line(starttls.reply) + "\"");
+        if (starttls->code != 220) {
+            set(starttls_status::starttls_refused, where() + " answers STARTTLS with \"" + first_line(*starttls) + "\"");
             quit_plain();
             return;
         }

@@ -7,6 +7,8 @@
 // but they do not make the policy unusable.
 #include "checks/sts_policy.hpp"
 
+#include "checks/text.hpp"
+
 #include "common/domain.hpp"
 
 #include <array>
@@ -18,40 +20,11 @@ constexpr std::uint64_t max_age_limit = 31557600;   // RFC 8461 §3.2: about one
 constexpr std::uint64_t max_age_short = 86400;      // one day; §3.2 expects weeks or more
 constexpr std::size_t max_line_findings = 20;       // per code, then one summary
 
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
-bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower(b[i]))
-            return false;
-    }
-    return true;
-}
-
-std::string lowered(std::string_view s)
-{
-    std::string out(s);
-    for (char& c : out)
-        c = lower(c);
-    return out;
-}
-
-// sts-policy-ext-name = (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
-bool is_ext_name(std::string_view name)
-{
-    if (name.empty() || name.size() > 32 || !is_alnum(name.front()))
-        return false;
-    for (const char c : name) {
-        if (!is_alnum(c) && c != '_' && c != '-' && c != '.')
-            return false;
-    }
-    return true;
-}
+using text::iequals;
+using text::is_ext_name;
+using text::is_wsp;
+using text::lower;
+using text::lowered;
 
 // sts-policy-ext-value: visible characters (UTF-8 allowed) and inner spaces; no CTLs.
 bool is_ext_value(std::string_view value)

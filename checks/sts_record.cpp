@@ -5,6 +5,8 @@
 // finding whose message names the record, what is wrong and how to fix it.
 #include "checks/sts_record.hpp"
 
+#include "checks/text.hpp"
+
 #include "common/domain.hpp"
 
 #include <algorithm>
@@ -15,37 +17,15 @@ namespace {
 constexpr std::string_view sts_version_tag = "v=STSv1";
 constexpr std::string_view tlsrpt_version_tag = "v=TLSRPTv1";
 
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alnum(char c) { return is_alpha(c) || is_digit(c); }
-
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower(b[i]))
-            return false;
-    }
-    return true;
-}
-
-bool istarts_with(std::string_view text, std::string_view prefix)
-{
-    return text.size() >= prefix.size() && iequals(text.substr(0, prefix.size()), prefix);
-}
-
-std::string_view trim_wsp(std::string_view s)
-{
-    while (!s.empty() && is_wsp(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && is_wsp(s.back()))
-        s.remove_suffix(1);
-    return s;
-}
+using text::iequals;
+using text::is_alnum;
+using text::is_alpha;
+using text::is_digit;
+using text::is_ext_name;
+using text::is_wsp;
+using text::istarts_with;
+using text::lower;
+using text::trim_wsp;
 
 // RFC 8461 §3.1: "records that do not begin with v=STSv1;" are discarded. The ABNF lets
 // WSP come before the ";" (sts-field-delim = *WSP ";" *WSP), and a record of the bare tag
@@ -67,19 +47,6 @@ std::string_view version_token(std::string_view txt)
     while (end < txt.size() && txt[end] != ';' && !is_wsp(txt[end]))
         ++end;
     return txt.substr(0, end);
-}
-
-// RFC 8461 §3.1 sts-ext-name and RFC 8460 §3 tlsrpt-ext-name:
-// (ALPHA / DIGIT) *31(ALPHA / DIGIT / "_" / "-" / ".")
-bool is_ext_name(std::string_view name)
-{
-    if (name.empty() || name.size() > 32 || !is_alnum(name.front()))
-        return false;
-    for (const char c : name) {
-        if (!is_alnum(c) && c != '_' && c != '-' && c != '.')
-            return false;
-    }
-    return true;
 }
 
 // sts-ext-value / tlsrpt-ext-value = 1*(%x21-3A / %x3C / %x3E-7E): VCHAR but ";" and "=".

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
+#include <optional>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -34,6 +35,24 @@ int wait_ready(int fd, short events, clock::time_point deadline)
 }
 
 std::string errno_text(int err) { return std::strerror(err); }
+
+// What a wait that did not find the socket ready (wait_ready() <= 0) means for the caller.
+io_result wait_failure(int ready, std::string& error)
+{
+    if (ready == 0) return io_result::timeout;
+    error = errno_text(errno);
+    return io_result::error;
+}
+
+// OpenSSL on a non-blocking socket: SSL_ERROR_WANT_READ / _WANT_WRITE ask to call again once
+// the socket is readable / writable (either may come from a read or a write, because of
+// renegotiation and key updates). wait_ready()'s answer, or nullopt when err is no such request.
+std::optional<int> wait_for_tls(int err, int fd, clock::time_point deadline)
+{
+    if (err == SSL_ERROR_WANT_READ) return wait_ready(fd, POLLIN, deadline);
+    if (err == SSL_ERROR_WANT_WRITE) return wait_ready(fd, POLLOUT, deadline);
+    return std::nullopt;
+}
 
 } // namespace
 
@@ -119,11 +138,7 @@ io_result read_some(int fd, std::string& into, std::size_t max, clock::time_poin
             return io_result::error;
         }
         const int ready = wait_ready(fd, POLLIN, deadline);
-        if (ready == 0) return io_result::timeout;
-        if (ready < 0) {
-            error = errno_text(errno);
-            return io_result::error;
-        }
+        if (ready <= 0) return wait_failure(ready, error);
     }
 }
 
@@ -141,11 +156,7 @@ io_result write_all(int fd, std::string_view data, clock::time_point deadline, s
             return errno == EPIPE || errno == ECONNRESET ? io_result::closed : io_result::error;
         }
         const int ready = wait_ready(fd, POLLOUT, deadline);
-        if (ready == 0) return io_result::timeout;
-        if (ready < 0) {
-            error = errno_text(errno);
-            return io_result::error;
-        }
+        if (ready <= 0) return wait_failure(ready, error);
     }
     return io_result::ok;
 }
@@ -213,12 +224,8 @@ ssl_ptr tls_connect(int fd, const std::string& server_name, clock::time_point de
         const int rc = SSL_connect(ssl.get());
         if (rc == 1) return ssl;
         const int err = SSL_get_error(ssl.get(), rc);
-        int ready = -1;
-        if (err == SSL_ERROR_WANT_READ)
-            ready = wait_ready(fd, POLLIN, deadline);
-        else if (err == SSL_ERROR_WANT_WRITE)
-            ready = wait_ready(fd, POLLOUT, deadline);
-        else {
+        const auto ready = wait_for_tls(err, fd, deadline);
+        if (!ready) {
             if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
                 error = errno != 0 ? "TLS handshake: " + errno_text(errno) : "the peer closed the connection during the TLS handshake";
             else
@@ -226,11 +233,11 @@ ssl_ptr tls_connect(int fd, const std::string& server_name, clock::time_point de
             ERR_clear_error();
             return nullptr;
         }
-        if (ready == 0) {
+        if (*ready == 0) {
             error = "TLS handshake timed out";
             return nullptr;
         }
-        if (ready < 0) {
+        if (*ready < 0) {
             error = "TLS handshake: " + errno_text(errno);
             return nullptr;
         }
@@ -249,23 +256,15 @@ io_result tls_read_some(SSL* ssl, int fd, std::string& into, std::size_t max, cl
             return io_result::ok;
         }
         const int err = SSL_get_error(ssl, n);
-        int ready = -1;
         if (err == SSL_ERROR_ZERO_RETURN) return io_result::closed;
-        if (err == SSL_ERROR_WANT_READ)
-            ready = wait_ready(fd, POLLIN, deadline);
-        else if (err == SSL_ERROR_WANT_WRITE)
-            ready = wait_ready(fd, POLLOUT, deadline);
-        else if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno == 0)
-            return io_result::closed;   // EOF without close_notify
-        else {
+        const auto ready = wait_for_tls(err, fd, deadline);
+        if (!ready) {
+            if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno == 0)
+                return io_result::closed;   // EOF without close_notify
             error = openssl_error(err == SSL_ERROR_SYSCALL ? errno_text(errno) : "TLS read failed");
             return io_result::error;
         }
-        if (ready == 0) return io_result::timeout;
-        if (ready < 0) {
-            error = errno_text(errno);
-            return io_result::error;
-        }
+        if (*ready <= 0) return wait_failure(*ready, error);
     }
 }
 
@@ -279,20 +278,12 @@ io_result tls_write_all(SSL* ssl, int fd, std::string_view data, clock::time_poi
             continue;
         }
         const int err = SSL_get_error(ssl, n);
-        int ready = -1;
-        if (err == SSL_ERROR_WANT_READ)
-            ready = wait_ready(fd, POLLIN, deadline);
-        else if (err == SSL_ERROR_WANT_WRITE)
-            ready = wait_ready(fd, POLLOUT, deadline);
-        else {
+        const auto ready = wait_for_tls(err, fd, deadline);
+        if (!ready) {
             error = openssl_error(err == SSL_ERROR_SYSCALL ? errno_text(errno) : "TLS write failed");
             return io_result::error;
         }
-        if (ready == 0) return io_result::timeout;
-        if (ready < 0) {
-            error = errno_text(errno);
-            return io_result::error;
-        }
+        if (*ready <= 0) return wait_failure(*ready, error);
     }
     return io_result::ok;
 }

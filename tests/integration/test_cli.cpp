@@ -2,6 +2,8 @@
 // codes, stdout/stderr shapes, global options anywhere, and the newcomer's path: serve,
 // POST with curl, see the report in `reports list`.
 #include "collector/decode.hpp"
+#include "tests/support/sample_reports.hpp"
+#include "tests/support/scratch.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <Poco/JSON/Array.h>
@@ -42,43 +44,14 @@ Poco::JSON::Object::Ptr json_object(const std::string& text)
     return parser.parse(text).extract<Poco::JSON::Object::Ptr>();
 }
 
-struct temp_dir {
-    fs::path path;
-    temp_dir()
-    {
-        char tmpl[] = "/tmp/stswatch-cli-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir() { fs::remove_all(path); }
-    std::string write(const std::string& name, const std::string& bytes) const
-    {
-        auto p = path / name;
-        std::ofstream(p, std::ios::binary) << bytes;
-        return p.string();
-    }
-};
-
-std::string report_json(const std::string& report_id, const std::string& domain)
-{
-    return R"({"organization-name":"Example Sender","date-range":{"start-datetime":"2025-07-08T00:00:00Z",)"
-           R"("end-datetime":"2025-07-08T23:59:59Z"},"contact-info":"tlsrpt@sender.example","report-id":")" +
-           report_id + R"(","policies":[{"policy":{"policy-type":"sts","policy-string":["version: STSv1",)"
-           R"("mode: enforce","mx: mx1.)" + domain + R"(","max_age: 604800"],"policy-domain":")" + domain +
-           R"(","mx-host":["mx1.)" + domain + R"("]},"summary":{"total-successful-session-count":40,)"
-           R"("total-failure-session-count":3},"failure-details":[{"result-type":"certificate-expired",)"
-           R"("sending-mta-ip":"198.51.100.9","receiving-mx-hostname":"mx1.)" + domain +
-           R"(","failed-session-count":3}]}]})";
-}
-
 } // namespace
 
 TEST_CASE("parse prints one canonical line per valid file and names each invalid one")
 {
     temp_dir dir;
-    auto good = dir.write("good.json", report_json("r-1", "Example.COM."));
+    auto good = dir.write("good.json", expired_cert_report("r-1", "Example.COM."));
     auto gz = dir.write("sender!example.org!1751932800!1752019199.json.gz",
-                        stswatch::gzip_compress(report_json("r-2", "example.org")));
+                        stswatch::gzip_compress(expired_cert_report("r-2", "example.org")));
     auto bad = dir.write("bad.json", R"({"organization-name":"x"})");
     auto garbage = dir.write("garbage.bin", "\x89PNG\r\n\x1a\n");
 
@@ -103,9 +76,9 @@ TEST_CASE("parse prints one canonical line per valid file and names each invalid
 TEST_CASE("parse reads standard input, takes options anywhere, and exits by the contract")
 {
     temp_dir dir;
-    auto good = dir.write("good.json", report_json("r-3", "example.net"));
+    auto good = dir.write("good.json", expired_cert_report("r-3", "example.net"));
 
-    auto from_stdin = run_program({bin(), "parse", "-"}, report_json("r-4", "example.net"));
+    auto from_stdin = run_program({bin(), "parse", "-"}, expired_cert_report("r-4", "example.net"));
     CHECK(from_stdin.exit_code == 0);
     CHECK(lines_of(from_stdin.out).size() == 1);
     CHECK(from_stdin.err.empty());
@@ -190,14 +163,14 @@ TEST_CASE("serve: a report POSTed with curl is stored and listed, SIGTERM stops 
     }
     REQUIRE(up);
 
-    auto gz = dir.write("r.json.gz", stswatch::gzip_compress(report_json("cli-serve-1", "example.com")));
+    auto gz = dir.write("r.json.gz", stswatch::gzip_compress(expired_cert_report("cli-serve-1", "example.com")));
     auto post = [&](const std::string& file, const std::string& type) {
         return run_program({"curl", "-sS", "--cacert", tls_file("ca.pem"), "-o", "/dev/null", "-w", "%{http_code}",
                             "-H", "Content-Type: " + type, "--data-binary", "@" + file, url});
     };
     CHECK(post(gz, "application/tlsrpt+gzip").out == "201");
     CHECK(post(gz, "application/tlsrpt+gzip").out == "200");
-    auto other = dir.write("o.json", report_json("cli-serve-2", "example.org"));
+    auto other = dir.write("o.json", expired_cert_report("cli-serve-2", "example.org"));
     CHECK(post(other, "application/tlsrpt+json").out == "403");
 
     auto listed = run_program({bin(), "reports", "list", "--db", db.url(), "--domain", "example.com", "--json"});

@@ -3,6 +3,7 @@
 #include "checks/dns.hpp"
 #include "collector/dkim.hpp"
 #include "tests/integration/dns_server.hpp"
+#include "tests/support/loopback.hpp"
 #include "tests/unit/dkim_cases.hpp"
 
 #include <catch2/catch.hpp>
@@ -131,22 +132,14 @@ TEST_CASE("Keys from DNS: revoked, malformed, missing")
 
 TEST_CASE("Keys from DNS: a server that does not answer is a temporary error")
 {
-    const int sock = ::socket(AF_INET, SOCK_DGRAM, 0);
-    REQUIRE(sock >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    socklen_t len = sizeof addr;
-    REQUIRE(::getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    const test::silent_udp_server silent;
 
     dns_options o;
-    o.server = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+    o.server = silent.address();
     o.timeout_ms = 300;
     dns_resolver resolver(o);
     const auto v = verify_dkim(signed_by(test_keys().ed, "ed", "ed25519-sha256"), {"reporter.test"},
                                lookup_via(resolver), now);
-    ::close(sock);
     REQUIRE(v.signatures.size() == 1);
     CHECK(v.status == dkim_status::temperror);
     CHECK_THAT(v.signatures[0].reason, Catch::Contains("not available now"));

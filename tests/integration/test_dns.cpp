@@ -2,6 +2,7 @@
 // DNSSEC state, special-use names, timeouts.
 #include "checks/dns.hpp"
 #include "tests/integration/dns_server.hpp"
+#include "tests/support/loopback.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -202,21 +203,13 @@ TEST_CASE("A refusing server is a temporary failure")
 TEST_CASE("A silent server times out within timeout_ms")
 {
     // A UDP socket that never answers: queries vanish, as with a dropped packet.
-    const int sock = ::socket(AF_INET, SOCK_DGRAM, 0);
-    REQUIRE(sock >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-    socklen_t len = sizeof addr;
-    REQUIRE(::getsockname(sock, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-    const std::string address = "127.0.0.1:" + std::to_string(ntohs(addr.sin_port));
+    const test::silent_udp_server silent;
+    const std::string address = silent.address();
 
     auto r = resolver_for(address, 300);
     const auto start = std::chrono::steady_clock::now();
     const auto txt = r.txt("stswatch.test");
     const auto elapsed = std::chrono::steady_clock::now() - start;
-    ::close(sock);
     CHECK(txt.status == dns_status::temporary_failure);
     CHECK_THAT(txt.error, Catch::Contains("300 ms"));
     CHECK(elapsed >= std::chrono::milliseconds(250));

@@ -4,6 +4,8 @@
 #include "collector/https_receiver.hpp"
 #include "collector/report_store.hpp"
 #include "common/time.hpp"
+#include "tests/support/sample_reports.hpp"
+#include "tests/support/scratch.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -32,28 +34,17 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
-#include <Poco/TemporaryFile.h>
 
 #include <pqxx/pqxx>
 
 using namespace stswatch;
 using steady = std::chrono::steady_clock;
+using stswatch::test::google_report;
+using stswatch::test::temp_file;
 
 namespace {
 
 const std::string report_path = "/v1/tlsrpt";
-
-// Google: compact one-line JSON sent gzipped, no failure-details, mx-host an array, a policy
-// line with a trailing space (QUIRKS.md).
-std::string google_report(const std::string& id, const std::string& domain = "example.com")
-{
-    return R"({"organization-name":"Google Inc.","date-range":{"start-datetime":"2025-07-08T00:00:00Z",)"
-           R"("end-datetime":"2025-07-08T23:59:59Z"},"contact-info":"smtp-tls-reporting@google.com",)"
-           R"("report-id":")" + id + R"(","policies":[{"policy":{"policy-type":"sts","policy-string":)"
-           R"(["version: STSv1","mode: enforce","mx: mx1.)" + domain + R"( ","max_age: 604800"],)"
-           R"("policy-domain":")" + domain + R"(","mx-host":["mx1.)" + domain + R"("]},)"
-           R"("summary":{"total-successful-session-count":120,"total-failure-session-count":0}}]})";
-}
 
 // Microsoft: date-times without a zone, no mx-host, a fetch error without policy-string.
 std::string microsoft_report(const std::string& id, const std::string& domain = "example.org")
@@ -113,12 +104,7 @@ struct test_server {
         port = receiver->port();
     }
 
-    long long count(const std::string& sql) const
-    {
-        pqxx::connection conn(database->url());
-        pqxx::nontransaction tx(conn);
-        return tx.exec1(sql)[0].as<long long>();
-    }
+    long long count(const std::string& sql) const { return test::query_count(database->url(), sql); }
 
     std::unique_ptr<test::scratch_database> database;
     std::unique_ptr<report_store> store;
@@ -179,17 +165,6 @@ reply post(std::uint16_t port, const std::string& content_type, const std::strin
     auto session = open_session(port);
     return exchange(*session, Poco::Net::HTTPRequest::HTTP_POST, report_path, content_type, body, headers);
 }
-
-// Writes data to a temporary file that disappears with the object.
-struct temp_file {
-    explicit temp_file(const std::string& data)
-    {
-        std::ofstream out(file.path(), std::ios::binary);
-        out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    }
-    Poco::TemporaryFile file;
-    std::string path() const { return file.path(); }
-};
 
 struct curl_reply {
     int status = 0;

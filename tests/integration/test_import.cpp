@@ -2,9 +2,10 @@
 // report files (exact counts, rows in PostgreSQL, a second run all duplicates),
 // `stswatch ingest-mail` exit codes as an MTA sees them, `stswatch parse` of .eml files.
 #include "collector/decode.hpp"
+#include "tests/support/sample_reports.hpp"
+#include "tests/support/scratch.hpp"
 #include "tests/support/test_support.hpp"
 
-#include <Poco/Base64Encoder.h>
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>
 
@@ -26,50 +27,10 @@ namespace {
 
 std::string bin() { return required_env("STSWATCH_BIN"); }
 
-struct temp_dir {
-    fs::path path;
-    temp_dir()
-    {
-        char tmpl[] = "/tmp/stswatch-import-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir() { fs::remove_all(path); }
-    std::string write(const fs::path& relative, const std::string& bytes) const
-    {
-        const auto p = path / relative;
-        fs::create_directories(p.parent_path());
-        std::ofstream(p, std::ios::binary) << bytes;
-        return p.string();
-    }
-};
-
-std::string report_json(const std::string& report_id, const std::string& domain = "example.com")
-{
-    return R"({"organization-name":"Example Sender","date-range":{"start-datetime":"2025-07-08T00:00:00Z",)"
-           R"("end-datetime":"2025-07-08T23:59:59Z"},"contact-info":"tlsrpt@sender.example","report-id":")" +
-           report_id + R"(","policies":[{"policy":{"policy-type":"sts","policy-string":["version: STSv1",)"
-           R"("mode: enforce","mx: mx1.)" + domain + R"(","max_age: 604800"],"policy-domain":")" + domain +
-           R"(","mx-host":["mx1.)" + domain + R"("]},"summary":{"total-successful-session-count":40,)"
-           R"("total-failure-session-count":3},"failure-details":[{"result-type":"certificate-expired",)"
-           R"("sending-mta-ip":"198.51.100.9","receiving-mx-hostname":"mx1.)" + domain +
-           R"(","failed-session-count":3}]}]})";
-}
-
 // A report without its date-range: a TLS report, but malformed.
 std::string invalid_report_json(const std::string& report_id)
 {
     return R"({"organization-name":"Example Sender","report-id":")" + report_id + R"(","policies":[]})";
-}
-
-std::string base64(const std::string& data)
-{
-    std::ostringstream out;
-    Poco::Base64Encoder encoder(out);
-    encoder.rdbuf()->setLineLength(76);
-    encoder << data;
-    encoder.close();
-    return out.str();
 }
 
 // RFC 8460 §5.3 report mail: multipart/report; report-type=tlsrpt, one gzip attachment per
@@ -92,7 +53,7 @@ std::string report_mail(const std::vector<std::string>& reports, const std::stri
         m += "--" + boundary + "\nContent-Type: application/tlsrpt+gzip\n"
              "Content-Disposition: attachment;\n filename=\"sender.example!example.com!1751932800!1752019199!" +
              tag + "-" + std::to_string(n++) + ".json.gz\"\nContent-Transfer-Encoding: base64\n\n" +
-             base64(stswatch::gzip_compress(json)) + "\n";
+             base64_lines(stswatch::gzip_compress(json)) + "\n";
     }
     return m + "--" + boundary + "--\n";
 }
@@ -152,46 +113,46 @@ struct import_tree {
             dir.write(fs::path("Maildir") / sub / (std::to_string(1764160000 + file++) + ".M1P1.host:2,S"), message);
         };
         for (int i = 0; i < 150; ++i)
-            deliver("new", report_mail({report_json("m-" + std::to_string(i))}, "m" + std::to_string(i)));
+            deliver("new", report_mail({expired_cert_report("m-" + std::to_string(i))}, "m" + std::to_string(i)));
         for (int i = 150; i < 270; ++i)
-            deliver("cur", report_mail({report_json("m-" + std::to_string(i))}, "m" + std::to_string(i)));
+            deliver("cur", report_mail({expired_cert_report("m-" + std::to_string(i))}, "m" + std::to_string(i)));
         // The same reports delivered twice (a sender's retry, a forwarded copy).
         for (int i = 0; i < 20; ++i)
-            deliver("cur", report_mail({report_json("m-" + std::to_string(i))}, "again" + std::to_string(i)));
+            deliver("cur", report_mail({expired_cert_report("m-" + std::to_string(i))}, "again" + std::to_string(i)));
         for (int i = 0; i < 5; ++i)
             deliver("cur", plain_mail("plain" + std::to_string(i)));
         for (int i = 0; i < 5; ++i)
             deliver("new", report_mail({invalid_report_json("bad-" + std::to_string(i))}, "bad" + std::to_string(i)));
         // Several reports in one message (QUIRKS.md).
-        deliver("cur", report_mail({report_json("m-270"), report_json("m-271")}, "pair1"));
-        deliver("cur", report_mail({report_json("m-272"), report_json("m-273")}, "pair2"));
+        deliver("cur", report_mail({expired_cert_report("m-270"), expired_cert_report("m-271")}, "pair1"));
+        deliver("cur", report_mail({expired_cert_report("m-272"), expired_cert_report("m-273")}, "pair2"));
         big_message = (dir.path / "Maildir/cur/big:2,S").string();
-        dir.write("Maildir/cur/big:2,S", report_mail({report_json("m-big")}, "big", std::string(120000, 'x')));
+        dir.write("Maildir/cur/big:2,S", report_mail({expired_cert_report("m-big")}, "big", std::string(120000, 'x')));
         // Not messages: deliveries in progress, and dot files.
-        dir.write("Maildir/tmp/1764169999.M9P9.host", report_mail({report_json("m-tmp")}, "tmp"));
-        dir.write("Maildir/new/.hidden", report_mail({report_json("m-hidden")}, "hidden"));
+        dir.write("Maildir/tmp/1764169999.M9P9.host", report_mail({expired_cert_report("m-tmp")}, "tmp"));
+        dir.write("Maildir/new/.hidden", report_mail({expired_cert_report("m-hidden")}, "hidden"));
         dir.write("Maildir/dovecot-uidlist", "3 V1 N2\n");
         // A Maildir++ folder inside.
         for (int i = 300; i < 310; ++i)
-            dir.write("Maildir/.Reports/new/" + std::to_string(i) + ":2,", report_mail({report_json("m-" + std::to_string(i))}, "f" + std::to_string(i)));
+            dir.write("Maildir/.Reports/new/" + std::to_string(i) + ":2,", report_mail({expired_cert_report("m-" + std::to_string(i))}, "f" + std::to_string(i)));
         fs::create_directories(dir.path / "Maildir/.Reports/cur");
         fs::create_directories(dir.path / "Maildir/.Reports/tmp");
 
         std::string box;
         for (int i = 0; i < 40; ++i) {
             // A body line beginning with "From " must survive the mbox quoting.
-            box += mbox_entry(report_mail({report_json("b-" + std::to_string(i))}, "b" + std::to_string(i),
+            box += mbox_entry(report_mail({expired_cert_report("b-" + std::to_string(i))}, "b" + std::to_string(i),
                                           "From the sender: TLS report.\n>From a quoted line"));
         }
         for (int i = 0; i < 5; ++i)
-            box += mbox_entry(report_mail({report_json("b-" + std::to_string(i))}, "b-again" + std::to_string(i)));
+            box += mbox_entry(report_mail({expired_cert_report("b-" + std::to_string(i))}, "b-again" + std::to_string(i)));
         for (int i = 0; i < 3; ++i)
             box += mbox_entry(plain_mail("box-plain" + std::to_string(i)));
-        box += mbox_entry(report_mail({report_json("b-big")}, "b-big", std::string(120000, 'y')));
+        box += mbox_entry(report_mail({expired_cert_report("b-big")}, "b-big", std::string(120000, 'y')));
         mbox = dir.write("archive/reports.mbox", box);
 
         files = (dir.path / "files").string();
-        dir.write("files/a.json", report_json("f-1"));
+        dir.write("files/a.json", expired_cert_report("f-1"));
         // RFC 8460 §5.1 name; the no-policy-found policy has no policy-domain (Postfix sys4):
         // it is taken from the file name.
         const std::string no_domain =
@@ -202,49 +163,8 @@ struct import_tree {
         dir.write("files/mail.example!example.org!1758326400!1758412799!f2.json.gz", stswatch::gzip_compress(no_domain));
         dir.write("files/bad.json", invalid_report_json("f-3"));
         dir.write("files/README.txt", "reports collected by hand\n");
-        dir.write("files/tmp/skipped.json", report_json("f-tmp"));
+        dir.write("files/tmp/skipped.json", expired_cert_report("f-tmp"));
     }
-};
-
-std::string pg_script()
-{
-    const char* s = std::getenv("STSWATCH_TEST_PG_SCRIPT");
-    return s && *s ? s : STSWATCH_SOURCE_DIR "/tests/fixtures/pg.sh";
-}
-
-// A PostgreSQL cluster of this test's own, which it can stop and start.
-class private_cluster {
-public:
-    private_cluster() : port_(free_port())
-    {
-        char dir[] = "/tmp/stswatch-import-pg.XXXXXX";
-        REQUIRE(::mkdtemp(dir) != nullptr);
-        dir_ = dir;
-        start();
-    }
-    ~private_cluster() { run_program({"bash", pg_script(), "destroy", dir_}); }
-    private_cluster(const private_cluster&) = delete;
-    private_cluster& operator=(const private_cluster&) = delete;
-
-    void start()
-    {
-        const auto r = run_program({"bash", pg_script(), "start", dir_, std::to_string(port_), "--no-fsync"});
-        INFO(r.err);
-        REQUIRE(r.exit_code == 0);
-    }
-    void stop()
-    {
-        const auto r = run_program({"bash", pg_script(), "stop", dir_});
-        REQUIRE(r.exit_code == 0);
-    }
-    std::string url(const std::string& dbname) const
-    {
-        return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=" + dbname;
-    }
-
-private:
-    std::uint16_t port_;
-    std::string dir_;
 };
 
 // "326 stored" in the summary line → 326.
@@ -313,10 +233,10 @@ TEST_CASE("import: exit 0 when everything is stored, one file or mbox at a time,
 {
     scratch_database db;
     temp_dir dir;
-    const auto json = dir.write("one.json", report_json("solo-1"));
-    const auto eml = dir.write("one.eml", report_mail({report_json("solo-2"), report_json("solo-3")}, "solo"));
-    const auto box = dir.write("box", mbox_entry(report_mail({report_json("solo-4")}, "s4")) +
-                                          mbox_entry(report_mail({report_json("solo-5")}, "s5")));
+    const auto json = dir.write("one.json", expired_cert_report("solo-1"));
+    const auto eml = dir.write("one.eml", report_mail({expired_cert_report("solo-2"), expired_cert_report("solo-3")}, "solo"));
+    const auto box = dir.write("box", mbox_entry(report_mail({expired_cert_report("solo-4")}, "s4")) +
+                                          mbox_entry(report_mail({expired_cert_report("solo-5")}, "s5")));
     auto r = run_program({bin(), "--db", db.url(), "import", json, eml, box});
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);
@@ -329,8 +249,8 @@ TEST_CASE("import: exit 0 when everything is stored, one file or mbox at a time,
     CHECK(twice.out.rfind("imported 3 files (3 messages): 0 stored, 5 duplicates, 0 rejected,", 0) == 0);
 
     // collector.accept_domains holds for imports as for the receivers.
-    const auto other = dir.write("other.json", report_json("solo-6", "example.org"));
-    const auto other_mail = dir.write("other.eml", report_mail({report_json("solo-7", "example.org")}, "s7"));
+    const auto other = dir.write("other.json", expired_cert_report("solo-6", "example.org"));
+    const auto other_mail = dir.write("other.eml", report_mail({expired_cert_report("solo-7", "example.org")}, "s7"));
     auto refused = run_program({bin(), "--db", db.url(), "--set", "collector.accept_domains=example.com", "import",
                                 other, other_mail});
     INFO(refused.out << refused.err);
@@ -346,7 +266,7 @@ TEST_CASE("import: a missing path stops the run before anything is stored, and a
 {
     scratch_database db;
     temp_dir dir;
-    const auto json = dir.write("one.json", report_json("x-1"));
+    const auto json = dir.write("one.json", expired_cert_report("x-1"));
     auto missing = run_program({bin(), "--db", db.url(), "import", json, (dir.path / "nope").string()});
     CHECK(missing.exit_code == 66);
     CHECK(missing.err.find((dir.path / "nope").string() + ": no such file or directory") != std::string::npos);
@@ -365,7 +285,7 @@ TEST_CASE("import: a missing path stops the run before anything is stored, and a
 TEST_CASE("ingest-mail: sysexits codes an MTA acts on")
 {
     scratch_database db;
-    const std::string message = report_mail({report_json("pipe-1")}, "pipe1");
+    const std::string message = report_mail({expired_cert_report("pipe-1")}, "pipe1");
 
     auto stored = run_program({bin(), "--db", db.url(), "ingest-mail"}, message);
     INFO(stored.out << stored.err);
@@ -384,7 +304,7 @@ TEST_CASE("ingest-mail: sysexits codes an MTA acts on")
         {"no report at all", plain_mail("p"), "no TLS report in the message"},
         {"empty input", "", "not a readable message"},
         {"a malformed report", report_mail({invalid_report_json("pipe-bad")}, "pbad"), "date-range: missing"},
-        {"over collector.max_body_bytes", report_mail({report_json("pipe-big")}, "pbig", std::string(150000, 'z')),
+        {"over collector.max_body_bytes", report_mail({expired_cert_report("pipe-big")}, "pbig", std::string(150000, 'z')),
          "larger than collector.max_body_bytes (100000 bytes)"},
     };
     for (const auto& c : refusals) {
@@ -406,7 +326,7 @@ TEST_CASE("ingest-mail: sysexits codes an MTA acts on")
     // procmail and Postfix pipe(8) flags=F put the mbox From_ line first.
     auto with_from_line = run_program({bin(), "--db", db.url(), "ingest-mail"},
                                       "From tlsrpt@sender.example Thu Nov 26 14:31:07 2026\n" +
-                                          report_mail({report_json("pipe-2")}, "pipe2"));
+                                          report_mail({expired_cert_report("pipe-2")}, "pipe2"));
     CHECK(with_from_line.exit_code == 0);
     CHECK(with_from_line.out == "1 report: 1 stored\n");
 
@@ -418,7 +338,7 @@ TEST_CASE("ingest-mail: sysexits codes an MTA acts on")
 TEST_CASE("parse: an .eml gives one line per report, with the headers as metadata")
 {
     temp_dir dir;
-    const auto two = dir.write("two.eml", report_mail({report_json("e-1"), report_json("e-2", "example.net")}, "two"));
+    const auto two = dir.write("two.eml", report_mail({expired_cert_report("e-1"), expired_cert_report("e-2", "example.net")}, "two"));
     auto r = run_program({bin(), "parse", two});
     INFO(r.out << r.err);
     CHECK(r.exit_code == 0);
@@ -435,7 +355,7 @@ TEST_CASE("parse: an .eml gives one line per report, with the headers as metadat
     }
 
     // One good part and one bad: the good one is printed, the bad one named, exit 65.
-    const auto mixed = dir.write("mixed.eml", report_mail({report_json("e-3"), invalid_report_json("e-4")}, "mixed"));
+    const auto mixed = dir.write("mixed.eml", report_mail({expired_cert_report("e-3"), invalid_report_json("e-4")}, "mixed"));
     auto m = run_program({bin(), "parse", mixed});
     CHECK(m.exit_code == 65);
     CHECK(lines_starting(m.out, "{").size() == 1);
@@ -450,11 +370,11 @@ TEST_CASE("parse: an .eml gives one line per report, with the headers as metadat
     CHECK(n.err == "stswatch: " + none + ": no TLS report in the message (RFC 8460 §5.3)\n");
 
     // A message saved with its mbox From_ line, and a message on stdin.
-    const auto saved = dir.write("saved.eml", mbox_entry(report_mail({report_json("e-5")}, "saved")));
+    const auto saved = dir.write("saved.eml", mbox_entry(report_mail({expired_cert_report("e-5")}, "saved")));
     auto s = run_program({bin(), "parse", saved});
     CHECK(s.exit_code == 0);
     CHECK(s.out.find(R"("report-id":"e-5")") != std::string::npos);
-    auto in = run_program({bin(), "parse", "-"}, report_mail({report_json("e-6")}, "stdin"));
+    auto in = run_program({bin(), "parse", "-"}, report_mail({expired_cert_report("e-6")}, "stdin"));
     CHECK(in.exit_code == 0);
     CHECK(in.out.find(R"("report-id":"e-6")") != std::string::npos);
 }
@@ -471,7 +391,7 @@ TEST_CASE("import: the database stopped during the run gives 75 and says what wa
     temp_dir dir;
     constexpr int messages = 3000;
     for (int i = 0; i < messages; ++i)
-        dir.write("Maildir/new/" + std::to_string(i), report_mail({report_json("down-" + std::to_string(i))}, "d" + std::to_string(i)));
+        dir.write("Maildir/new/" + std::to_string(i), report_mail({expired_cert_report("down-" + std::to_string(i))}, "d" + std::to_string(i)));
     fs::create_directories(dir.path / "Maildir/cur");
     fs::create_directories(dir.path / "Maildir/tmp");
     const std::vector<std::string> argv{bin(), "--db", url, "import", "--jobs", "2", (dir.path / "Maildir").string()};

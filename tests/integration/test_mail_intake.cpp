@@ -4,11 +4,12 @@
 #include "collector/mail_intake.hpp"
 #include "collector/report_store.hpp"
 #include "collector/spool.hpp"
+#include "tests/support/sample_reports.hpp"
+#include "tests/support/scratch.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <catch2/catch.hpp>
 
-#include <Poco/Base64Encoder.h>
 
 #include <filesystem>
 #include <fstream>
@@ -16,31 +17,13 @@
 
 #include <pqxx/pqxx>
 
-#include <stdlib.h>
 
 using namespace stswatch;
+using stswatch::test::base64_lines;
+using stswatch::test::google_report_without_mx_host;
+using stswatch::test::temp_dir;
 
 namespace {
-
-std::string report_json(const std::string& id, const std::string& domain = "example.com")
-{
-    return R"({"organization-name":"Google Inc.","date-range":{"start-datetime":"2025-07-08T00:00:00Z",)"
-           R"("end-datetime":"2025-07-08T23:59:59Z"},"contact-info":"smtp-tls-reporting@google.com",)"
-           R"("report-id":")" + id + R"(","policies":[{"policy":{"policy-type":"sts","policy-string":)"
-           R"(["version: STSv1","mode: enforce","mx: mx1.)" + domain + R"( ","max_age: 604800"],)"
-           R"("policy-domain":")" + domain + R"("},)"
-           R"("summary":{"total-successful-session-count":120,"total-failure-session-count":0}}]})";
-}
-
-std::string base64(const std::string& data)
-{
-    std::ostringstream out;
-    Poco::Base64Encoder encoder(out);
-    encoder.rdbuf()->setLineLength(76);
-    encoder << data;
-    encoder.close();
-    return out.str();
-}
 
 // LF-only line ends, as mbox and maildir copies have them (QUIRKS.md).
 std::string report_mail(const std::vector<std::string>& reports, const std::string& extra_headers = {})
@@ -54,7 +37,7 @@ std::string report_mail(const std::vector<std::string>& reports, const std::stri
     int n = 0;
     for (const auto& r : reports)
         m += "--b\nContent-Type: application/tlsrpt+gzip\nContent-Disposition: attachment;\n filename=\"google.com!example.com!1751932800!1752019199!"
-             + std::to_string(++n) + ".json.gz\"\nContent-Transfer-Encoding: base64\n\n" + base64(gzip_compress(r)) + "\n";
+             + std::to_string(++n) + ".json.gz\"\nContent-Transfer-Encoding: base64\n\n" + base64_lines(gzip_compress(r)) + "\n";
     return m + "--b--\n";
 }
 
@@ -71,26 +54,10 @@ struct db_store {
         so.enqueue_timeout = std::chrono::milliseconds(2000);
         store = std::make_unique<report_store>(so);
     }
-    long long count(const std::string& sql) const
-    {
-        pqxx::connection conn(db_url);
-        pqxx::nontransaction tx(conn);
-        return tx.exec1(sql)[0].as<long long>();
-    }
+    long long count(const std::string& sql) const { return test::query_count(db_url, sql); }
     std::unique_ptr<test::scratch_database> database;
     std::string db_url;
     std::unique_ptr<report_store> store;
-};
-
-struct temp_dir {
-    temp_dir()
-    {
-        char dir[] = "/tmp/stswatch-mail-intake.XXXXXX";
-        REQUIRE(::mkdtemp(dir) != nullptr);
-        path = dir;
-    }
-    ~temp_dir() { std::filesystem::remove_all(path); }
-    std::string path;
 };
 
 } // namespace
@@ -98,7 +65,7 @@ struct temp_dir {
 TEST_CASE("intake_mail: stored, then a duplicate, transport and source recorded")
 {
     db_store db;
-    const auto message = report_mail({report_json("i-1")});
+    const auto message = report_mail({google_report_without_mx_host("i-1")});
     const auto first = intake_mail(message, transport::import, "/var/mail/tlsrpt/cur/1", {}, *db.store, nullptr);
     CHECK(first.verdict == mail_verdict::stored);
     REQUIRE(first.reports.size() == 1);
@@ -119,7 +86,7 @@ TEST_CASE("intake_mail: stored, then a duplicate, transport and source recorded"
 TEST_CASE("intake_mail: good and bad parts, no report, nothing acceptable")
 {
     db_store db;
-    const auto mixed = intake_mail(report_mail({report_json("m-1"), R"({"organization-name":"x"})", report_json("m-2")}),
+    const auto mixed = intake_mail(report_mail({google_report_without_mx_host("m-1"), R"({"organization-name":"x"})", google_report_without_mx_host("m-2")}),
                                    transport::smtp, "192.0.2.1", {}, *db.store, nullptr);
     CHECK(mixed.verdict == mail_verdict::stored);
     CHECK(mixed.summary == "3 reports: 2 stored, 1 refused");
@@ -134,7 +101,7 @@ TEST_CASE("intake_mail: good and bad parts, no report, nothing acceptable")
 
     mail_intake_options org_only;
     org_only.accept_domains = {"example.org"};
-    const auto refused = intake_mail(report_mail({report_json("r-1")}), transport::smtp, "192.0.2.1", org_only,
+    const auto refused = intake_mail(report_mail({google_report_without_mx_host("r-1")}), transport::smtp, "192.0.2.1", org_only,
                                      *db.store, nullptr);
     CHECK(refused.verdict == mail_verdict::rejected);
     CHECK(refused.reports[0].refused_by_policy);
@@ -148,7 +115,7 @@ TEST_CASE("intake_mail: with the database down, try later, or spool every report
     const auto closed = "host=127.0.0.1 port=" + std::to_string(test::free_port())
                         + " user=postgres dbname=postgres connect_timeout=2";
     db_store db(closed);
-    const auto message = report_mail({report_json("s-1"), report_json("s-2")});
+    const auto message = report_mail({google_report_without_mx_host("s-1"), google_report_without_mx_host("s-2")});
 
     const auto later = intake_mail(message, transport::smtp, "192.0.2.1", {}, *db.store, nullptr);
     CHECK(later.verdict == mail_verdict::try_later);
@@ -192,13 +159,13 @@ TEST_CASE("intake_mail: DKIM required and the key lookup failing now: try later"
     const std::string signature =
         "DKIM-Signature: v=1; a=rsa-sha256; c=relaxed/relaxed; d=google.com; s=sel;\n"
         "\th=from:subject; bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=dGVzdA==\n";
-    const auto r = intake_mail(report_mail({report_json("k-1")}, signature), transport::smtp, "192.0.2.1", options,
+    const auto r = intake_mail(report_mail({google_report_without_mx_host("k-1")}, signature), transport::smtp, "192.0.2.1", options,
                                *db.store, nullptr);
     CHECK(r.verdict == mail_verdict::try_later);
     CHECK(r.dkim.status == dkim_status::temperror);
 
     // Unsigned: refused for good.
-    const auto unsigned_mail = intake_mail(report_mail({report_json("k-2")}), transport::smtp, "192.0.2.1", options,
+    const auto unsigned_mail = intake_mail(report_mail({google_report_without_mx_host("k-2")}), transport::smtp, "192.0.2.1", options,
                                            *db.store, nullptr);
     CHECK(unsigned_mail.verdict == mail_verdict::rejected);
     CHECK(unsigned_mail.reports[0].refused_by_policy);

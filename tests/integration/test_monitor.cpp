@@ -4,6 +4,7 @@
 #include "checks/monitor.hpp"
 #include "collector/report_store.hpp"
 #include "tests/integration/dns_server.hpp"
+#include "tests/support/check_builders.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -22,6 +23,7 @@
 #include <thread>
 
 using namespace stswatch;
+using stswatch::test::healthy_mx;
 using namespace std::chrono_literals;
 using stswatch::test::scratch_database;
 
@@ -30,28 +32,6 @@ namespace {
 const std::string policy_v1 = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmax_age: 86400\r\n";
 const std::string policy_v2 =
     "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmx: mx2.example.com\r\nmax_age: 86400\r\n";
-
-mx_check mx(std::string host, std::uint16_t preference, std::string sha256)
-{
-    mx_check m;
-    m.host = std::move(host);
-    m.preference = preference;
-    m.addresses = {"192.0.2.25"};
-    starttls_probe_result p;
-    p.status = starttls_status::ok;
-    p.host = m.host;
-    p.address = "192.0.2.25";
-    p.starttls_offered = true;
-    p.tls_version = "TLSv1.3";
-    p.certificate.present = true;
-    p.certificate.subject_names = {m.host};
-    p.certificate.not_after = "2027-01-01T00:00:00Z";
-    p.certificate.trusted = true;
-    p.certificate.name_matches = true;
-    p.certificate.sha256 = std::move(sha256);
-    m.probe = p;
-    return m;
-}
 
 check_result snapshot(const std::string& checked_at, const std::string& policy, std::vector<mx_check> mxs)
 {
@@ -165,7 +145,7 @@ TEST_CASE("monitor store saves snapshots with findings and change events", "[mon
     REQUIRE(store.add("example.com"));
     CHECK_FALSE(store.latest("example.com"));
 
-    const auto first = snapshot("2025-07-08T12:00:00Z", policy_v1, {mx("mx1.example.com", 10, "aa11")});
+    const auto first = snapshot("2025-07-08T12:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
     const auto next = std::chrono::system_clock::now() + 3600s;
     const long long id1 = store.save(first, {}, next);
     CHECK(id1 > 0);
@@ -186,7 +166,7 @@ TEST_CASE("monitor store saves snapshots with findings and change events", "[mon
 
     // Same id, a new policy text, an MX added, the first MX's certificate rotated.
     const auto second = snapshot("2025-07-08T13:00:00Z", policy_v2,
-                                 {mx("mx1.example.com", 10, "bb22"), mx("mx2.example.com", 20, "cc33")});
+                                 {healthy_mx("mx1.example.com", 10, "bb22"), healthy_mx("mx2.example.com", 20, "cc33")});
     std::vector<finding> extra;
     const auto changes = diff_snapshots(latest->result, second, extra);
     REQUIRE(extra.size() == 1);
@@ -380,7 +360,7 @@ TEST_CASE("the scheduler stops promptly when idle and diffs against the last sna
     {
         monitor_store store(db.url());
         REQUIRE(store.add("example.com"));
-        store.save(snapshot("2025-07-08T12:00:00Z", policy_v1, {mx("mx1.example.com", 10, "aa11")}), {},
+        store.save(snapshot("2025-07-08T12:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")}), {},
                    std::chrono::system_clock::now() - 1s);
     }
     std::atomic<int> calls{0};
@@ -389,7 +369,7 @@ TEST_CASE("the scheduler stops promptly when idle and diffs against the last sna
     options.poll_ms = 60000;   // one poll at start, then only stop() wakes it
     monitor m(options, [&](const std::string&) {
         ++calls;
-        return snapshot("2025-07-08T13:00:00Z", policy_v2, {mx("mx1.example.com", 10, "aa11")});
+        return snapshot("2025-07-08T13:00:00Z", policy_v2, {healthy_mx("mx1.example.com", 10, "aa11")});
     });
     m.start();
     monitor_store store(db.url());
@@ -536,10 +516,10 @@ TEST_CASE("stswatch monitor add, list, changes and remove", "[monitor][cli]")
 
     {
         monitor_store store(db.url());
-        const auto first = snapshot("2025-07-08T12:00:00Z", policy_v1, {mx("mx1.example.com", 10, "aa11")});
+        const auto first = snapshot("2025-07-08T12:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
         store.save(first, {}, std::chrono::system_clock::now() + 3600s);
         const auto second = snapshot("2025-07-08T13:00:00Z", policy_v1,
-                                     {mx("mx1.example.com", 10, "aa11"), mx("mx2.example.com", 20, "cc33")});
+                                     {healthy_mx("mx1.example.com", 10, "aa11"), healthy_mx("mx2.example.com", 20, "cc33")});
         std::vector<finding> extra;
         store.save(second, diff_snapshots(first, second, extra), std::chrono::system_clock::now() + 3600s);
     }

@@ -6,13 +6,14 @@
 #include "collector/report_store.hpp"
 #include "collector/smtp_receiver.hpp"
 #include "collector/spool.hpp"
+#include "tests/support/sample_reports.hpp"
+#include "tests/support/scratch.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <atomic>
 #include <chrono>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -21,7 +22,6 @@
 #include <thread>
 #include <vector>
 
-#include <Poco/Base64Encoder.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -31,39 +31,22 @@
 #include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
-#include <Poco/TemporaryFile.h>
 
 #include <pqxx/pqxx>
 
-#include <stdlib.h>
-
 using namespace stswatch;
 using steady = std::chrono::steady_clock;
+using stswatch::test::google_report;
+using stswatch::test::temp_file;
 
 namespace {
 
 const std::string report_address = "tlsrpt@example.com";
 
-// Google: compact one-line JSON, no failure-details, a policy line with a trailing space.
-std::string google_report(const std::string& id, const std::string& domain = "example.com")
-{
-    return R"({"organization-name":"Google Inc.","date-range":{"start-datetime":"2025-07-08T00:00:00Z",)"
-           R"("end-datetime":"2025-07-08T23:59:59Z"},"contact-info":"smtp-tls-reporting@google.com",)"
-           R"("report-id":")" + id + R"(","policies":[{"policy":{"policy-type":"sts","policy-string":)"
-           R"(["version: STSv1","mode: enforce","mx: mx1.)" + domain + R"( ","max_age: 604800"],)"
-           R"("policy-domain":")" + domain + R"(","mx-host":["mx1.)" + domain + R"("]},)"
-           R"("summary":{"total-successful-session-count":120,"total-failure-session-count":0}}]})";
-}
-
 std::string base64_76(const std::string& data)
 {
-    std::ostringstream out;
-    Poco::Base64Encoder encoder(out);
-    encoder.rdbuf()->setLineLength(76);
-    encoder << data;
-    encoder.close();
-    std::string text = out.str();
-    // Poco wraps with CRLF already; make sure of it for the SMTP wire.
+    const std::string text = test::base64_lines(data);
+    // CRLF line ends for the SMTP wire (RFC 5321 §2.3.8), whatever the encoder wrote.
     std::string crlf;
     for (std::size_t i = 0; i < text.size(); ++i) {
         if (text[i] == '\n' && (i == 0 || text[i - 1] != '\r')) crlf += '\r';
@@ -142,20 +125,9 @@ struct test_server {
         port = receiver->port();
     }
 
-    long long count(const std::string& sql) const
-    {
-        pqxx::connection conn(url);
-        pqxx::nontransaction tx(conn);
-        return tx.exec1(sql)[0].as<long long>();
-    }
+    long long count(const std::string& sql) const { return test::query_count(url, sql); }
 
-    std::string text(const std::string& sql) const
-    {
-        pqxx::connection conn(url);
-        pqxx::nontransaction tx(conn);
-        const auto row = tx.exec1(sql);
-        return row[0].is_null() ? "(null)" : row[0].as<std::string>();
-    }
+    std::string text(const std::string& sql) const { return test::query_text(url, sql); }
 
     std::unique_ptr<test::scratch_database> database;
     std::string url;
@@ -198,6 +170,16 @@ public:
         auto r = reply();
         closing_ = r.rfind("421", 0) == 0;
         return r;
+    }
+
+    // Greeting, EHLO, one sender and one report recipient, then DATA: ready for the message.
+    void begin_data()
+    {
+        reply();
+        command("EHLO client.example");
+        command("MAIL FROM:<a@example.net>");
+        command("RCPT TO:<tlsrpt@example.com>");
+        CHECK_THAT(command("DATA"), Catch::StartsWith("354"));
     }
 
     // True when a reply starts arriving within the time (the session is being served).
@@ -279,17 +261,6 @@ std::string data_phase(const std::string& message)
     return out + ".\r\n";
 }
 
-// Writes data to a temporary file that disappears with the object.
-struct temp_file {
-    explicit temp_file(const std::string& data)
-    {
-        std::ofstream out(file.path(), std::ios::binary);
-        out.write(data.data(), static_cast<std::streamsize>(data.size()));
-    }
-    Poco::TemporaryFile file;
-    std::string path() const { return file.path(); }
-};
-
 test::run_result swaks(std::uint16_t port, const std::string& message_file, const std::string& to,
                        const std::vector<std::string>& extra = {})
 {
@@ -300,52 +271,23 @@ test::run_result swaks(std::uint16_t port, const std::string& message_file, cons
     return test::run_program(argv);
 }
 
-std::string pg_script()
-{
-    const char* s = std::getenv("STSWATCH_TEST_PG_SCRIPT");
-    return s && *s ? s : STSWATCH_SOURCE_DIR "/tests/fixtures/pg.sh";
-}
-
-// A PostgreSQL cluster of this test's own, which it can stop and start.
-class private_cluster {
-public:
-    private_cluster() : port_(test::free_port())
+// A cluster of this test's own with a migrated database "stswatch".
+struct migrated_cluster {
+    migrated_cluster()
     {
-        char dir[] = "/tmp/stswatch-smtp-pg.XXXXXX";
-        REQUIRE(::mkdtemp(dir) != nullptr);
-        dir_ = dir;
-        start();
         const auto created = test::run_program({"/usr/lib/postgresql/15/bin/createdb", "-h", "127.0.0.1", "-p",
-                                                std::to_string(port_), "-U", "postgres", "stswatch"});
+                                                std::to_string(cluster.port()), "-U", "postgres", "stswatch"});
         INFO(created.err);
         REQUIRE(created.exit_code == 0);
         const auto migrated = test::run_program({test::required_env("STSWATCH_BIN"), "db", "migrate", "--db", url()});
         INFO(migrated.err);
         REQUIRE(migrated.exit_code == 0);
     }
-    ~private_cluster() { test::run_program({"bash", pg_script(), "destroy", dir_}); }
-    private_cluster(const private_cluster&) = delete;
-    private_cluster& operator=(const private_cluster&) = delete;
+    void start() { cluster.start(); }
+    void stop() { cluster.stop(); }
+    std::string url() const { return cluster.url("stswatch") + " connect_timeout=3"; }
 
-    void start()
-    {
-        const auto r = test::run_program({"bash", pg_script(), "start", dir_, std::to_string(port_), "--no-fsync"});
-        INFO(r.err);
-        REQUIRE(r.exit_code == 0);
-    }
-    void stop()
-    {
-        const auto r = test::run_program({"bash", pg_script(), "stop", dir_});
-        REQUIRE(r.exit_code == 0);
-    }
-    std::string url() const
-    {
-        return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=stswatch connect_timeout=3";
-    }
-
-private:
-    std::uint16_t port_;
-    std::string dir_;
+    test::private_cluster cluster;
 };
 
 } // namespace
@@ -581,11 +523,7 @@ TEST_CASE("a slow client is cut off at the idle timeout, a long one at the sessi
     {
         // Stalled in the middle of DATA: nothing is stored.
         raw_client c(server.port);
-        c.reply();
-        c.command("EHLO client.example");
-        c.command("MAIL FROM:<a@example.net>");
-        c.command("RCPT TO:<tlsrpt@example.com>");
-        CHECK_THAT(c.command("DATA"), Catch::StartsWith("354"));
+        c.begin_data();
         c.send("Subject: half\r\n\r\n");
         CHECK_THAT(c.reply(), Catch::StartsWith("421 4.4.2"));
     }
@@ -615,7 +553,7 @@ TEST_CASE("a message without a report gets 554, reports for other domains 550")
 
 TEST_CASE("the database stopped mid-session: 451, and the retried message is stored")
 {
-    private_cluster cluster;
+    migrated_cluster cluster;
     auto o = server_options();
     test_server server(o, cluster.url());
     const auto message = report_mail(google_report("db-down-1"));
@@ -647,9 +585,8 @@ TEST_CASE("the database stopped mid-session: 451, and the retried message is sto
 
 TEST_CASE("with the database unreachable and a spool, the message is accepted and spooled")
 {
-    char dir[] = "/tmp/stswatch-smtp-spool.XXXXXX";
-    REQUIRE(::mkdtemp(dir) != nullptr);
-    spool waiting(dir, 0);
+    const test::temp_dir dir("stswatch-smtp-spool");
+    spool waiting(dir.path, 0);
     auto o = server_options();
     o.spool = &waiting;
     test_server server(o, "host=127.0.0.1 port=1 user=postgres dbname=none connect_timeout=2");
@@ -666,7 +603,6 @@ TEST_CASE("with the database unreachable and a spool, the message is accepted an
     const auto r2 = swaks(down.port, mail.path(), report_address);
     CHECK(r2.exit_code != 0);
     CHECK_THAT(r2.out, Catch::Contains("451 4.3.0"));
-    std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("a report arriving by HTTPS and by SMTP is stored once with both transports")
@@ -756,11 +692,7 @@ TEST_CASE("the end of DATA is <CRLF>.<CRLF> only: a bare-LF dot smuggles nothing
 {
     test_server server;
     raw_client c(server.port);
-    c.reply();
-    c.command("EHLO client.example");
-    c.command("MAIL FROM:<a@example.net>");
-    c.command("RCPT TO:<tlsrpt@example.com>");
-    CHECK_THAT(c.command("DATA"), Catch::StartsWith("354"));
+    c.begin_data();
     // Had "\n.\n" ended the message, HELP would run as a command and answer 214.
     c.send("Subject: smuggle\r\n\r\nfirst\n.\nHELP\r\nstill the body\r\n.\r\nNOOP\r\n");
     CHECK_THAT(c.reply(), Catch::StartsWith("554 5.6.0"));   // one message, and no report in it

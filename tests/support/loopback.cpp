@@ -1,5 +1,10 @@
 #include "tests/support/loopback.hpp"
 
+#include <catch2/catch.hpp>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -32,6 +37,29 @@ std::string unique_loopback_address()
         if (handed_out.insert(address).second)
             return address;
     }
+}
+
+silent_udp_server::silent_udp_server() : fd_(::socket(AF_INET, SOCK_DGRAM, 0))
+{
+    REQUIRE(fd_ >= 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    socklen_t len = sizeof addr;
+    REQUIRE(::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+    port_ = ntohs(addr.sin_port);
+}
+
+silent_udp_server::~silent_udp_server()
+{
+    if (fd_ >= 0)
+        ::close(fd_);
+}
+
+std::string silent_udp_server::address() const
+{
+    return "127.0.0.1:" + std::to_string(port_);
 }
 
 } // namespace stswatch::test

@@ -38,17 +38,6 @@ using x509_ptr = std::unique_ptr<X509, x509_free>;
 using ext_ptr = std::unique_ptr<X509_EXTENSION, ext_free>;
 using bn_ptr = std::unique_ptr<BIGNUM, bn_free>;
 
-std::string openssl_error()
-{
-    const unsigned long e = ERR_get_error();
-    ERR_clear_error();
-    if (e == 0)
-        return "unknown OpenSSL error";
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    return buf;
-}
-
 // The folder of this process's certificates, removed when the process exits.
 class cert_folder {
 public:
@@ -99,7 +88,7 @@ const test_ca& ca()
             FAIL("cannot read the test CA key " << key_file);
         pkey_ptr key(PEM_read_bio_PrivateKey(kb.get(), nullptr, nullptr, nullptr));
         if (!cert || !key)
-            FAIL("cannot parse the test CA in " << cert_file << " / " << key_file << ": " << openssl_error());
+            FAIL("cannot parse the test CA in " << cert_file << " / " << key_file << ": " << openssl_error_text());
         loaded.cert = std::move(cert);
         loaded.key = std::move(key);
     }
@@ -113,14 +102,14 @@ void add_extension(X509* cert, X509* issuer, int nid, const std::string& value)
     X509V3_set_ctx(&ctx, issuer, cert, nullptr, nullptr, 0);
     ext_ptr ext(X509V3_EXT_conf_nid(nullptr, &ctx, nid, value.c_str()));
     if (!ext || X509_add_ext(cert, ext.get(), -1) != 1)
-        FAIL("cannot add certificate extension " << OBJ_nid2sn(nid) << "=" << value << ": " << openssl_error());
+        FAIL("cannot add certificate extension " << OBJ_nid2sn(nid) << "=" << value << ": " << openssl_error_text());
 }
 
 void write_file(const std::string& path, const std::string& what, int (*writer)(BIO*, void*), void* object)
 {
     bio_ptr out(BIO_new_file(path.c_str(), "w"));
     if (!out || writer(out.get(), object) != 1)
-        FAIL("cannot write " << what << " to " << path << ": " << openssl_error());
+        FAIL("cannot write " << what << " to " << path << ": " << openssl_error_text());
 }
 
 } // namespace
@@ -138,7 +127,7 @@ test_cert make_test_cert(const std::vector<std::string>& dns_names, int not_befo
 
     pkey_ptr key(EVP_EC_gen("P-256"));
     if (!key)
-        FAIL("cannot make an EC P-256 key: " << openssl_error());
+        FAIL("cannot make an EC P-256 key: " << openssl_error_text());
 
     x509_ptr cert(X509_new());
     REQUIRE(cert);
@@ -150,7 +139,7 @@ test_cert make_test_cert(const std::vector<std::string>& dns_names, int not_befo
     serial_bytes[0] &= 0x7f;
     bn_ptr serial(BN_bin2bn(serial_bytes, sizeof serial_bytes, nullptr));
     if (!serial || !BN_to_ASN1_INTEGER(serial.get(), X509_get_serialNumber(cert.get())))
-        FAIL("cannot set a certificate serial: " << openssl_error());
+        FAIL("cannot set a certificate serial: " << openssl_error_text());
 
     constexpr long seconds_per_day = 86400;
     X509_gmtime_adj(X509_getm_notBefore(cert.get()), not_before_days * seconds_per_day);
@@ -176,7 +165,7 @@ test_cert make_test_cert(const std::vector<std::string>& dns_names, int not_befo
 
     EVP_PKEY* signing_key = self_signed ? key.get() : issuer->key.get();
     if (X509_sign(cert.get(), signing_key, EVP_sha256()) <= 0)
-        FAIL("cannot sign the certificate for " << dns_names.front() << ": " << openssl_error());
+        FAIL("cannot sign the certificate for " << dns_names.front() << ": " << openssl_error_text());
 
     static std::atomic<unsigned> counter{0};
     const std::string base = folder() + "/" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
@@ -190,6 +179,17 @@ test_cert make_test_cert(const std::vector<std::string>& dns_names, int not_befo
                },
                key.get());
     return result;
+}
+
+std::string openssl_error_text()
+{
+    const unsigned long e = ERR_get_error();
+    ERR_clear_error();
+    if (e == 0)
+        return "unknown OpenSSL error";
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    return buf;
 }
 
 } // namespace stswatch::test

@@ -18,4 +18,7 @@ test_cert make_test_cert(const std::vector<std::string>& dns_names, int not_befo
 
 std::string test_ca_file();   // STSWATCH_TEST_TLS_DIR/ca.pem
 
+// The oldest queued OpenSSL error as text, for a test's failure message; empties the queue.
+std::string openssl_error_text();
+
 } // namespace stswatch::test

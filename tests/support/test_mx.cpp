@@ -1,5 +1,7 @@
 #include "tests/support/test_mx.hpp"
 
+#include "tests/support/test_certs.hpp"
+
 #include <catch2/catch.hpp>
 
 #include <openssl/err.h>
@@ -36,17 +38,6 @@ using ssl_ptr = std::unique_ptr<SSL, ssl_free>;
 // A session never waits longer than this for the client: a test cannot hang on it.
 constexpr int idle_timeout_seconds = 10;
 constexpr std::size_t max_line = 4096;
-
-std::string openssl_error()
-{
-    const unsigned long e = ERR_get_error();
-    ERR_clear_error();
-    if (e == 0)
-        return "unknown OpenSSL error";
-    char buf[256];
-    ERR_error_string_n(e, buf, sizeof buf);
-    return buf;
-}
 
 // The host name the server calls itself: the greeting's second word.
 std::string server_name(const std::string& greeting)
@@ -249,7 +240,7 @@ test_mx::test_mx(test_mx_options options) : state_(std::make_unique<state>())
         if (!state_->tls || SSL_CTX_use_certificate_chain_file(state_->tls.get(), o.cert_file.c_str()) != 1 ||
             SSL_CTX_use_PrivateKey_file(state_->tls.get(), o.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
             FAIL("test MX " << o.address << ": cannot load " << o.cert_file << " / " << o.key_file << ": "
-                            << openssl_error());
+                            << openssl_error_text());
         if (o.max_tls_version != 0) {
             // TLS 1.0 and 1.1 need security level 0 in OpenSSL 3 (SHA-1 in their handshake).
             SSL_CTX_set_security_level(state_->tls.get(), 0);

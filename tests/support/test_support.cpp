@@ -108,6 +108,21 @@ scratch_database::~scratch_database()
     }
 }
 
+long long query_count(const std::string& url, const std::string& sql)
+{
+    pqxx::connection conn(url);
+    pqxx::nontransaction tx(conn);
+    return tx.exec1(sql)[0].as<long long>();
+}
+
+std::string query_text(const std::string& url, const std::string& sql)
+{
+    pqxx::connection conn(url);
+    pqxx::nontransaction tx(conn);
+    const auto row = tx.exec1(sql);
+    return row[0].is_null() ? "(null)" : row[0].as<std::string>();
+}
+
 std::string tls_file(std::string_view name)
 {
     return required_env("STSWATCH_TEST_TLS_DIR") + "/" + std::string(name);

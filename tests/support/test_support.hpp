@@ -26,6 +26,10 @@ private:
     std::string admin_url_, name_, url_;
 };
 
+// One value from a query of the database at url: a number (a count) or text, "(null)" for NULL.
+long long query_count(const std::string& url, const std::string& sql);
+std::string query_text(const std::string& url, const std::string& sql);
+
 // Paths in the test TLS directory (ca.pem, server.pem, server.key).
 std::string tls_file(std::string_view name);
 

@@ -1,4 +1,5 @@
 #include "collector/decode.hpp"
+#include "tests/support/memory_use.hpp"
 #include "tests/unit/decode_cases.hpp"
 
 #include <catch2/catch.hpp>
@@ -12,7 +13,9 @@
 
 using namespace stswatch;
 using stswatch::test::decode_cases;
+using stswatch::test::reset_peak_rss;
 using stswatch::test::sample_report_json;
+using stswatch::test::status_kib;
 
 namespace {
 
@@ -25,28 +28,6 @@ std::string failure_name(decode_failure f)
     case decode_failure::not_a_report: return "not_a_report";
     }
     return "?";
-}
-
-// A field of /proc/self/status in KiB (VmRSS, VmHWM).
-long status_kib(const std::string& field)
-{
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind(field + ":", 0) == 0)
-            return std::stol(line.substr(field.size() + 1));
-    }
-    FAIL("no " << field << " in /proc/self/status");
-    return 0;
-}
-
-// Resets the peak RSS (VmHWM) to the current RSS; Linux >= 4.0.
-bool reset_peak_rss()
-{
-    std::ofstream clear("/proc/self/clear_refs");
-    clear << "5";
-    clear.flush();
-    return static_cast<bool>(clear);
 }
 
 // A gzip member inflating to `mebibytes` MiB: '{"pad":"' and then 'a' to the end. After a

@@ -2,6 +2,7 @@
 // database: labels, sniffing, limits, parsing and accepted domains.
 #include "collector/decode.hpp"
 #include "collector/https_receiver.hpp"
+#include "tests/support/sample_reports.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -13,17 +14,10 @@ using namespace std::string_literals;
 
 namespace {
 
-// Google: compact one-line JSON, no failure-details, mx-host an array, a policy line with a
-// trailing space (QUIRKS.md).
-std::string google_report(const std::string& domain = "example.com",
-                          const std::string& id = "2025-07-08T00:00:00Z_example.com")
+// The Google sample with the report id these tests use.
+std::string google_report(const std::string& domain = "example.com")
 {
-    return R"({"organization-name":"Google Inc.","date-range":{"start-datetime":"2025-07-08T00:00:00Z",)"
-           R"("end-datetime":"2025-07-08T23:59:59Z"},"contact-info":"smtp-tls-reporting@google.com",)"
-           R"("report-id":")" + id + R"(","policies":[{"policy":{"policy-type":"sts","policy-string":)"
-           R"(["version: STSv1","mode: enforce","mx: mx1.)" + domain + R"( ","max_age: 604800"],)"
-           R"("policy-domain":")" + domain + R"(","mx-host":["mx1.)" + domain + R"("]},)"
-           R"("summary":{"total-successful-session-count":120,"total-failure-session-count":0}}]})";
+    return test::google_report("2025-07-08T00:00:00Z_example.com", domain);
 }
 
 // Microsoft: date-times without a zone, no mx-host, a fetch error without policy-string.

@@ -2,6 +2,7 @@
 // part errors and the operator's policy (accepted domains, DKIM required). No database.
 #include "collector/decode.hpp"
 #include "collector/mail_intake.hpp"
+#include "tests/support/sample_reports.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -15,18 +16,10 @@
 #include <sstream>
 
 using namespace stswatch;
+using stswatch::test::base64_lines;
+using stswatch::test::google_report_without_mx_host;
 
 namespace {
-
-std::string report_json(const std::string& id, const std::string& domain = "example.com")
-{
-    return R"({"organization-name":"Google Inc.","date-range":{"start-datetime":"2025-07-08T00:00:00Z",)"
-           R"("end-datetime":"2025-07-08T23:59:59Z"},"contact-info":"smtp-tls-reporting@google.com",)"
-           R"("report-id":")" + id + R"(","policies":[{"policy":{"policy-type":"sts","policy-string":)"
-           R"(["version: STSv1","mode: enforce","mx: mx1.)" + domain + R"( ","max_age: 604800"],)"
-           R"("policy-domain":")" + domain + R"("},)"
-           R"("summary":{"total-successful-session-count":120,"total-failure-session-count":0}}]})";
-}
 
 // Postfix with the sys4 reporter: no-policy-found without policy-domain (QUIRKS.md).
 std::string postfix_json(const std::string& id)
@@ -35,16 +28,6 @@ std::string postfix_json(const std::string& id)
            R"("end-datetime":"2025-09-20T23:59:59Z"},"contact-info":"postmaster@example.net",)"
            R"("report-id":")" + id + R"(","policies":[{"summary":{"total-successful-session-count":3,)"
            R"("total-failure-session-count":0},"policy":{"policy-type":"no-policy-found"}}]})";
-}
-
-std::string base64(const std::string& data)
-{
-    std::ostringstream out;
-    Poco::Base64Encoder encoder(out);
-    encoder.rdbuf()->setLineLength(76);
-    encoder << data;
-    encoder.close();
-    return out.str();
 }
 
 struct attachment {
@@ -67,7 +50,7 @@ std::string report_mail(const std::vector<attachment>& parts, const std::string&
     for (const auto& p : parts)
         m += "--b\r\nContent-Type: application/tlsrpt+gzip; name=\"" + p.file_name + "\"\r\n"
              "Content-Disposition: attachment; filename=\"" + p.file_name + "\"\r\n"
-             "Content-Transfer-Encoding: base64\r\n\r\n" + base64(gzip_compress(p.data)) + "\r\n";
+             "Content-Transfer-Encoding: base64\r\n\r\n" + base64_lines(gzip_compress(p.data)) + "\r\n";
     return m + "--b--\r\n";
 }
 
@@ -216,7 +199,7 @@ TEST_CASE("parse_mail_reports: a Google report mail gives one report with its ma
     std::vector<incoming_report> out;
     dkim_verdict dkim;
     dkim.status = dkim_status::pass;   // overwritten: nothing was verified
-    const auto outcomes = parse_mail_reports(report_mail({{file_name, report_json("g-1")}}), {}, out, &dkim);
+    const auto outcomes = parse_mail_reports(report_mail({{file_name, google_report_without_mx_host("g-1")}}), {}, out, &dkim);
     REQUIRE(outcomes.size() == 1);
     CHECK(outcomes[0].error.empty());
     CHECK(outcomes[0].part == file_name);
@@ -227,7 +210,7 @@ TEST_CASE("parse_mail_reports: a Google report mail gives one report with its ma
     CHECK(r.report.report_id == "g-1");
     CHECK(r.via == transport::smtp);
     CHECK(r.raw_is_gzip);
-    CHECK(decode_body(r.raw, 1 << 20).json == report_json("g-1"));
+    CHECK(decode_body(r.raw, 1 << 20).json == google_report_without_mx_host("g-1"));
     const auto& f = r.metadata.fields;
     CHECK(f.at("from") == "\"Google\" <noreply-smtp-tls-reporting@google.com>");
     CHECK(f.at("message-id") == "<m1@google.com>");
@@ -246,7 +229,7 @@ TEST_CASE("parse_mail_reports: several reports, a bad part, a missing policy-dom
 {
     std::vector<incoming_report> out;
     const auto outcomes = parse_mail_reports(
-        report_mail({{file_name, report_json("one")},
+        report_mail({{file_name, google_report_without_mx_host("one")},
                      {"broken.json.gz", R"({"organization-name":"x"})"},
                      {"mail.example.net!example.com!1758326400!1758412799.json.gz", postfix_json("pf-1")}}),
         {}, out);
@@ -284,16 +267,16 @@ TEST_CASE("parse_mail_reports: refusals by policy and by limits name their reaso
     mail_intake_options small;
     small.max_report_bytes = 100;
     const std::vector<row> rows = {
-        {"policy domain not accepted", domains, report_mail({{file_name, report_json("d-1")}}),
+        {"policy domain not accepted", domains, report_mail({{file_name, google_report_without_mx_host("d-1")}}),
          "policy domain not accepted here: example.com", true},
-        {"DKIM required, message unsigned", dkim_required, report_mail({{file_name, report_json("k-1")}}),
+        {"DKIM required, message unsigned", dkim_required, report_mail({{file_name, google_report_without_mx_host("k-1")}}),
          "DKIM signature of the reporting domain required (dkim=none)", true},
-        {"report over max_report_bytes", small, report_mail({{file_name, report_json("s-1")}}), "too large", false},
+        {"report over max_report_bytes", small, report_mail({{file_name, google_report_without_mx_host("s-1")}}), "too large", false},
         {"attachment named as a report but neither gzip nor JSON", {}, [] {
              auto m = report_mail({{file_name, "x"}});
              // The gzip of "x" replaced by the base64 of plain text.
              const auto begin = m.find("H4sI");
-             return m.substr(0, begin) + base64("hello, not a report") + "\r\n--b--\r\n";
+             return m.substr(0, begin) + base64_lines("hello, not a report") + "\r\n--b--\r\n";
          }(), "cannot decode", false},
     };
     for (const auto& r : rows) {
@@ -330,7 +313,7 @@ TEST_CASE("parse_mail_reports: DKIM is verified once, with the key looked up by 
     std::vector<incoming_report> out;
     dkim_verdict dkim;
     const auto outcomes = parse_mail_reports(
-        report_mail({{file_name, report_json("a")}, {file_name, report_json("b")}}, signature), options, out, &dkim);
+        report_mail({{file_name, google_report_without_mx_host("a")}, {file_name, google_report_without_mx_host("b")}}, signature), options, out, &dkim);
     REQUIRE(outcomes.size() == 2);
     CHECK(asked == std::vector<std::string>{"20230601._domainkey.google.com"});
     CHECK(dkim.status == dkim_status::temperror);
@@ -350,7 +333,7 @@ TEST_CASE("parse_mail_reports: a report mail signed by the reporting domain pass
         if (name == "tlsrpt._domainkey.google.com") return {pair.record()};
         return {};
     };
-    const auto signed_mail = dkim_sign(report_mail({{file_name, report_json("dk-1")}}), pair, "google.com", "tlsrpt",
+    const auto signed_mail = dkim_sign(report_mail({{file_name, google_report_without_mx_host("dk-1")}}), pair, "google.com", "tlsrpt",
                                        {"from", "subject", "message-id", "tls-report-domain", "tls-report-submitter"});
     {
         std::vector<incoming_report> out;

@@ -1,4 +1,5 @@
 #include "collector/mbox.hpp"
+#include "tests/support/memory_use.hpp"
 #include "tests/unit/mbox_cases.hpp"
 
 #include <catch2/catch.hpp>
@@ -10,6 +11,7 @@
 
 using namespace stswatch;
 using stswatch::test::mbox_cases;
+using stswatch::test::status_kib;
 
 namespace {
 
@@ -23,18 +25,6 @@ std::vector<mbox_message> read_all(const std::string& input, const mbox_options&
         out.push_back(std::move(m));
     CHECK(reader.bytes_read() == input.size());
     return out;
-}
-
-long status_kib(const std::string& field)
-{
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind(field + ":", 0) == 0)
-            return std::stol(line.substr(field.size() + 1));
-    }
-    FAIL("no " << field << " in /proc/self/status");
-    return 0;
 }
 
 // An mbox made on the fly, a line at a time: count messages of about body_bytes each.

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -21,6 +22,21 @@ std::string joined(const std::vector<std::string>& lines)
     for (const auto& l : lines)
         out += l + "\n";
     return out;
+}
+
+// The headers a case expects: each with its value, or not there (cases::absent).
+void check_headers(const std::map<std::string, std::string>& headers, const std::map<std::string, std::string>& expected)
+{
+    for (const auto& [key, value] : expected) {
+        INFO("header " << key);
+        const auto it = headers.find(key);
+        if (value == cases::absent) {
+            CHECK(it == headers.end());
+        } else {
+            REQUIRE(it != headers.end());
+            CHECK(it->second == value);
+        }
+    }
 }
 
 } // namespace
@@ -51,16 +67,7 @@ TEST_CASE("read_report_message: transport quirks and rejections", "[mime]")
                 CHECK(info.reports[i].data.size() == c.reports[i].data.size());
                 CHECK(info.reports[i].data == c.reports[i].data);
             }
-            for (const auto& [key, value] : c.headers) {
-                INFO("header " << key);
-                const auto it = info.headers.find(key);
-                if (value == cases::absent) {
-                    CHECK(it == info.headers.end());
-                } else {
-                    REQUIRE(it != info.headers.end());
-                    CHECK(it->second == value);
-                }
-            }
+            check_headers(info.headers, c.headers);
             INFO("warnings:\n" << joined(info.warnings));
             if (c.warning.empty()) {
                 CHECK(info.warnings.empty());
@@ -210,16 +217,7 @@ TEST_CASE("read_report_message: real-shaped report mail under tests/data/mail", 
             const auto info = read_report_message(data_file("mail/" + sample.file));
             CHECK(info.declared_tlsrpt == sample.declared_tlsrpt);
             CHECK(info.warnings.empty());
-            for (const auto& [key, value] : sample.headers) {
-                INFO("header " << key);
-                const auto it = info.headers.find(key);
-                if (value == cases::absent) {
-                    CHECK(it == info.headers.end());
-                } else {
-                    REQUIRE(it != info.headers.end());
-                    CHECK(it->second == value);
-                }
-            }
+            check_headers(info.headers, sample.headers);
             REQUIRE(info.reports.size() == sample.reports.size());
             for (std::size_t i = 0; i < sample.reports.size(); ++i) {
                 const auto& part = info.reports[i];

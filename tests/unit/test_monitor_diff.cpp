@@ -1,6 +1,7 @@
 // diff_snapshots: the change events between two check results of a domain, and the
 // sts-policy-changed-without-id finding.
 #include "checks/monitor.hpp"
+#include "tests/support/check_builders.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -9,29 +10,12 @@
 #include <vector>
 
 using namespace stswatch;
+using stswatch::test::healthy_mx;
 
 namespace {
 
 const std::string policy_v1 = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmax_age: 86400\r\n";
 const std::string policy_v2 = "version: STSv1\r\nmode: testing\r\nmx: mx1.example.com\r\nmx: *.backup.example.com\r\nmax_age: 604800\r\n";
-
-mx_check mx(std::string host, std::uint16_t preference, std::string sha256 = "aa11",
-            std::string not_after = "2027-01-01T00:00:00Z")
-{
-    mx_check m;
-    m.host = std::move(host);
-    m.preference = preference;
-    m.addresses = {"192.0.2.25"};
-    starttls_probe_result p;
-    p.status = starttls_status::ok;
-    p.host = m.host;
-    p.starttls_offered = true;
-    p.certificate.present = true;
-    p.certificate.sha256 = std::move(sha256);
-    p.certificate.not_after = std::move(not_after);
-    m.probe = p;
-    return m;
-}
 
 void set_policy(check_result& r, const std::string& text, sts_mode mode, std::uint64_t max_age,
                 std::vector<std::string> patterns)
@@ -65,7 +49,7 @@ check_result baseline()
     set_policy(r, policy_v1, sts_mode::enforce, 86400, {"mx1.example.com"});
     r.tlsrpt.record = "v=TLSRPTv1; rua=mailto:tlsrpt@example.com";
     r.tlsrpt.rua = {"mailto:tlsrpt@example.com"};
-    r.mx = {mx("mx1.example.com", 10)};
+    r.mx = {healthy_mx("mx1.example.com", 10)};
     return r;
 }
 
@@ -153,7 +137,7 @@ TEST_CASE("diff_snapshots gives exactly the expected change events", "[monitor]"
          no_edit, [](check_result& r) { r.sts.fetch.reset(); r.sts.policy_text = policy_v2; r.sts.candidate = true; },
          {{"sts-policy-removed", "mta-sts.example.com", policy_v1, ""}}},
         {"mx added and removed, with preference",
-         no_edit, [](check_result& r) { r.mx = {mx("mx0.example.com", 5), mx("mx2.example.com", 20)}; },
+         no_edit, [](check_result& r) { r.mx = {healthy_mx("mx0.example.com", 5), healthy_mx("mx2.example.com", 20)}; },
          {{"mx-added", "mx0.example.com", "", "5 mx0.example.com"},
           {"mx-removed", "mx1.example.com", "10 mx1.example.com", ""},
           {"mx-added", "mx2.example.com", "", "20 mx2.example.com"}}},
@@ -162,13 +146,13 @@ TEST_CASE("diff_snapshots gives exactly the expected change events", "[monitor]"
          {{"mx-preference-changed", "mx1.example.com", "10 mx1.example.com", "30 mx1.example.com"}}},
         {"mx from reports is not part of the published set",
          no_edit,
-         [](check_result& r) { auto m = mx("old-mx.example.com", 0); m.from_reports = true; r.mx.push_back(m); },
+         [](check_result& r) { auto m = healthy_mx("old-mx.example.com", 0); m.from_reports = true; r.mx.push_back(m); },
          {}},
         {"null mx published",
-         no_edit, [](check_result& r) { r.mx = {mx("", 0)}; r.mx[0].probe.reset(); },
+         no_edit, [](check_result& r) { r.mx = {healthy_mx("", 0)}; r.mx[0].probe.reset(); },
          {{"mx-added", "example.com", "", "0 ."}, {"mx-removed", "mx1.example.com", "10 mx1.example.com", ""}}},
         {"mx certificate rotated",
-         no_edit, [](check_result& r) { r.mx = {mx("mx1.example.com", 10, "bb22", "2027-06-01T00:00:00Z")}; },
+         no_edit, [](check_result& r) { r.mx = {healthy_mx("mx1.example.com", 10, "bb22", "2027-06-01T00:00:00Z")}; },
          {{"mx-cert-rotated", "mx1.example.com", "sha256 aa11 not_after 2027-01-01T00:00:00Z",
            "sha256 bb22 not_after 2027-06-01T00:00:00Z"}}},
         {"mx unreachable is no rotation",

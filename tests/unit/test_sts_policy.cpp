@@ -1,6 +1,7 @@
 // The MTA-STS policy evaluator (RFC 8461 §3.2) and MX pattern matching (§4.1), from the
 // tables in sts_policy_cases.hpp.
 #include "checks/sts_policy.hpp"
+#include "tests/support/findings_text.hpp"
 #include "tests/unit/sts_policy_cases.hpp"
 
 #include <catch2/catch.hpp>
@@ -8,25 +9,8 @@
 #include <algorithm>
 
 using namespace stswatch;
-
-namespace {
-
-std::string describe(const std::vector<finding>& findings)
-{
-    std::string out = "findings:";
-    for (const auto& f : findings)
-        out += "\n  " + f.code + ": " + f.message;
-    return out;
-}
-
-bool has_finding(const std::vector<finding>& findings, const std::string& code, const std::string& reason)
-{
-    return std::any_of(findings.begin(), findings.end(), [&](const finding& f) {
-        return f.code == code && f.message.find(reason) != std::string::npos;
-    });
-}
-
-} // namespace
+using stswatch::test::describe;
+using stswatch::test::has_finding;
 
 TEST_CASE("evaluate_policy: good policies parse to mode, max_age and mx")
 {

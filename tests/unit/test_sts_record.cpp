@@ -1,6 +1,7 @@
 // The _mta-sts (RFC 8461 §3.1) and _smtp._tls (RFC 8460 §3) record evaluators, from the
 // tables in sts_record_cases.hpp.
 #include "checks/sts_record.hpp"
+#include "tests/support/findings_text.hpp"
 #include "tests/unit/sts_record_cases.hpp"
 
 #include <catch2/catch.hpp>
@@ -11,27 +12,15 @@ using namespace stswatch;
 
 namespace {
 
+using stswatch::test::describe;
+using stswatch::test::has_finding;
+
 std::string describe(const std::vector<std::string>& txts)
 {
     std::string out = "TXT records:";
     for (const auto& t : txts)
         out += " [" + t + "]";
     return out;
-}
-
-std::string describe(const std::vector<finding>& findings)
-{
-    std::string out = "findings:";
-    for (const auto& f : findings)
-        out += "\n  " + f.code + ": " + f.message;
-    return out;
-}
-
-bool has_finding(const std::vector<finding>& findings, const std::string& code, const std::string& reason)
-{
-    return std::any_of(findings.begin(), findings.end(), [&](const finding& f) {
-        return f.code == code && f.message.find(reason) != std::string::npos;
-    });
 }
 
 // Every finding is about the record name, says so, and comes from the catalogue.
