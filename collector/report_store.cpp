@@ -13,6 +13,7 @@
 #include <pqxx/transaction>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <atomic>
 #include <condition_variable>
@@ -233,6 +234,23 @@ const char* policy_type_name(policy_type t)
     case policy_type::no_policy_found: return "no-policy-found";
     }
     return "sts";
+}
+
+// RFC 8460 §3: the DKIM verdicts of mailed copies, weakest first. One report may come several
+// times (by HTTPS and by mail, to several rua= addresses); the stored verdict is the strongest
+// that any copy earned and is never lowered. "pass" (a signature of the reporting domain
+// verified) beats everything; then "fail" (a signature was there and is bad), "permerror"
+// (one was there and cannot be checked), "temperror" (one was there and could not be checked
+// yet) and "none" (no signature): a verdict on a signature says more than its absence.
+// A copy not checked at all (HTTPS: NULL) is the weakest.
+constexpr std::array<std::string_view, 5> dkim_verdicts_weakest_first{"none", "temperror", "permerror", "fail",
+                                                                      "pass"};
+
+int dkim_rank(std::string_view state)
+{
+    const auto it = std::find(dkim_verdicts_weakest_first.begin(), dkim_verdicts_weakest_first.end(), state);
+    return it == dkim_verdicts_weakest_first.end() ? 0
+                                                   : static_cast<int>(it - dkim_verdicts_weakest_first.begin()) + 1;
 }
 
 // RFC 3339 §5.6 has four-digit years: 0001-01-01T00:00:00Z .. 9999-12-31T23:59:59Z.
@@ -488,6 +506,10 @@ struct statement {
 
 // A timestamptz from microseconds since the epoch: exact, with no dependence on text formats.
 #define STSWATCH_TS(us) "('epoch'::timestamptz + " us " * interval '1 microsecond')"
+// The receive time of a copy: its own when it has one (least() skips the NULL of a copy
+// received now), never later than now: a spool written while the clock ran ahead cannot
+// hold a report received after it was stored.
+#define STSWATCH_RECEIVED(us) "least(" STSWATCH_TS(us) ", now())"
 
 const statement statements[] = {
     // RFC 8460 §4.4: organization-name and report-id identify the report. Rows go in the
@@ -496,14 +518,14 @@ const statement statements[] = {
     {"stswatch_insert_reports",
      "INSERT INTO reports (organization_name, report_id, start_datetime, end_datetime, contact_info,"
      " policy_count, total_successful_session_count, total_failure_session_count, warnings, metadata,"
-     " dkim_state, dkim_domain)"
+     " dkim_state, dkim_domain, received_at)"
      " SELECT u.organization_name, u.report_id, " STSWATCH_TS("u.start_us") ", " STSWATCH_TS("u.end_us") ","
      " u.contact_info, u.policy_count, u.successful, u.failed, u.warnings::text[], u.metadata::jsonb,"
-     " u.dkim_state, u.dkim_domain"
+     " u.dkim_state, u.dkim_domain, " STSWATCH_RECEIVED("u.received_us")
      " FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[], $5::text[], $6::integer[],"
-     " $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[]) WITH ORDINALITY"
+     " $7::bigint[], $8::bigint[], $9::text[], $10::text[], $11::text[], $12::text[], $13::bigint[]) WITH ORDINALITY"
      " AS u(organization_name, report_id, start_us, end_us, contact_info, policy_count, successful, failed,"
-     " warnings, metadata, dkim_state, dkim_domain, n)"
+     " warnings, metadata, dkim_state, dkim_domain, received_us, n)"
      " ORDER BY u.n"
      " ON CONFLICT (organization_name, report_id) DO NOTHING"
      " RETURNING id, organization_name, report_id"},
@@ -512,9 +534,41 @@ const statement statements[] = {
      " FROM unnest($1::text[], $2::text[]) AS u(organization_name, report_id)"
      " JOIN reports r ON r.organization_name = u.organization_name AND r.report_id = u.report_id"},
     {"stswatch_insert_receipts",
-     "INSERT INTO report_receipts (report, transport, source_address)"
-     " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[])"
+     "INSERT INTO report_receipts (report, transport, source_address, received_at)"
+     " SELECT u.report, u.transport, u.source_address, " STSWATCH_RECEIVED("u.received_us")
+     " FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[]) AS u(report, transport, source_address, received_us)"
      " ON CONFLICT (report, transport) DO NOTHING"},
+    // A copy of a stored report can tell more than the stored row: a stronger DKIM verdict
+    // (dkim_rank) or an earlier receive time (a copy that waited in the spool). $1..$4: per
+    // report, the best of the batch's copies; $5: the verdicts, weakest first; $6..$9: per
+    // receipt, the earliest time of a copy that came with one. Only rows that change are
+    // locked, in key order, so that writers upgrading the same reports wait rather than
+    // deadlock.
+    {"stswatch_upgrade_duplicates",
+     "WITH u AS ("
+     "  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[])"
+     "  AS u(report, dkim_state, dkim_domain, received_us)),"
+     " changed AS ("
+     "  SELECT r.id, u.dkim_state, u.dkim_domain, " STSWATCH_RECEIVED("u.received_us") " AS received_at,"
+     "  coalesce(array_position($5::text[], u.dkim_state), 0)"
+     "   > coalesce(array_position($5::text[], r.dkim_state), 0) AS stronger"
+     "  FROM reports r JOIN u ON r.id = u.report"
+     "  WHERE coalesce(array_position($5::text[], u.dkim_state), 0)"
+     "    > coalesce(array_position($5::text[], r.dkim_state), 0)"
+     "   OR " STSWATCH_RECEIVED("u.received_us") " < r.received_at"
+     "  ORDER BY r.id FOR UPDATE OF r),"
+     " receipts AS ("
+     "  UPDATE report_receipts t SET received_at = " STSWATCH_RECEIVED("v.received_us") ","
+     "  source_address = v.source_address"
+     "  FROM unnest($6::bigint[], $7::text[], $8::bigint[], $9::text[])"
+     "  AS v(report, transport, received_us, source_address)"
+     "  WHERE t.report = v.report AND t.transport = v.transport"
+     "   AND " STSWATCH_RECEIVED("v.received_us") " < t.received_at)"
+     " UPDATE reports r SET"
+     " dkim_state = CASE WHEN c.stronger THEN c.dkim_state ELSE r.dkim_state END,"
+     " dkim_domain = CASE WHEN c.stronger THEN c.dkim_domain ELSE r.dkim_domain END,"
+     " received_at = least(r.received_at, c.received_at)"
+     " FROM changed c WHERE r.id = c.id"},
     // RFC 8460 §4.4 totals and failure counts, added to what other reports said of the
     // same key. Rows come sorted by key, so concurrent writers lock them in one order.
     {"stswatch_upsert_rollups",
@@ -527,6 +581,7 @@ const statement statements[] = {
      " failed_sessions = d.failed_sessions + excluded.failed_sessions"},
 };
 
+#undef STSWATCH_RECEIVED
 #undef STSWATCH_TS
 
 void prepare_statements(pqxx::connection& conn)
@@ -757,6 +812,90 @@ void add_report_rows(std::int64_t key, const batch_item& item, const identity& i
     }
 }
 
+// A copy's receive time as the statements take it: microseconds, NULL for "now".
+void append_received(array_literal& out, const incoming_report& in)
+{
+    if (in.received_at)
+        out.number(epoch_micros(clamp_to_years(*in.received_at)));
+    else
+        out.null();
+}
+
+// Whether a came in before b; a copy without a time of its own came in now.
+bool received_earlier(const incoming_report& a, const incoming_report& b)
+{
+    if (!a.received_at)
+        return false;
+    if (!b.received_at)
+        return true;
+    return epoch_micros(clamp_to_years(*a.received_at)) < epoch_micros(clamp_to_years(*b.received_at));
+}
+
+// What the copies of a report that were not stored by the batch (duplicates) can add to the
+// stored row: the strongest DKIM verdict among them and the earliest receive time.
+struct report_upgrade {
+    const incoming_report* dkim = nullptr;       // the copy with the strongest verdict
+    const incoming_report* earliest = nullptr;   // the earliest copy with a time of its own
+};
+
+void note_upgrade(std::map<std::int64_t, report_upgrade>& upgrades, std::int64_t key, const incoming_report& in)
+{
+    const int rank = dkim_rank(in.dkim_state);
+    if (rank == 0 && !in.received_at)
+        return;   // a copy received now and not checked: nothing to add (HTTPS retries)
+    auto& u = upgrades[key];
+    if (rank > 0 && (!u.dkim || rank > dkim_rank(u.dkim->dkim_state)))
+        u.dkim = &in;
+    if (in.received_at && (!u.earliest || received_earlier(in, *u.earliest)))
+        u.earliest = &in;
+}
+
+// One statement for the whole batch, and none when no duplicate has anything to add.
+void upgrade_duplicates(pqxx::work& tx, const std::map<std::int64_t, report_upgrade>& upgrades,
+                        const std::map<std::pair<std::int64_t, transport>, const incoming_report*>& receipts,
+                        const std::vector<bool>& stored, const std::vector<std::optional<std::int64_t>>& keys)
+{
+    std::set<std::int64_t> new_reports;   // their receipts are new too: nothing earlier to replace
+    for (std::size_t i = 0; i < stored.size(); ++i)
+        if (stored[i])
+            new_reports.insert(*keys[i]);
+    array_literal reports, dkim_states, dkim_domains, received;
+    for (const auto& [key, u] : upgrades) {
+        reports.number(key);
+        if (u.dkim)
+            dkim_states.text(u.dkim->dkim_state);
+        else
+            dkim_states.null();
+        if (u.dkim && !u.dkim->dkim_domain.empty())
+            dkim_domains.text(u.dkim->dkim_domain);
+        else
+            dkim_domains.null();
+        if (u.earliest)
+            append_received(received, *u.earliest);
+        else
+            received.null();
+    }
+    array_literal receipt_reports, receipt_transports, receipt_received, receipt_sources;
+    bool earlier_receipts = false;
+    for (const auto& [receipt, in] : receipts) {
+        if (!in->received_at || new_reports.count(receipt.first))
+            continue;
+        earlier_receipts = true;
+        receipt_reports.number(receipt.first);
+        receipt_transports.text(to_string(receipt.second));
+        append_received(receipt_received, *in);
+        receipt_sources.text(in->source_address);
+    }
+    if (upgrades.empty() && !earlier_receipts)
+        return;
+    array_literal order;
+    for (const auto verdict : dkim_verdicts_weakest_first)
+        order.text(verdict);
+    tx.exec_prepared("stswatch_upgrade_duplicates", reports.str(), dkim_states.str(), dkim_domains.str(),
+                     received.str(), order.str(), receipt_reports.str(), receipt_transports.str(),
+                     receipt_received.str(), receipt_sources.str());
+}
+
 // Stores items in one transaction; throws on any failure, leaving nothing stored.
 std::vector<store_result> store_once(pqxx::connection& conn, const std::vector<batch_item>& items)
 {
@@ -799,7 +938,7 @@ std::vector<store_result> store_once(pqxx::connection& conn, const std::vector<b
     pqxx::work tx(conn, "store_batch");
 
     array_literal organizations, report_ids, starts, ends, contacts, policy_counts, successful, failed,
-        warnings, metadata, dkim_states, dkim_domains;
+        warnings, metadata, dkim_states, dkim_domains, received;
     for (std::size_t i : distinct) {
         const incoming_report& in = *items[i].report;
         const tls_report& r = in.report;
@@ -826,11 +965,12 @@ std::vector<store_result> store_once(pqxx::connection& conn, const std::vector<b
             dkim_domains.null();
         else
             dkim_domains.text(in.dkim_domain);
+        append_received(received, in);
     }
     const auto inserted = tx.exec_prepared(
         "stswatch_insert_reports", organizations.str(), report_ids.str(), starts.str(), ends.str(),
         contacts.str(), policy_counts.str(), successful.str(), failed.str(), warnings.str(), metadata.str(),
-        dkim_states.str(), dkim_domains.str());
+        dkim_states.str(), dkim_domains.str(), received.str());
 
     // The key of each first copy, and whether this batch stored it.
     std::vector<std::optional<std::int64_t>> keys(items.size());
@@ -864,22 +1004,32 @@ std::vector<store_result> store_once(pqxx::connection& conn, const std::vector<b
     }
 
     std::vector<store_result> results(items.size());
-    array_literal receipt_reports, receipt_transports, receipt_sources;
-    std::set<std::pair<std::int64_t, transport>> receipts;
+    // Every transport a report came by, once: the earliest copy's time and source address
+    // count (a copy without a time of its own is received now, after any that has one).
+    std::map<std::pair<std::int64_t, transport>, const incoming_report*> receipts;
+    std::map<std::int64_t, report_upgrade> upgrades;
     for (std::size_t i : order) {
         const auto& p = prepared[i];
         const auto key = *keys[p.first];
-        results[i] = {p.first == i && stored[i] ? store_outcome::stored : store_outcome::duplicate, key};
-        // Every transport a report came by, once: the first copy's source address counts.
+        const bool stored_here = p.first == i && stored[i];
+        results[i] = {stored_here ? store_outcome::stored : store_outcome::duplicate, key};
         const incoming_report& in = *items[i].report;
-        if (!receipts.insert({key, in.via}).second)
-            continue;
-        receipt_reports.number(key);
-        receipt_transports.text(to_string(in.via));
-        receipt_sources.text(in.source_address);
+        const auto [it, first] = receipts.try_emplace({key, in.via}, &in);
+        if (!first && received_earlier(in, *it->second))
+            it->second = &in;
+        if (!stored_here)
+            note_upgrade(upgrades, key, in);
+    }
+    array_literal receipt_reports, receipt_transports, receipt_sources, receipt_received;
+    for (const auto& [receipt, in] : receipts) {
+        receipt_reports.number(receipt.first);
+        receipt_transports.text(to_string(receipt.second));
+        receipt_sources.text(in->source_address);
+        append_received(receipt_received, *in);
     }
     tx.exec_prepared("stswatch_insert_receipts", receipt_reports.str(), receipt_transports.str(),
-                     receipt_sources.str());
+                     receipt_sources.str(), receipt_received.str());
+    upgrade_duplicates(tx, upgrades, receipts, stored, keys);
 
     batch_rows rows(inserted.size());
     rollup_sums rollups;

@@ -2,7 +2,8 @@
 //
 // One report is stored whole or not at all, in one transaction with its policies, failure
 // details, raw bytes and rollups. Identity is (organization-name, report-id): storing it
-// again is "duplicate", which is success (a new transport is still recorded as a receipt).
+// again is "duplicate", which is success: a new transport is still recorded as a receipt, a
+// stronger DKIM verdict upgrades the stored one, and an earlier receive time replaces a later.
 //
 // Group commit: concurrent callers of store() are batched by writer threads into one
 // transaction, so that a burst of reports costs one fsync, not one per report. store()
@@ -40,6 +41,9 @@ struct incoming_report {
     // for HTTPS, where there is no signature to check.
     std::string dkim_state;
     std::string dkim_domain;         // d= of the signature that passed
+    // When the report came in, if not now: a report that waited in the spool while the
+    // database was down keeps the time it was received. Unset: the time of storing.
+    std::optional<utc_time> received_at;
 };
 
 enum class store_outcome { stored, duplicate };

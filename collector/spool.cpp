@@ -307,6 +307,11 @@ spool::drain_result spool::drain(report_store& store, std::uint64_t max_report_b
             incoming.raw_is_gzip = decoded.was_gzip;
             incoming.via = e.via;
             incoming.source_address = e.source_address;
+            // The report was received when it was spooled, not now: trends and the first
+            // receipt must not move to the hour the database came back. 0 is a file
+            // without the time, stored as received now.
+            if (e.received_at > 0)
+                incoming.received_at = utc_time{e.received_at, 0};
             // The DKIM verdict was reached on the message, which the spool does not keep:
             // it travels as metadata and goes back where it belongs.
             if (auto it = incoming.metadata.fields.find("dkim-state"); it != incoming.metadata.fields.end()) {

@@ -3,8 +3,8 @@
 // DESIGN.md: an acknowledgement means committed in PostgreSQL or written and fsynced to the
 // spool. put() writes the raw bytes and how they came in to a temporary file, fsyncs it,
 // renames it into place and fsyncs the directory; drain() re-decodes and re-parses each
-// spooled report (so the spool holds only bytes, never a half-parsed state) and stores it,
-// removing the file only after the commit.
+// spooled report (so the spool holds only bytes, never a half-parsed state) and stores it
+// with the time it was received, removing the file only after the commit.
 #pragma once
 
 #include "collector/report_store.hpp"
@@ -24,7 +24,7 @@ struct spool_entry {
     std::string raw;                      // bytes as received
     stswatch::transport via = transport::https;
     std::string source_address;
-    std::int64_t received_at = 0;         // seconds since the epoch
+    std::int64_t received_at = 0;         // seconds since the epoch; stored as the receive time
     std::map<std::string, std::string> metadata;   // report_metadata::fields
 };
 

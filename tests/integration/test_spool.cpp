@@ -162,3 +162,63 @@ TEST_CASE("HTTPS intake with the database down answers 202 from the spool, the d
     CHECK(count(db.url(), "SELECT count(*) FROM reports WHERE report_id = 'spool-https-1'") == 1);
     CHECK(count(db.url(), "SELECT count(*) FROM report_receipts WHERE transport = 'https' AND source_address = '192.0.2.8'") == 1);
 }
+
+TEST_CASE("a drained report keeps the time it was received, not the time of the drain")
+{
+    scratch_database db;
+    temp_dir dir;
+    spool s(dir.path.string(), 0);
+    auto waited = entry_for("spool-6");
+    waited.received_at = 1740787200 + 3600;
+    REQUIRE(s.put(waited));
+    // A copy received now (a file without a time), then an older copy of the same report by
+    // the same transport that waited longer: the older one is the first receipt.
+    auto recent = entry_for("spool-7");
+    recent.received_at = 0;
+    recent.source_address = "192.0.2.77";
+    REQUIRE(s.put(recent));
+    auto older = entry_for("spool-7");
+    older.received_at = 1740787200 + 7200;
+    older.source_address = "192.0.2.66";
+    REQUIRE(s.put(older));
+
+    store_options options;
+    options.db_url = db.url();
+    report_store store(options);
+    auto r = s.drain(store, 1 << 20, 32);
+    CHECK(r.stored == 2);
+    CHECK(r.duplicates == 1);
+    CHECK(count(db.url(), "SELECT extract(epoch FROM received_at)::bigint FROM reports WHERE report_id = 'spool-6'")
+          == waited.received_at);
+    CHECK(count(db.url(), "SELECT extract(epoch FROM t.received_at)::bigint FROM report_receipts t"
+                          " JOIN reports r ON r.id = t.report WHERE r.report_id = 'spool-6'") == waited.received_at);
+    CHECK(count(db.url(), "SELECT extract(epoch FROM received_at)::bigint FROM reports WHERE report_id = 'spool-7'")
+          == older.received_at);
+    CHECK(count(db.url(), "SELECT extract(epoch FROM t.received_at)::bigint FROM report_receipts t"
+                          " JOIN reports r ON r.id = t.report WHERE r.report_id = 'spool-7'"
+                          " AND t.source_address = '192.0.2.66'") == older.received_at);
+    CHECK(count(db.url(), "SELECT count(*) FROM report_receipts") == 2);
+}
+
+TEST_CASE("a drained mail copy with a passing signature upgrades the stored DKIM state")
+{
+    scratch_database db;
+    temp_dir dir;
+    spool s(dir.path.string(), 0);
+    auto by_https = entry_for("spool-8");
+    by_https.via = transport::https;
+    REQUIRE(s.put(by_https));
+    auto by_mail = entry_for("spool-8");
+    by_mail.metadata["dkim-state"] = "pass";
+    by_mail.metadata["dkim-domain"] = "spool-sender.example";
+    REQUIRE(s.put(by_mail));
+
+    store_options options;
+    options.db_url = db.url();
+    report_store store(options);
+    auto r = s.drain(store, 1 << 20, 32);
+    CHECK(r.stored == 1);
+    CHECK(r.duplicates == 1);
+    CHECK(count(db.url(), "SELECT count(*) FROM reports WHERE report_id = 'spool-8' AND dkim_state = 'pass'"
+                          " AND dkim_domain = 'spool-sender.example'") == 1);
+}

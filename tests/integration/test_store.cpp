@@ -894,6 +894,100 @@ TEST_CASE("a month whose rows sit in the default partition stays there")
     CHECK(v.scalar("SELECT count(*) FROM failure_details_default") == 3);
 }
 
+TEST_CASE("a report received earlier keeps its receive time")
+{
+    test::scratch_database db;
+    db_view v(db.url());
+    const auto received = at(2025, 7, 9, 6, 30, 15);
+    auto waited = incoming(sample_report("google.com", "t-1"), transport::smtp, "192.0.2.25");
+    waited.received_at = received;
+    const auto stored = store_batch(v.conn, {&waited}).at(0);
+    CHECK(stored.outcome == store_outcome::stored);
+    const auto epoch_of = [&](const char* sql) { return v.scalar(sql, stored.report_key); };
+    CHECK(epoch_of("SELECT extract(epoch FROM received_at)::bigint FROM reports WHERE id = $1") == received.seconds);
+    CHECK(epoch_of("SELECT extract(epoch FROM received_at)::bigint FROM report_receipts WHERE report = $1")
+          == received.seconds);
+
+    // A copy received now changes nothing; one received even earlier is the first receipt,
+    // of the report and of its transport, and its source address comes with it.
+    const auto now_copy = incoming(sample_report("google.com", "t-1"), transport::smtp, "192.0.2.26");
+    auto earlier = incoming(sample_report("google.com", "t-1"), transport::smtp, "192.0.2.27");
+    earlier.received_at = plus(received, -3600);
+    CHECK(store_batch(v.conn, {&now_copy}).at(0).outcome == store_outcome::duplicate);
+    CHECK(epoch_of("SELECT extract(epoch FROM received_at)::bigint FROM reports WHERE id = $1") == received.seconds);
+    CHECK(store_batch(v.conn, {&earlier}).at(0).outcome == store_outcome::duplicate);
+    CHECK(epoch_of("SELECT extract(epoch FROM received_at)::bigint FROM reports WHERE id = $1")
+          == received.seconds - 3600);
+    const auto receipts = v.rows("SELECT extract(epoch FROM received_at)::bigint, source_address"
+                                 " FROM report_receipts WHERE report = $1", stored.report_key);
+    REQUIRE(receipts.size() == 1);
+    CHECK(receipts[0][0].as<std::int64_t>() == received.seconds - 3600);
+    CHECK(receipts[0][1].as<std::string>() == "192.0.2.27");
+
+    // A receive time ahead of the clock is not believed: nothing is received after it is stored.
+    auto ahead = incoming(sample_report("google.com", "t-2"));
+    ahead.received_at = at(2999, 1, 1);
+    store_batch(v.conn, {&ahead});
+    CHECK(v.scalar("SELECT count(*) FROM reports WHERE report_id = 't-2' AND received_at <= now()") == 1);
+}
+
+TEST_CASE("a mailed copy with a stronger DKIM verdict upgrades the stored one, never the other way")
+{
+    test::scratch_database db;
+    db_view v(db.url());
+    const auto dkim_of = [&](const std::string& id) {
+        const auto rows = v.rows("SELECT coalesce(dkim_state, '-'), coalesce(dkim_domain, '-') FROM reports"
+                                 " WHERE report_id = $1", id);
+        REQUIRE(rows.size() == 1);
+        return rows[0][0].as<std::string>() + " " + rows[0][1].as<std::string>();
+    };
+    const auto mailed = [](const std::string& id, std::string state, std::string domain = {}) {
+        auto in = incoming(sample_report("google.com", id), transport::smtp, "192.0.2.25");
+        in.dkim_state = std::move(state);
+        in.dkim_domain = std::move(domain);
+        return in;
+    };
+
+    // First by HTTPS (not checked), then by mail with a signature that verifies.
+    const auto by_https = incoming(sample_report("google.com", "d-1"));
+    store_batch(v.conn, {&by_https});
+    CHECK(dkim_of("d-1") == "- -");
+    const auto pass = mailed("d-1", "pass", "google.com");
+    CHECK(store_batch(v.conn, {&pass}).at(0).outcome == store_outcome::duplicate);
+    CHECK(dkim_of("d-1") == "pass google.com");
+
+    // Weaker verdicts and unchecked copies never lower it.
+    const auto fail = mailed("d-1", "fail");
+    const auto none = mailed("d-1", "none");
+    store_batch(v.conn, {&fail});
+    store_batch(v.conn, {&none, &by_https});
+    CHECK(dkim_of("d-1") == "pass google.com");
+
+    // Between the weaker ones the order holds too: none < temperror < permerror < fail.
+    const auto unsigned_copy = mailed("d-2", "none");
+    store_batch(v.conn, {&unsigned_copy});
+    CHECK(dkim_of("d-2") == "none -");
+    const auto temperror = mailed("d-2", "temperror");
+    store_batch(v.conn, {&temperror});
+    CHECK(dkim_of("d-2") == "temperror -");
+    const auto fail2 = mailed("d-2", "fail");
+    const auto permerror = mailed("d-2", "permerror");
+    store_batch(v.conn, {&fail2, &permerror});
+    CHECK(dkim_of("d-2") == "fail -");
+    store_batch(v.conn, {&temperror});
+    CHECK(dkim_of("d-2") == "fail -");
+
+    // Copies in one batch: the strongest wins whichever comes first.
+    const std::vector<incoming_report> batch = {
+        incoming(sample_report("google.com", "d-3")), mailed("d-3", "fail"), mailed("d-3", "pass", "google.com"),
+        mailed("d-3", "none")};
+    const auto results = store_batch(v.conn, pointers(batch));
+    CHECK(results[0].outcome == store_outcome::stored);
+    CHECK(dkim_of("d-3") == "pass google.com");
+    CHECK(v.scalar("SELECT count(*) FROM reports") == 3);
+    CHECK(v.scalar(rollup_mismatches_sql) == 0);
+}
+
 TEST_CASE("list_reports filters by domain and date range")
 {
     test::scratch_database db;

@@ -50,6 +50,13 @@ TEST_CASE("spool entries round-trip, raw bytes and odd metadata intact")
     CHECK(back.metadata == e.metadata);
 }
 
+TEST_CASE("an entry without a receive time reads as 0, which the drain stores as received now")
+{
+    auto back = spool::read_entry("stswatch-spool 1\ntransport: https\nraw-bytes: 3\n\nraw");
+    CHECK(back.received_at == 0);
+    CHECK(back.raw == "raw");
+}
+
 TEST_CASE("damaged spool entries are refused, not misread")
 {
     std::string good = spool::write_entry(sample_entry());
@@ -61,6 +68,7 @@ TEST_CASE("damaged spool entries are refused, not misread")
         {"", "no header end"},
         {std::string(good).replace(good.find("smtp"), 4, "fax!"), "unknown transport"},
         {"stswatch-spool 1\ntransport: https\n\nraw", "incomplete header"},
+        {std::string(good).replace(good.find("received-at: ") + 13, 10, "yesterday!"), "bad received-at"},
     };
     for (const auto& c : cases) {
         INFO(c.reason);
