@@ -33,6 +33,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 using namespace stswatch;
@@ -135,36 +136,11 @@ double run_threads(unsigned threads, std::size_t domains, MakeState make_state, 
     return seconds_between(begin, bench_clock::now());
 }
 
-// Peak VmRSS of this process, sampled every 50 ms while alive.
-class rss_sampler {
-public:
-    rss_sampler() : thread_([this] {
-        while (!stop_.load()) {
-            if (const auto kb = proc_status_kb(::getpid(), "VmRSS"); kb && *kb > peak_kb_) peak_kb_ = *kb;
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-    }) {}
-    ~rss_sampler() { finish(); }
-    rss_sampler(const rss_sampler&) = delete;
-    rss_sampler& operator=(const rss_sampler&) = delete;
-    std::uint64_t finish()
-    {
-        stop_ = true;
-        if (thread_.joinable()) thread_.join();
-        return peak_kb_;
-    }
-
-private:
-    std::atomic<bool> stop_{false};
-    std::uint64_t peak_kb_ = 0;
-    std::thread thread_;
-};
-
 struct run_figures {
     unsigned threads = 0;
     double wall_seconds = 0;
     double per_second = 0;
-    double p50 = 0, p99 = 0, max = 0;
+    latency_figures latency;
     std::uint64_t peak_rss_kb = 0;
     std::size_t with_policy = 0;        // sts.policy present (the fixture publishes one everywhere)
     std::size_t dns_unavailable = 0;
@@ -173,30 +149,44 @@ struct run_figures {
     std::map<std::string, std::size_t> errors;
 };
 
-void line(const std::string& label, const std::string& value)
+dns_options resolver_options(const bench_options& o)
 {
-    std::string padded = "    " + label;
-    padded.resize(std::max<std::size_t>(padded.size() + 1, 40), ' ');
-    std::cout << padded << value << '\n';
+    dns_options dopts;
+    dopts.server = o.resolver;
+    dopts.timeout_ms = o.timeout_ms;
+    return dopts;
 }
 
-std::string counts_text(const std::map<std::string, std::size_t>& counts, std::size_t limit = 8)
+// Runs check(domain_index, resolver) for every domain from `threads` threads, each with its
+// own resolver, and times each domain. record(figures, result) counts what a check found; a
+// check that throws counts as a failure, with its message.
+template <typename Check, typename Record>
+run_figures time_domains(const bench_options& o, unsigned threads, Check check, Record record)
 {
-    std::string out;
-    std::size_t shown = 0;
-    for (const auto& [key, count] : counts) {
-        if (++shown > limit) { out += ", …"; break; }
-        out += (out.empty() ? "" : ", ") + key + ": " + grouped(static_cast<double>(count));
-    }
-    return out.empty() ? "none" : out;
-}
-
-void finish_latencies(std::vector<double>& ms, run_figures& f)
-{
-    std::sort(ms.begin(), ms.end());
-    f.p50 = percentile(ms, 0.50);
-    f.p99 = percentile(ms, 0.99);
-    f.max = percentile(ms, 1.0);
+    const dns_options dopts = resolver_options(o);
+    std::vector<double> latency_ms(o.domains, 0.0);
+    std::mutex mutex;
+    run_figures f;
+    f.threads = threads;
+    f.wall_seconds = run_threads<std::unique_ptr<dns_resolver>>(
+        threads, o.domains, [&] { return std::make_unique<dns_resolver>(dopts); },
+        [&](unsigned, std::size_t i, std::unique_ptr<dns_resolver>& resolver) {
+            const auto begin = bench_clock::now();
+            try {
+                const auto result = check(i, *resolver);
+                latency_ms[i] = seconds_between(begin, bench_clock::now()) * 1000.0;
+                std::lock_guard lock(mutex);
+                record(f, result);
+            } catch (const std::exception& e) {
+                latency_ms[i] = seconds_between(begin, bench_clock::now()) * 1000.0;
+                std::lock_guard lock(mutex);
+                ++f.failures;
+                ++f.errors[e.what()];
+            }
+        });
+    f.per_second = static_cast<double>(o.domains) / f.wall_seconds;
+    f.latency = latency_percentiles(latency_ms);
+    return f;
 }
 
 // stswatch: run_check per domain, as `stswatch check` and the monitor do.
@@ -209,36 +199,18 @@ run_figures run_stswatch(const bench_options& o, unsigned threads)
     opts.probe_mx = o.probe;
     opts.smtp_port = o.smtp_port;
 
-    dns_options dopts;
-    dopts.server = o.resolver;
-    dopts.timeout_ms = o.timeout_ms;
-
-    std::vector<double> latency_ms(o.domains, 0.0);
-    std::mutex mutex;
-    run_figures f;
-    f.threads = threads;
-    rss_sampler sampler;
-    f.wall_seconds = run_threads<std::unique_ptr<dns_resolver>>(
-        threads, o.domains, [&] { return std::make_unique<dns_resolver>(dopts); },
-        [&](unsigned, std::size_t i, std::unique_ptr<dns_resolver>& resolver) {
-            const auto begin = bench_clock::now();
-            try {
-                const check_result r = run_check(domain_name(i, o.zone), *resolver, opts);
-                latency_ms[i] = seconds_between(begin, bench_clock::now()) * 1000.0;
-                std::lock_guard lock(mutex);
-                if (r.sts.policy) ++f.with_policy;
-                if (r.dns_unavailable) ++f.dns_unavailable;
-                for (const auto& finding : r.findings) ++f.finding_codes[finding.code];
-            } catch (const std::exception& e) {
-                latency_ms[i] = seconds_between(begin, bench_clock::now()) * 1000.0;
-                std::lock_guard lock(mutex);
-                ++f.failures;
-                ++f.errors[e.what()];
-            }
+    // Our own resident set: the checks run in this process.
+    rss_sampler sampler(::getpid());
+    run_figures f = time_domains(
+        o, threads,
+        [&](std::size_t i, dns_resolver& resolver) { return run_check(domain_name(i, o.zone), resolver, opts); },
+        [](run_figures& figures, const check_result& r) {
+            if (r.sts.policy) ++figures.with_policy;
+            if (r.dns_unavailable) ++figures.dns_unavailable;
+            for (const auto& finding : r.findings) ++figures.finding_codes[finding.code];
         });
-    f.peak_rss_kb = sampler.finish();
-    f.per_second = static_cast<double>(o.domains) / f.wall_seconds;
-    finish_latencies(latency_ms, f);
+    sampler.stop();
+    f.peak_rss_kb = sampler.peak_kb();
     return f;
 }
 
@@ -252,6 +224,7 @@ using ssl_ptr = std::unique_ptr<SSL, ssl_deleter>;
 class socket_fd {
 public:
     explicit socket_fd(int fd) : fd_(fd) {}
+    socket_fd(socket_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
     ~socket_fd() { if (fd_ >= 0) ::close(fd_); }
     socket_fd(const socket_fd&) = delete;
     socket_fd& operator=(const socket_fd&) = delete;
@@ -268,6 +241,42 @@ std::string openssl_error()
     char buf[256];
     ERR_error_string_n(e, buf, sizeof buf);
     return buf;
+}
+
+// A TCP connection to address:port whose reads and writes time out after timeout_ms.
+socket_fd connect_ipv4(const std::string& address, std::uint16_t port, unsigned timeout_ms, bool no_delay)
+{
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(port);
+    if (::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) throw std::runtime_error(address + ": not IPv4");
+    socket_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (fd.get() < 0) throw std::runtime_error("socket failed");
+    timeval tv{};
+    tv.tv_sec = static_cast<time_t>(timeout_ms / 1000);
+    tv.tv_usec = static_cast<suseconds_t>((timeout_ms % 1000) * 1000);
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (no_delay) {
+        const int one = 1;
+        ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0)
+        throw std::runtime_error(address + ":" + std::to_string(port) + ": connect failed");
+    return fd;
+}
+
+// The client side of a TLS handshake on fd, SNI and certificate verified for host; `what`
+// names the handshake in the error.
+ssl_ptr tls_connect(SSL_CTX* ctx, int fd, const std::string& host, const std::string& what)
+{
+    ssl_ptr ssl(SSL_new(ctx));
+    if (!ssl) throw std::runtime_error("SSL_new: " + openssl_error());
+    SSL_set_fd(ssl.get(), fd);
+    SSL_set_tlsext_host_name(ssl.get(), host.c_str());
+    SSL_set1_host(ssl.get(), host.c_str());
+    if (SSL_connect(ssl.get()) != 1) throw std::runtime_error(host + ": " + what + " failed: " + openssl_error());
+    return ssl;
 }
 
 ssl_ctx_ptr make_floor_context(const std::string& ca_file)
@@ -287,27 +296,8 @@ ssl_ctx_ptr make_floor_context(const std::string& ca_file)
 // returns the HTTP status, throws on a network or TLS failure.
 int floor_fetch(SSL_CTX* ctx, const std::string& host, const std::string& address, unsigned timeout_ms)
 {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(443);
-    if (::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) throw std::runtime_error(address + ": not IPv4");
-    socket_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (fd.get() < 0) throw std::runtime_error("socket failed");
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(timeout_ms / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((timeout_ms % 1000) * 1000);
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    const int one = 1;
-    ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0)
-        throw std::runtime_error(address + ":443: connect failed");
-    ssl_ptr ssl(SSL_new(ctx));
-    if (!ssl) throw std::runtime_error("SSL_new: " + openssl_error());
-    SSL_set_fd(ssl.get(), fd.get());
-    SSL_set_tlsext_host_name(ssl.get(), host.c_str());
-    SSL_set1_host(ssl.get(), host.c_str());
-    if (SSL_connect(ssl.get()) != 1) throw std::runtime_error(host + ": handshake failed: " + openssl_error());
+    const socket_fd fd = connect_ipv4(address, 443, timeout_ms, true);
+    const ssl_ptr ssl = tls_connect(ctx, fd.get(), host, "handshake");
     const std::string request = "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: " + host +
                                 "\r\nUser-Agent: stswatch-bench-floor\r\nConnection: close\r\n\r\n";
     if (SSL_write(ssl.get(), request.data(), static_cast<int>(request.size())) <= 0)
@@ -359,19 +349,7 @@ private:
 void floor_starttls(SSL_CTX* ctx, const std::string& host, const std::string& address, std::uint16_t port,
                     unsigned timeout_ms)
 {
-    sockaddr_in sa{};
-    sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
-    if (::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) throw std::runtime_error(address + ": not IPv4");
-    socket_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (fd.get() < 0) throw std::runtime_error("socket failed");
-    timeval tv{};
-    tv.tv_sec = static_cast<time_t>(timeout_ms / 1000);
-    tv.tv_usec = static_cast<suseconds_t>((timeout_ms % 1000) * 1000);
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(fd.get(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&sa), sizeof sa) != 0)
-        throw std::runtime_error(address + ":" + std::to_string(port) + ": connect failed");
+    const socket_fd fd = connect_ipv4(address, port, timeout_ms, false);
     smtp_line_io io(fd.get());
     // A reply is complete at its last line: "NNN " rather than "NNN-".
     auto reply = [&io, &address](const char* expect) {
@@ -387,76 +365,49 @@ void floor_starttls(SSL_CTX* ctx, const std::string& host, const std::string& ad
     reply("250");
     if (!io.write("STARTTLS\r\n")) throw std::runtime_error(address + ": write failed");
     reply("220");
-    ssl_ptr ssl(SSL_new(ctx));
-    if (!ssl) throw std::runtime_error("SSL_new: " + openssl_error());
-    SSL_set_fd(ssl.get(), fd.get());
-    SSL_set_tlsext_host_name(ssl.get(), host.c_str());
-    SSL_set1_host(ssl.get(), host.c_str());
-    if (SSL_connect(ssl.get()) != 1) throw std::runtime_error(host + ": STARTTLS handshake failed: " + openssl_error());
+    const ssl_ptr ssl = tls_connect(ctx, fd.get(), host, "STARTTLS handshake");
     io.start_tls(ssl.get());
     if (!io.write("QUIT\r\n")) throw std::runtime_error(address + ": write failed");
     reply("221");
     SSL_shutdown(ssl.get());
 }
 
-struct floor_state {
-    std::unique_ptr<dns_resolver> resolver;
-};
-
 // dns_only: the DNS queries alone (the part of the floor no HTTPS server affects).
 run_figures run_floor(const bench_options& o, unsigned threads, SSL_CTX* ctx, bool dns_only)
 {
-    dns_options dopts;
-    dopts.server = o.resolver;
-    dopts.timeout_ms = o.timeout_ms;
-    std::vector<double> latency_ms(o.domains, 0.0);
-    std::mutex mutex;
-    run_figures f;
-    f.threads = threads;
-    const std::string mx_host = "mx." + o.zone;
-    f.wall_seconds = run_threads<floor_state>(
-        threads, o.domains, [&] { return floor_state{std::make_unique<dns_resolver>(dopts)}; },
-        [&](unsigned, std::size_t i, floor_state& s) {
-            const auto begin = bench_clock::now();
+    return time_domains(
+        o, threads,
+        [&](std::size_t i, dns_resolver& resolver) {
             const std::string domain = domain_name(i, o.zone);
             const std::string policy_host = "mta-sts." + domain;
-            try {
-                // The queries a check makes: both TXT records, MX, the policy host and the MX
-                // host (A and AAAA each).
-                auto sts = s.resolver->txt("_mta-sts." + domain);
-                auto rpt = s.resolver->txt("_smtp._tls." + domain);
-                auto mx = s.resolver->mx(domain);
-                auto a = s.resolver->a(policy_host);
-                s.resolver->aaaa(policy_host);
-                std::vector<std::pair<std::string, std::string>> mx_addresses;
-                for (const auto& m : mx.records) {
-                    auto mx_a = s.resolver->a(m.host);
-                    s.resolver->aaaa(m.host);
-                    if (!mx_a.records.empty()) mx_addresses.emplace_back(m.host, mx_a.records.front());
-                }
-                if (sts.status != dns_status::ok || rpt.status != dns_status::ok || a.records.empty())
-                    throw std::runtime_error("fixture DNS incomplete for " + domain);
-                int status = 200;
-                if (!dns_only) {
-                    status = floor_fetch(ctx, policy_host, a.records.front(), o.timeout_ms);
-                    if (o.probe)
-                        for (const auto& [host, address] : mx_addresses)
-                            floor_starttls(ctx, host, address, o.smtp_port, o.timeout_ms);
-                }
-                latency_ms[i] = seconds_between(begin, bench_clock::now()) * 1000.0;
-                std::lock_guard lock(mutex);
-                if (status == 200) ++f.with_policy;
-                else ++f.errors["HTTP " + std::to_string(status)];
-            } catch (const std::exception& e) {
-                latency_ms[i] = seconds_between(begin, bench_clock::now()) * 1000.0;
-                std::lock_guard lock(mutex);
-                ++f.failures;
-                ++f.errors[e.what()];
+            // The queries a check makes: both TXT records, MX, the policy host and the MX host
+            // (A and AAAA each).
+            auto sts = resolver.txt("_mta-sts." + domain);
+            auto rpt = resolver.txt("_smtp._tls." + domain);
+            auto mx = resolver.mx(domain);
+            auto a = resolver.a(policy_host);
+            resolver.aaaa(policy_host);
+            std::vector<std::pair<std::string, std::string>> mx_addresses;
+            for (const auto& m : mx.records) {
+                auto mx_a = resolver.a(m.host);
+                resolver.aaaa(m.host);
+                if (!mx_a.records.empty()) mx_addresses.emplace_back(m.host, mx_a.records.front());
             }
+            if (sts.status != dns_status::ok || rpt.status != dns_status::ok || a.records.empty())
+                throw std::runtime_error("fixture DNS incomplete for " + domain);
+            int status = 200;
+            if (!dns_only) {
+                status = floor_fetch(ctx, policy_host, a.records.front(), o.timeout_ms);
+                if (o.probe)
+                    for (const auto& [host, address] : mx_addresses)
+                        floor_starttls(ctx, host, address, o.smtp_port, o.timeout_ms);
+            }
+            return status;
+        },
+        [](run_figures& figures, int status) {
+            if (status == 200) ++figures.with_policy;
+            else ++figures.errors["HTTP " + std::to_string(status)];
         });
-    f.per_second = static_cast<double>(o.domains) / f.wall_seconds;
-    finish_latencies(latency_ms, f);
-    return f;
 }
 
 // ---- the MX: a minimal SMTP server that offers STARTTLS (RFC 3207), for the probes ----
@@ -555,13 +506,13 @@ void print_run(const std::string& what, const run_figures& f, std::size_t domain
     std::cout << "  " << what << ", " << f.threads << " threads\n";
     line("wall time", fixed(f.wall_seconds, 2) + " s");
     line("domains/s", grouped(f.per_second));
-    line("latency p50 / p99 / max", fixed(f.p50, 1) + " / " + fixed(f.p99, 1) + " / " + fixed(f.max, 1) +
-                                        " ms per domain");
+    line("latency p50 / p99 / max", fixed(f.latency.p50, 1) + " / " + fixed(f.latency.p99, 1) + " / " +
+                                        fixed(f.latency.max, 1) + " ms per domain");
     line("domains with a policy", grouped(static_cast<double>(f.with_policy)) + " of " +
                                       grouped(static_cast<double>(domains)));
     if (f.peak_rss_kb > 0) line("peak RSS (sampled)", fixed(static_cast<double>(f.peak_rss_kb) / 1024.0, 1) + " MB");
     if (f.dns_unavailable > 0) line("DNS unavailable", grouped(static_cast<double>(f.dns_unavailable)));
-    if (!f.finding_codes.empty()) line("findings", counts_text(f.finding_codes));
+    if (!f.finding_codes.empty()) line("findings", counts_text(f.finding_codes, 8));
     if (f.failures > 0 || !f.errors.empty()) line("failures", counts_text(f.errors, 5));
     std::cout << std::flush;
 }
@@ -594,7 +545,7 @@ int run(const bench_options& o)
         print_run(o.probe ? "floor: DNS queries + TLS handshake + GET + STARTTLS handshake, raw OpenSSL"
                           : "floor: DNS queries + TLS handshake + GET, raw OpenSSL",
                   r.floor, o.domains);
-        line("floor: DNS queries only", grouped(r.dns_floor.per_second) + " domains/s (p50 " + fixed(r.dns_floor.p50, 1) +
+        line("floor: DNS queries only", grouped(r.dns_floor.per_second) + " domains/s (p50 " + fixed(r.dns_floor.latency.p50, 1) +
                                             " ms)");
         line("ratio stswatch / floor", fixed(r.ours.per_second / r.floor.per_second, 2) +
                                            " (DNS-only floor: " + fixed(r.ours.per_second / r.dns_floor.per_second, 2) +
@@ -611,8 +562,8 @@ int run(const bench_options& o)
         std::ofstream summary(o.summary_file, std::ios::app);
         for (const auto& r : rows) {
             summary << "checks\t" << o.label << '\t' << r.ours.threads << '\t' << o.domains << '\t'
-                    << fixed(r.ours.per_second, 0) << '\t' << fixed(r.ours.p50, 1) << '\t' << fixed(r.ours.p99, 1)
-                    << '\t' << fixed(static_cast<double>(r.ours.peak_rss_kb) / 1024.0, 1) << '\t'
+                    << fixed(r.ours.per_second, 0) << '\t' << fixed(r.ours.latency.p50, 1) << '\t' << fixed(r.ours.latency.p99, 1)
+                    << '\t' << mb_column(r.ours.peak_rss_kb) << '\t'
                     << fixed(r.floor.per_second, 0) << '\t' << fixed(r.ours.per_second / r.floor.per_second, 2) << '\t'
                     << fixed(r.dns_floor.per_second, 0) << '\t' << r.ours.with_policy << '\t'
                     << (r.ours.failures + r.ours.dns_unavailable) << '\n';
@@ -628,16 +579,9 @@ int run(const bench_options& o)
 
 int main(int argc, char** argv)
 {
-    try {
-        return run(read_options(argc, argv));
-    } catch (const usage_error& e) {
-        std::cerr << "checks: " << e.what() << "\n"
-                  << "usage: checks --resolver IP:PORT --ca-file CA.pem [--zone bench.test] [--domains 1000]\n"
-                     "              [--threads 16,32] [--probe] [--smtp-port 25] [--timeout-ms 5000]\n"
-                     "              [--label TEXT] [--summary FILE] [--mx-listen IP:PORT --mx-cert PEM --mx-key PEM]\n";
-        return 2;
-    } catch (const std::exception& e) {
-        std::cerr << "checks: " << e.what() << '\n';
-        return 1;
-    }
+    return bench_main("checks",
+                      "usage: checks --resolver IP:PORT --ca-file CA.pem [--zone bench.test] [--domains 1000]\n"
+                      "              [--threads 16,32] [--probe] [--smtp-port 25] [--timeout-ms 5000]\n"
+                      "              [--label TEXT] [--summary FILE] [--mx-listen IP:PORT --mx-cert PEM --mx-key PEM]\n",
+                      [&] { return run(read_options(argc, argv)); });
 }

@@ -12,14 +12,10 @@
 # nginx configuration. nginx listens on a random 127.0.x.y:443 (root needed for port 443).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-usage() { echo "usage: bench/checks.sh BUILD_DIR [--quick] [--summary FILE]" >&2; exit 2; }
-die() { echo "bench: $*" >&2; exit 1; }
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-
-[ $# -ge 1 ] || usage
-[ -d "$1" ] || die "$1: no such build directory"
-BUILD=$(cd "$1" && pwd); shift
+USAGE="bench/checks.sh BUILD_DIR [--quick] [--summary FILE]"
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+read_build_dir "$@"; shift
 quick=0; summary=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -39,8 +35,7 @@ command -v nginx >/dev/null || die "nginx not found (apt-get install nginx-light
 command -v openssl >/dev/null || die "openssl not found"
 [ "$(id -u)" = 0 ] || die "the policy host listens on port 443: run as root"
 
-tmp=$(mktemp -d /tmp/stswatch-bench-checks.XXXXXX)
-chmod 755 "$tmp"
+make_scratch stswatch-bench-checks
 nginx_pid=""
 cleanup() {
   if [ -n "$nginx_pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
@@ -53,13 +48,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-
-free_port() {
-  python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
-import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
-PY
-}
 name() { printf 'd%04d.%s' "$1" "$ZONE"; }
 
 cd "$tmp"

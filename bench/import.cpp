@@ -17,7 +17,6 @@
 #include "bench/copy_floor.hpp"
 #include "bench/report_gen.hpp"
 
-#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -141,10 +140,7 @@ maildir_figures write_maildir(const import_bench_options& o, const fs::path& mai
     fs::remove_all(maildir);
     for (const char* sub : {"cur", "new", "tmp"})
         fs::create_directories(maildir / sub);
-    generator_options gen;
-    gen.seed = o.seed;
-    gen.policy_domains = std::max<std::size_t>(1000, o.messages / 20);
-    report_generator generator(gen);
+    report_generator generator(run_generator_options(o.messages, o.seed));
     double bytes = 0;
     for (std::size_t i = 0; i < o.messages; ++i) {
         const generated_report r = generator.next();
@@ -195,24 +191,15 @@ import_figures run_import(const import_bench_options& o, const fs::path& maildir
     if (err != 0)
         throw std::runtime_error("cannot start " + o.stswatch + ": " + std::strerror(err));
 
-    std::atomic<bool> done{false};
-    std::atomic<std::uint64_t> peak{0};
-    std::thread sampler([&] {
-        while (!done) {
-            if (auto kb = proc_status_kb(pid, "VmRSS"))
-                peak = std::max<std::uint64_t>(peak, *kb);
-            std::this_thread::sleep_for(std::chrono::milliseconds(50));
-        }
-    });
+    rss_sampler sampler(pid);
     int status = 0;
     rusage usage{};
     while (wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
     }
     f.seconds = seconds_between(begin, bench_clock::now());
-    done = true;
-    sampler.join();
+    sampler.stop();
     f.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    f.peak_kb = peak;
+    f.peak_kb = sampler.peak_kb();
     f.maxrss_kb = static_cast<std::uint64_t>(usage.ru_maxrss);
     auto secs = [](const timeval& tv) { return static_cast<double>(tv.tv_sec) + static_cast<double>(tv.tv_usec) / 1e6; };
     f.cpu_seconds = secs(usage.ru_utime) + secs(usage.ru_stime);
@@ -235,12 +222,10 @@ import_figures run_import(const import_bench_options& o, const fs::path& maildir
     return f;
 }
 
+// The import report's values start at column 28 (bench/README.md quotes it).
 void line(const std::string& label, const std::string& value)
 {
-    std::string padded = "    " + label;
-    if (padded.size() < 28)
-        padded.resize(28, ' ');
-    std::cout << padded << value << '\n';
+    line_at(28, label, value);
 }
 
 void print_import(const std::string& title, const import_figures& f, std::size_t messages)
@@ -285,10 +270,8 @@ int run(const import_bench_options& o)
     // COPYed; the raw bytes are the gzip attachments.
     double floor_rate = NAN;
     try {
-        generator_options gen;
-        gen.seed = o.seed;
-        gen.policy_domains = std::max<std::size_t>(1000, o.messages / 20);
-        const std::vector<generated_report> reports = generate_reports(o.messages, gen);
+        const std::vector<generated_report> reports =
+            generate_reports(o.messages, run_generator_options(o.messages, o.seed));
         std::vector<std::string> bodies;
         bodies.reserve(reports.size());
         for (const auto& r : reports)
@@ -322,15 +305,8 @@ int run(const import_bench_options& o)
 
 int main(int argc, char** argv)
 {
-    try {
-        return run(read_options(argc, argv));
-    } catch (const usage_error& e) {
-        std::cerr << "import: " << e.what() << "\n"
-                  << "usage: import --stswatch BIN --db CONNINFO --dir DIR [--messages N] [--jobs J] [--seed S]\n"
-                     "              [--floor-connections C] [--rerun] [--summary FILE]\n";
-        return 2;
-    } catch (const std::exception& e) {
-        std::cerr << "import: " << e.what() << '\n';
-        return 1;
-    }
+    return bench_main("import",
+                      "usage: import --stswatch BIN --db CONNINFO --dir DIR [--messages N] [--jobs J] [--seed S]\n"
+                      "              [--floor-connections C] [--rerun] [--summary FILE]\n",
+                      [&] { return run(read_options(argc, argv)); });
 }

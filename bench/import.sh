@@ -9,14 +9,10 @@
 # fsync ON (exit 0 of an import means durable), the maildir, the outputs.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-usage() { echo "usage: bench/import.sh BUILD_DIR [--quick] [--rerun]" >&2; exit 2; }
-die() { echo "bench: $*" >&2; exit 1; }
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-
-[ $# -ge 1 ] || usage
-[ -d "$1" ] || die "$1: no such build directory"
-BUILD=$(cd "$1" && pwd); shift
+USAGE="bench/import.sh BUILD_DIR [--quick] [--rerun]"
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+read_build_dir "$@"; shift
 quick=0; extra=()
 for arg in "$@"; do
   case "$arg" in
@@ -35,34 +31,20 @@ for program in "$STSWATCH" "$IMPORT"; do
 done
 command -v psql >/dev/null || die "psql not found (postgresql-client)"
 
-tmp=$(mktemp -d /tmp/stswatch-bench-import.XXXXXX)
-chmod 755 "$tmp"   # the PostgreSQL cluster below it runs as "postgres" when we are root
+make_scratch stswatch-bench-import
 cleanup() {
-  bash "$ROOT/tests/fixtures/pg.sh" destroy "$tmp/pg" >/dev/null 2>&1 || true
+  stop_database
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
-import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
-PY
-}
-
 # No config/stswatch.properties of the checkout changes what is measured.
 cd "$tmp"
-pg_port=$(free_port)
-say "PostgreSQL (fsync on) on 127.0.0.1:$pg_port"
-bash "$ROOT/tests/fixtures/pg.sh" start "$tmp/pg" "$pg_port"
-admin="host=127.0.0.1 port=$pg_port user=postgres dbname=postgres"
-db="host=127.0.0.1 port=$pg_port user=postgres dbname=stswatch"
-psql -X -q -v ON_ERROR_STOP=1 "$admin" -c "CREATE DATABASE stswatch" >/dev/null || die "could not create the database"
-"$STSWATCH" --db "$db" db migrate >"$tmp/migrate.log" 2>&1 || { cat "$tmp/migrate.log" >&2; die "stswatch db migrate failed"; }
+start_database
 
 echo "stswatch import benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores"
-echo "PostgreSQL: $(psql -X -At "$db" -c "SELECT current_setting('server_version') || ', fsync=' || current_setting('fsync') || ', synchronous_commit=' || current_setting('synchronous_commit')")"
+database_line
 echo
 say "import: $MESSAGES messages"
 "$IMPORT" --stswatch "$STSWATCH" --db "$db" --dir "$tmp/work" --messages "$MESSAGES" "${extra[@]}"

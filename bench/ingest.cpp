@@ -11,6 +11,7 @@
 
 #include "bench/bench_support.hpp"
 #include "bench/copy_floor.hpp"
+#include "bench/poco_error.hpp"
 #include "bench/report_gen.hpp"
 
 #include <Poco/Exception.h>
@@ -28,7 +29,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <exception>
 #include <ctime>
 #include <iostream>
@@ -36,7 +36,6 @@
 #include <limits>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <thread>
 
@@ -82,57 +81,6 @@ ingest_options read_options(int argc, char** argv)
     if (o.clients > 1024) throw usage_error("--clients: at most 1024");
     return o;
 }
-
-// Samples the collector's resident set while the run lasts: VmHWM alone would also count
-// whatever the process touched before the run.
-class rss_sampler {
-public:
-    rss_sampler(long pid, std::chrono::milliseconds every) : pid_(pid), every_(every)
-    {
-        if (pid_ > 0) thread_ = std::thread([this] { run(); });
-    }
-    ~rss_sampler() { stop(); }
-    rss_sampler(const rss_sampler&) = delete;
-    rss_sampler& operator=(const rss_sampler&) = delete;
-
-    void stop()
-    {
-        {
-            std::lock_guard lock(mutex_);
-            stopping_ = true;
-        }
-        wake_.notify_all();
-        if (thread_.joinable()) thread_.join();
-    }
-
-    std::uint64_t peak_kb() const { std::lock_guard lock(mutex_); return peak_kb_; }
-    std::size_t samples() const { std::lock_guard lock(mutex_); return samples_; }
-
-private:
-    void run()
-    {
-        std::unique_lock lock(mutex_);
-        while (!stopping_) {
-            lock.unlock();
-            const auto rss = proc_status_kb(pid_, "VmRSS");
-            lock.lock();
-            if (rss) {
-                peak_kb_ = std::max(peak_kb_, *rss);
-                ++samples_;
-            }
-            wake_.wait_for(lock, every_, [this] { return stopping_; });
-        }
-    }
-
-    long pid_;
-    std::chrono::milliseconds every_;
-    mutable std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stopping_ = false;
-    std::uint64_t peak_kb_ = 0;
-    std::size_t samples_ = 0;
-    std::thread thread_;
-};
 
 struct client_result {
     std::vector<double> latencies_ms;                  // answered requests only
@@ -212,85 +160,33 @@ void run_client(const Poco::URI& uri, Poco::Net::Context::Ptr context, const std
 
 // ---- the run --------------------------------------------------------------------------------
 
-void line(const std::string& label, const std::string& value, const std::string& note = "")
-{
-    std::string padded = "    " + label;
-    padded.resize(std::max<std::size_t>(padded.size() + 1, 40), ' ');
-    std::string text = padded + value;
-    if (!note.empty()) {
-        text.resize(std::max<std::size_t>(text.size() + 2, 80), ' ');
-        text += note;
-    }
-    std::cout << text << '\n';
-}
-
-std::string mb_from_kb(std::uint64_t kb) { return fixed(static_cast<double>(kb) / 1024.0, 1) + " MB"; }
-
-std::string counts_text(const std::map<int, std::size_t>& counts)
-{
-    std::string out;
-    for (const auto& [key, count] : counts)
-        out += (out.empty() ? "" : ", ") + std::to_string(key) + ": " + grouped(static_cast<double>(count));
-    return out.empty() ? "none" : out;
-}
-
 struct https_figures {
     double wall_seconds = 0;
     std::size_t durable = 0;          // 200 + 201
     std::size_t unanswered = 0;
     double reports_per_second = NAN;
-    double p50 = NAN, p95 = NAN, p99 = NAN, max = NAN;
+    latency_figures latency;
     client_result all;
-    // Collector, when its pid is known.
-    std::optional<std::uint64_t> rss_before_kb, peak_kb, hwm_kb;
-    std::size_t rss_samples = 0;
-    std::optional<double> collector_cpu_seconds;
-    double own_cpu_seconds = 0;
+    process_figures collector;
 };
 
 https_figures post_reports(const ingest_options& o, const Poco::URI& uri, Poco::Net::Context::Ptr context,
                            const std::vector<std::string>& bodies)
 {
     https_figures f;
-    const bool watched = o.collector_pid > 0;
-    const auto cpu_before = watched ? proc_cpu_seconds(o.collector_pid) : std::nullopt;
-    if (watched) f.rss_before_kb = proc_status_kb(o.collector_pid, "VmRSS");
-    const double own_cpu_before = own_cpu_seconds();
-
+    process_watch collector(o.collector_pid);
     std::vector<client_result> results(o.clients);
-    std::atomic<std::size_t> next{0};
-    std::latch start(static_cast<std::ptrdiff_t>(o.clients) + 1);
-    rss_sampler sampler(o.collector_pid, std::chrono::milliseconds(50));
-    std::vector<std::thread> clients;
-    clients.reserve(o.clients);
-    for (unsigned c = 0; c < o.clients; ++c)
-        clients.emplace_back(run_client, std::cref(uri), context, std::cref(bodies), std::ref(next), std::ref(start),
-                             std::ref(results[c]));
-    start.arrive_and_wait();
-    const auto begin = bench_clock::now();
-    for (auto& t : clients) t.join();
-    f.wall_seconds = seconds_between(begin, bench_clock::now());
-    sampler.stop();
-
-    f.own_cpu_seconds = own_cpu_seconds() - own_cpu_before;
-    if (watched) {
-        f.peak_kb = sampler.peak_kb();
-        f.rss_samples = sampler.samples();
-        f.hwm_kb = proc_status_kb(o.collector_pid, "VmHWM");
-        const auto cpu_after = proc_cpu_seconds(o.collector_pid);
-        if (cpu_before && cpu_after) f.collector_cpu_seconds = *cpu_after - *cpu_before;
-    }
+    f.wall_seconds = run_senders(results, [&](std::atomic<std::size_t>& next, std::latch& start, client_result& out) {
+        run_client(uri, context, bodies, next, start, out);
+    });
+    f.collector = collector.finish();
 
     for (const auto& r : results) f.all.merge(r);
-    std::sort(f.all.latencies_ms.begin(), f.all.latencies_ms.end());
     for (const auto& [status, count] : f.all.statuses)
         if (status == 200 || status == 201) f.durable += count;
     for (const auto& [reason, count] : f.all.errors) f.unanswered += count;
     f.reports_per_second = static_cast<double>(f.durable) / f.wall_seconds;
-    f.p50 = percentile(f.all.latencies_ms, 0.50);
-    f.p95 = percentile(f.all.latencies_ms, 0.95);
-    f.p99 = percentile(f.all.latencies_ms, 0.99);
-    f.max = percentile(f.all.latencies_ms, 1.0);
+    f.latency = latency_percentiles(f.all.latencies_ms);
     return f;
 }
 
@@ -300,35 +196,21 @@ void print_https(const https_figures& f)
     line("wall time", fixed(f.wall_seconds, 2) + " s");
     line("reports/s (200+201)", grouped(f.reports_per_second),
          "target >= " + grouped(target_reports_per_second) + " at 64 clients");
-    line("latency p50 / p95 / p99 / max",
-         fixed(f.p50, 1) + " / " + fixed(f.p95, 1) + " / " + fixed(f.p99, 1) + " / " + fixed(f.max, 1) + " ms",
-         "target p99 < " + fixed(target_p99_ms, 0) + " ms");
+    line("latency p50 / p95 / p99 / max", latency_text(f.latency) + " ms", "target p99 < " + fixed(target_p99_ms, 0) + " ms");
     line("status codes", counts_text(f.all.statuses));
     if (f.all.closed_by_server > 0)
         line("connections closed by the server", grouped(static_cast<double>(f.all.closed_by_server)));
     line("requests without an answer", grouped(static_cast<double>(f.unanswered)));
-    std::size_t shown = 0;
-    for (const auto& [reason, count] : f.all.errors) {
-        if (++shown > 5) break;
-        line("", grouped(static_cast<double>(count)) + " x " + reason);
-    }
-    for (const auto& [reason, count] : f.all.connect_errors)
-        line("clients that could not connect", grouped(static_cast<double>(count)) + " x " + reason);
+    print_reasons("", f.all.errors, 5);
+    print_reasons("clients that could not connect", f.all.connect_errors);
 
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    if (f.peak_kb) {
-        line("collector RSS before / peak / VmHWM",
-             (f.rss_before_kb ? mb_from_kb(*f.rss_before_kb) : std::string("n/a")) + " / " + mb_from_kb(*f.peak_kb) +
-                 " / " + (f.hwm_kb ? mb_from_kb(*f.hwm_kb) : std::string("n/a")),
-             "target < " + fixed(target_rss_mb, 0) + " MB (peak of " + std::to_string(f.rss_samples) +
+    if (f.collector.peak_kb) {
+        line("collector RSS before / peak / VmHWM", collector_rss_text(f.collector),
+             "target < " + fixed(target_rss_mb, 0) + " MB (peak of " + std::to_string(f.collector.rss_samples) +
                  " samples, 50 ms apart)");
-        line("CPU: collector / load generator",
-             (f.collector_cpu_seconds ? fixed(*f.collector_cpu_seconds, 1) : std::string("n/a")) + " s / " +
-                 fixed(f.own_cpu_seconds, 1) + " s of " + fixed(f.wall_seconds * cores, 1) + " s (" +
-                 std::to_string(cores) + " cores, shared)");
+        print_collector_cpu(f.collector, f.wall_seconds);
     } else {
-        line("collector RSS", "not sampled (no --collector-pid)");
-        line("CPU: load generator", fixed(f.own_cpu_seconds, 1) + " s of " + fixed(f.wall_seconds * cores, 1) + " s");
+        print_collector_unwatched(f.collector, f.wall_seconds);
     }
 }
 
@@ -354,13 +236,10 @@ void append_summary(const ingest_options& o, std::size_t reports, const https_fi
                     const std::optional<floor_result>& floor)
 {
     const double floor_rate = floor ? static_cast<double>(reports) / floor->seconds : NAN;
-    auto mb = [](const std::optional<std::uint64_t>& kb) {
-        return kb ? fixed(static_cast<double>(*kb) / 1024.0, 1) : std::string("n/a");
-    };
     std::ofstream summary(o.summary_file, std::ios::app);
     summary << "ingest\t" << o.label << '\t' << o.clients << '\t' << reports << '\t' << fixed(f.reports_per_second, 0)
-            << '\t' << fixed(f.p50, 1) << '\t' << fixed(f.p95, 1) << '\t' << fixed(f.p99, 1) << '\t'
-            << fixed(f.max, 1) << '\t' << mb(f.peak_kb) << '\t' << mb(f.hwm_kb) << '\t' << fixed(floor_rate, 0)
+            << '\t' << latency_columns(f.latency) << '\t' << mb_column(f.collector.peak_kb) << '\t'
+            << mb_column(f.collector.hwm_kb) << '\t' << fixed(floor_rate, 0)
             << '\t' << fixed(f.reports_per_second / floor_rate, 3) << '\t' << counts_text(f.all.statuses) << '\t'
             << f.unanswered << '\n';
     if (!summary) throw std::runtime_error(o.summary_file + ": could not append the summary");
@@ -376,10 +255,7 @@ int run(const ingest_options& o)
               << o.clients << " keep-alive clients -> " << o.url << '\n';
 
     const auto gen_begin = bench_clock::now();
-    generator_options gen;
-    gen.seed = o.seed;
-    gen.policy_domains = std::max<std::size_t>(1000, o.reports / 20);
-    const std::vector<generated_report> reports = generate_reports(o.reports, gen);
+    const std::vector<generated_report> reports = generate_reports(o.reports, run_generator_options(o.reports, o.seed));
     std::vector<std::string> bodies;
     bodies.reserve(reports.size());
     double json_bytes = 0, gzip_bytes = 0, details = 0;
@@ -431,19 +307,10 @@ int run(const ingest_options& o)
 
 int main(int argc, char** argv)
 {
-    try {
-        return run(read_options(argc, argv));
-    } catch (const usage_error& e) {
-        std::cerr << "ingest: " << e.what() << "\n"
-                  << "usage: ingest --url https://HOST:PORT/v1/tlsrpt --ca-file CA.pem [--reports N] [--clients K]\n"
-                     "              [--collector-pid PID] [--db CONNINFO] [--floor-connections C] [--seed S]\n"
-                     "              [--label TEXT] [--summary FILE]\n";
-        return 2;
-    } catch (const Poco::Exception& e) {
-        std::cerr << "ingest: " << e.displayText() << '\n';
-        return 1;
-    } catch (const std::exception& e) {
-        std::cerr << "ingest: " << e.what() << '\n';
-        return 1;
-    }
+    return bench_main(
+        "ingest",
+        "usage: ingest --url https://HOST:PORT/v1/tlsrpt --ca-file CA.pem [--reports N] [--clients K]\n"
+        "              [--collector-pid PID] [--db CONNINFO] [--floor-connections C] [--seed S]\n"
+        "              [--label TEXT] [--summary FILE]\n",
+        [&] { return run(read_options(argc, argv)); }, poco_aware_text);
 }

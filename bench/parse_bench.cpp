@@ -8,6 +8,7 @@
 // Figures only: the exit status is 0 whenever the run completed (2 usage, 1 could not run).
 
 #include "bench/bench_support.hpp"
+#include "bench/poco_error.hpp"
 #include "bench/report_gen.hpp"
 
 #include <Poco/Exception.h>
@@ -223,13 +224,6 @@ cli_result run_cli(const std::string& stswatch, const corpus& c, std::size_t bat
     return r;
 }
 
-void line(const std::string& label, const std::string& value)
-{
-    std::string padded = "    " + label;
-    padded.resize(std::max<std::size_t>(padded.size() + 1, 40), ' ');
-    std::cout << padded << value << '\n';
-}
-
 int run(const parse_bench_options& o)
 {
     if (!fs::exists(o.stswatch)) throw std::runtime_error(o.stswatch + ": no such program (build the stswatch target)");
@@ -292,17 +286,8 @@ int run(const parse_bench_options& o)
 
 int main(int argc, char** argv)
 {
-    try {
-        return run(read_options(argc, argv));
-    } catch (const usage_error& e) {
-        std::cerr << "parse_bench: " << e.what() << "\n"
-                  << "usage: parse_bench --stswatch BIN [--dir DIR] [--mb 100] [--batch 1000] [--seed S] [--summary FILE]\n";
-        return 2;
-    } catch (const Poco::Exception& e) {
-        std::cerr << "parse_bench: " << e.displayText() << '\n';
-        return 1;
-    } catch (const std::exception& e) {
-        std::cerr << "parse_bench: " << e.what() << '\n';
-        return 1;
-    }
+    return bench_main(
+        "parse_bench",
+        "usage: parse_bench --stswatch BIN [--dir DIR] [--mb 100] [--batch 1000] [--seed S] [--summary FILE]\n",
+        [&] { return run(read_options(argc, argv)); }, poco_aware_text);
 }

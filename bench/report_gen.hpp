@@ -8,6 +8,7 @@
 
 #include "collector/report.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
@@ -56,6 +57,16 @@ private:
 };
 
 std::vector<generated_report> generate_reports(std::size_t count, const generator_options& options = {});
+
+// The generator of a benchmark run of `reports` reports: one policy domain for every 20
+// reports, 1,000 at least.
+inline generator_options run_generator_options(std::size_t reports, std::uint64_t seed)
+{
+    generator_options options;
+    options.seed = seed;
+    options.policy_domains = std::max<std::size_t>(1000, reports / 20);
+    return options;
+}
 
 // The report JSON gzip-compressed, as senders POST it (application/tlsrpt+gzip).
 std::string gzip_report(const generated_report& report, int level = 6);

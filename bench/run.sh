@@ -12,14 +12,10 @@
 # certificates, the collector (`stswatch serve`), the corpus.
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-usage() { echo "usage: bench/run.sh BUILD_DIR [--quick]" >&2; exit 2; }
-die() { echo "bench: $*" >&2; exit 1; }
-say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
-
-[ $# -ge 1 ] || usage
-[ -d "$1" ] || die "$1: no such build directory"
-BUILD=$(cd "$1" && pwd); shift
+USAGE="bench/run.sh BUILD_DIR [--quick]"
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+read_build_dir "$@"; shift
 quick=0
 for arg in "$@"; do
   case "$arg" in
@@ -43,8 +39,7 @@ done
 command -v psql >/dev/null || die "psql not found (postgresql-client)"
 command -v curl >/dev/null || die "curl not found"
 
-tmp=$(mktemp -d /tmp/stswatch-bench.XXXXXX)
-chmod 755 "$tmp"   # the PostgreSQL cluster below it runs as "postgres" when we are root
+make_scratch stswatch-bench
 serve_pid=""
 
 stop_collector() {
@@ -59,33 +54,19 @@ stop_collector() {
 }
 cleanup() {
   stop_collector
-  bash "$ROOT/tests/fixtures/pg.sh" destroy "$tmp/pg" >/dev/null 2>&1 || true
+  stop_database
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {
-  python3 - <<'PY' 2>/dev/null || echo $((20000 + RANDOM % 20000))
-import socket
-s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()
-PY
-}
-
 # The collector, psql and the programs run from the scratch directory, so that no
 # config/stswatch.properties of the checkout changes what is measured.
 cd "$tmp"
 
-pg_port=$(free_port); https_port=$(free_port); api_port=$(free_port); smtp_port=$(free_port)
-say "PostgreSQL (fsync on) on 127.0.0.1:$pg_port"
-bash "$ROOT/tests/fixtures/pg.sh" start "$tmp/pg" "$pg_port"
-admin="host=127.0.0.1 port=$pg_port user=postgres dbname=postgres"
-db="host=127.0.0.1 port=$pg_port user=postgres dbname=stswatch"
-psql -X -q -v ON_ERROR_STOP=1 "$admin" -c "CREATE DATABASE stswatch" >/dev/null \
-  || die "could not create the database"
+start_database
+https_port=$(free_port); api_port=$(free_port); smtp_port=$(free_port)
 bash "$ROOT/tests/fixtures/make-tls.sh" "$tmp/tls"
-"$STSWATCH" --db "$db" db migrate >"$tmp/migrate.log" 2>&1 \
-  || { cat "$tmp/migrate.log" >&2; die "stswatch db migrate failed"; }
 
 say "collector on https://127.0.0.1:$https_port"
 mkdir -p "$tmp/spool"
@@ -116,7 +97,7 @@ summary="$tmp/summary.tsv"
 : >"$summary"
 {
   echo "stswatch benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)"
-  echo "PostgreSQL: $(psql -X -At "$db" -c "SELECT current_setting('server_version') || ', fsync=' || current_setting('fsync') || ', synchronous_commit=' || current_setting('synchronous_commit')")"
+  database_line
   echo "collector and load generator share this machine's cores"
   echo
 } 
@@ -206,7 +187,7 @@ echo "ratio = stswatch figure / floor measured in this run (1.0 = as fast as the
 # The import bench brings its own database and maildir.
 if [ -x "$BUILD/bench/import" ] && [ "${STSWATCH_BENCH_IMPORT:-1}" = 1 ]; then
   say "import bench"
-  bash "$(dirname "$0")/import.sh" "$BUILD" $([ "$quick" = 1 ] && echo --quick) || { status=1; echo "bench: import failed" >&2; }
+  bash "$ROOT/bench/import.sh" "$BUILD" $([ "$quick" = 1 ] && echo --quick) || { status=1; echo "bench: import failed" >&2; }
 fi
 
 exit $status

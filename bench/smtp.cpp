@@ -8,6 +8,7 @@
 // the figures (2 for a usage error, 1 when the run itself could not be made).
 
 #include "bench/bench_support.hpp"
+#include "bench/poco_error.hpp"
 #include "bench/report_gen.hpp"
 
 #include <Poco/Base64Encoder.h>
@@ -229,91 +230,28 @@ struct smtp_figures {
     std::size_t accepted = 0;   // 250 after DATA
     std::size_t unanswered = 0;
     double reports_per_second = NAN;
-    double p50 = NAN, p95 = NAN, p99 = NAN, max = NAN;
+    latency_figures latency;
     session_result all;
-    std::optional<std::uint64_t> rss_before_kb, hwm_kb;
-    std::uint64_t peak_kb = 0;
-    std::size_t rss_samples = 0;
-    std::optional<double> collector_cpu_seconds;
-    double own_cpu_seconds = 0;
+    process_figures collector;
 };
 
 smtp_figures send_reports(const smtp_options& o, const std::vector<std::string>& mails)
 {
     smtp_figures f;
-    const bool watched = o.collector_pid > 0;
-    const auto cpu_before = watched ? proc_cpu_seconds(o.collector_pid) : std::nullopt;
-    if (watched) f.rss_before_kb = proc_status_kb(o.collector_pid, "VmRSS");
-    const double own_cpu_before = own_cpu_seconds();
-
+    process_watch collector(o.collector_pid);
     std::vector<session_result> results(o.sessions);
-    std::atomic<std::size_t> next{0};
-    std::latch start(static_cast<std::ptrdiff_t>(o.sessions) + 1);
-    std::vector<std::thread> senders;
-    senders.reserve(o.sessions);
-    for (unsigned s = 0; s < o.sessions; ++s)
-        senders.emplace_back(run_session, std::cref(o), std::cref(mails), std::ref(next), std::ref(start),
-                             std::ref(results[s]));
+    f.wall_seconds = run_senders(results, [&](std::atomic<std::size_t>& next, std::latch& start, session_result& out) {
+        run_session(o, mails, next, start, out);
+    });
+    f.collector = collector.finish();
 
-    // The collector's resident set, every 50 ms while the run lasts (VmHWM alone would also
-    // count whatever the process touched before it).
-    std::atomic<bool> sending{true};
-    std::thread sampler;
-    if (watched) {
-        sampler = std::thread([&] {
-            while (sending.load()) {
-                if (const auto rss = proc_status_kb(o.collector_pid, "VmRSS")) {
-                    f.peak_kb = std::max(f.peak_kb, *rss);
-                    ++f.rss_samples;
-                }
-                std::this_thread::sleep_for(std::chrono::milliseconds(50));
-            }
-        });
-    }
-    start.arrive_and_wait();
-    const auto begin = bench_clock::now();
-    for (auto& t : senders) t.join();
-    f.wall_seconds = seconds_between(begin, bench_clock::now());
-    sending = false;
-    if (sampler.joinable()) sampler.join();
-
-    f.own_cpu_seconds = own_cpu_seconds() - own_cpu_before;
-    if (watched) {
-        f.hwm_kb = proc_status_kb(o.collector_pid, "VmHWM");
-        const auto cpu_after = proc_cpu_seconds(o.collector_pid);
-        if (cpu_before && cpu_after) f.collector_cpu_seconds = *cpu_after - *cpu_before;
-    }
     for (const auto& r : results) f.all.merge(r);
-    std::sort(f.all.latencies_ms.begin(), f.all.latencies_ms.end());
     const auto ok = f.all.replies.find("250");
     f.accepted = ok == f.all.replies.end() ? 0 : ok->second;
     for (const auto& [reason, count] : f.all.errors) f.unanswered += count;
     f.reports_per_second = static_cast<double>(f.accepted) / f.wall_seconds;
-    f.p50 = percentile(f.all.latencies_ms, 0.50);
-    f.p95 = percentile(f.all.latencies_ms, 0.95);
-    f.p99 = percentile(f.all.latencies_ms, 0.99);
-    f.max = percentile(f.all.latencies_ms, 1.0);
+    f.latency = latency_percentiles(f.all.latencies_ms);
     return f;
-}
-
-void line(const std::string& label, const std::string& value)
-{
-    std::string padded = "    " + label;
-    padded.resize(std::max<std::size_t>(padded.size() + 1, 40), ' ');
-    std::cout << padded << value << '\n';
-}
-
-std::string mb_from_kb(std::optional<std::uint64_t> kb)
-{
-    return kb ? fixed(static_cast<double>(*kb) / 1024.0, 1) + " MB" : std::string("n/a");
-}
-
-std::string counts_text(const std::map<std::string, std::size_t>& counts)
-{
-    std::string out;
-    for (const auto& [key, count] : counts)
-        out += (out.empty() ? "" : ", ") + key + ": " + grouped(static_cast<double>(count));
-    return out.empty() ? "none" : out;
 }
 
 void print_smtp(const smtp_figures& f)
@@ -321,46 +259,31 @@ void print_smtp(const smtp_figures& f)
     std::cout << "  SMTP intake (250 after DATA = the report is stored)\n";
     line("wall time", fixed(f.wall_seconds, 2) + " s");
     line("reports/s (250 after DATA)", grouped(f.reports_per_second));
-    line("latency p50 / p95 / p99 / max",
-         fixed(f.p50, 1) + " / " + fixed(f.p95, 1) + " / " + fixed(f.p99, 1) + " / " + fixed(f.max, 1) +
-             " ms (MAIL to the reply after DATA)");
+    line("latency p50 / p95 / p99 / max", latency_text(f.latency) + " ms (MAIL to the reply after DATA)");
     line("reply codes", counts_text(f.all.replies));
     line("messages without a reply", grouped(static_cast<double>(f.unanswered)));
-    std::size_t shown = 0;
-    for (const auto& [reason, count] : f.all.errors) {
-        if (++shown > 5) break;
-        line("", grouped(static_cast<double>(count)) + " x " + reason);
-    }
+    print_reasons("", f.all.errors, 5);
     if (f.all.reconnects > 0) line("reconnects", grouped(static_cast<double>(f.all.reconnects)));
-    for (const auto& [reason, count] : f.all.connect_errors)
-        line("sessions that could not connect", grouped(static_cast<double>(count)) + " x " + reason);
+    print_reasons("sessions that could not connect", f.all.connect_errors);
 
-    const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
-    if (f.rss_samples > 0) {
-        line("collector RSS before / peak / VmHWM", mb_from_kb(f.rss_before_kb) + " / " + mb_from_kb(f.peak_kb) +
-                                                         " / " + mb_from_kb(f.hwm_kb) + " (peak of " +
-                                                         std::to_string(f.rss_samples) + " samples, 50 ms apart)");
-        line("CPU: collector / load generator",
-             (f.collector_cpu_seconds ? fixed(*f.collector_cpu_seconds, 1) : std::string("n/a")) + " s / " +
-                 fixed(f.own_cpu_seconds, 1) + " s of " + fixed(f.wall_seconds * cores, 1) + " s (" +
-                 std::to_string(cores) + " cores, shared)");
+    if (f.collector.rss_samples > 0) {
+        line("collector RSS before / peak / VmHWM", collector_rss_text(f.collector) + " (peak of " +
+                                                         std::to_string(f.collector.rss_samples) +
+                                                         " samples, 50 ms apart)");
+        print_collector_cpu(f.collector, f.wall_seconds);
     } else {
-        line("collector RSS", "not sampled (no --collector-pid)");
-        line("CPU: load generator", fixed(f.own_cpu_seconds, 1) + " s of " + fixed(f.wall_seconds * cores, 1) + " s");
+        print_collector_unwatched(f.collector, f.wall_seconds);
     }
 }
 
 // One tab-separated line for run.sh's summary table.
 void append_summary(const smtp_options& o, const smtp_figures& f)
 {
-    auto mb = [](const std::optional<std::uint64_t>& kb) {
-        return kb ? fixed(static_cast<double>(*kb) / 1024.0, 1) : std::string("n/a");
-    };
+    const auto peak_kb = f.collector.rss_samples > 0 ? f.collector.peak_kb : std::nullopt;
     std::ofstream summary(o.summary_file, std::ios::app);
     summary << "smtp\t" << o.label << '\t' << o.sessions << '\t' << o.reports << '\t' << fixed(f.reports_per_second, 0)
-            << '\t' << fixed(f.p50, 1) << '\t' << fixed(f.p95, 1) << '\t' << fixed(f.p99, 1) << '\t'
-            << fixed(f.max, 1) << '\t' << mb(f.rss_samples > 0 ? std::optional(f.peak_kb) : std::nullopt) << '\t'
-            << mb(f.hwm_kb) << '\t' << counts_text(f.all.replies) << '\t' << f.unanswered << '\n';
+            << '\t' << latency_columns(f.latency) << '\t' << mb_column(peak_kb) << '\t' << mb_column(f.collector.hwm_kb)
+            << '\t' << counts_text(f.all.replies) << '\t' << f.unanswered << '\n';
     if (!summary) throw std::runtime_error(o.summary_file + ": could not append the summary");
 }
 
@@ -370,10 +293,7 @@ int run(const smtp_options& o)
               << o.sessions << " sessions -> " << o.host << ':' << o.port << ", RCPT TO:<" << o.to << ">\n";
 
     const auto gen_begin = bench_clock::now();
-    generator_options gen;
-    gen.seed = o.seed;
-    gen.policy_domains = std::max<std::size_t>(1000, o.reports / 20);
-    const std::vector<generated_report> reports = generate_reports(o.reports, gen);
+    const std::vector<generated_report> reports = generate_reports(o.reports, run_generator_options(o.reports, o.seed));
     std::vector<std::string> mails;
     mails.reserve(reports.size());
     double mail_bytes = 0;
@@ -396,18 +316,9 @@ int run(const smtp_options& o)
 
 int main(int argc, char** argv)
 {
-    try {
-        return run(read_options(argc, argv));
-    } catch (const usage_error& e) {
-        std::cerr << "smtp: " << e.what() << "\n"
-                  << "usage: smtp --host HOST --port PORT --to ADDRESS [--reports N] [--sessions K]\n"
-                     "            [--collector-pid PID] [--seed S] [--label TEXT] [--summary FILE]\n";
-        return 2;
-    } catch (const Poco::Exception& e) {
-        std::cerr << "smtp: " << e.displayText() << '\n';
-        return 1;
-    } catch (const std::exception& e) {
-        std::cerr << "smtp: " << e.what() << '\n';
-        return 1;
-    }
+    return bench_main(
+        "smtp",
+        "usage: smtp --host HOST --port PORT --to ADDRESS [--reports N] [--sessions K]\n"
+        "            [--collector-pid PID] [--seed S] [--label TEXT] [--summary FILE]\n",
+        [&] { return run(read_options(argc, argv)); }, poco_aware_text);
 }
