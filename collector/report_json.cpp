@@ -2,44 +2,11 @@
 // key order is RFC 8460 §4.4's and the output is byte-for-byte stable.
 #include "collector/report_json.hpp"
 
+#include "common/utf8.hpp"
+
 namespace stswatch {
 
 namespace {
-
-bool in_range(unsigned char c, unsigned char low, unsigned char high)
-{
-    return c >= low && c <= high;
-}
-
-// Length of the well-formed UTF-8 sequence starting at s[i] (RFC 3629 §4, "UTF8-char"),
-// or 0 when the bytes there are not one.
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i)
-{
-    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    const unsigned char lead = byte(0);
-    const std::size_t left = s.size() - i;
-    if (lead < 0x80)
-        return 1;
-    if (in_range(lead, 0xC2, 0xDF))
-        return left >= 2 && in_range(byte(1), 0x80, 0xBF) ? 2 : 0;
-    if (in_range(lead, 0xE0, 0xEF)) {
-        if (left < 3)
-            return 0;
-        // E0 needs A0..BF (no overlong forms); ED needs 80..9F (no UTF-16 surrogates).
-        const unsigned char low = lead == 0xE0 ? 0xA0 : 0x80;
-        const unsigned char high = lead == 0xED ? 0x9F : 0xBF;
-        return in_range(byte(1), low, high) && in_range(byte(2), 0x80, 0xBF) ? 3 : 0;
-    }
-    if (in_range(lead, 0xF0, 0xF4)) {
-        if (left < 4)
-            return 0;
-        // F0 needs 90..BF (no overlong forms); F4 needs 80..8F (nothing above U+10FFFF).
-        const unsigned char low = lead == 0xF0 ? 0x90 : 0x80;
-        const unsigned char high = lead == 0xF4 ? 0x8F : 0xBF;
-        return in_range(byte(1), low, high) && in_range(byte(2), 0x80, 0xBF) && in_range(byte(3), 0x80, 0xBF) ? 4 : 0;
-    }
-    return 0;
-}
 
 // Small writer for one JSON object or array: inserts the commas.
 class json_writer {
@@ -167,17 +134,6 @@ std::size_t estimated_size(const tls_report& report)
 }
 
 } // namespace
-
-bool is_valid_utf8(std::string_view s)
-{
-    for (std::size_t i = 0; i < s.size();) {
-        const std::size_t n = utf8_sequence_length(s, i);
-        if (n == 0)
-            return false;
-        i += n;
-    }
-    return true;
-}
 
 void append_json_string(std::string& out, std::string_view s)
 {

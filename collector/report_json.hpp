@@ -23,8 +23,5 @@ std::string parse_output_line(std::string_view source, const tls_report& report,
 // UTF-8 bytes become U+FFFD so that the output is always valid JSON).
 void append_json_string(std::string& out, std::string_view s);
 
-// True when s is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing
-// above U+10FFFF), i.e. when append_json_string passes it through unchanged.
-bool is_valid_utf8(std::string_view s);
 
 } // namespace stswatch

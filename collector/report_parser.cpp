@@ -14,6 +14,7 @@
 
 #include "collector/report_json.hpp"
 #include "common/domain.hpp"
+#include "common/utf8.hpp"
 
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Exception.h>

@@ -1,6 +1,8 @@
 // Logging: one logfmt-style line per event on stderr (journald and docker take it from there).
 #include "common/log.hpp"
 
+#include "common/utf8.hpp"
+
 #include <unistd.h>
 
 #include <atomic>
@@ -28,38 +30,6 @@ void append_hex_escape(std::string& out, unsigned char b)
     out += "\\x";
     out += hex_digits[b >> 4];
     out += hex_digits[b & 0x0f];
-}
-
-// Length of the well-formed UTF-8 sequence starting at s[i] (RFC 3629 §4), 0 when it is not one.
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i)
-{
-    const auto b0 = static_cast<unsigned char>(s[i]);
-    std::size_t n = 0;
-    unsigned char lo = 0x80, hi = 0xbf;   // range of the second byte
-    if (b0 >= 0xc2 && b0 <= 0xdf) {
-        n = 2;
-    } else if (b0 >= 0xe0 && b0 <= 0xef) {
-        n = 3;
-        if (b0 == 0xe0) lo = 0xa0;        // no overlong forms
-        if (b0 == 0xed) hi = 0x9f;        // no surrogates
-    } else if (b0 >= 0xf0 && b0 <= 0xf4) {
-        n = 4;
-        if (b0 == 0xf0) lo = 0x90;
-        if (b0 == 0xf4) hi = 0x8f;        // nothing above U+10FFFF
-    } else {
-        return 0;
-    }
-    if (i + n > s.size())
-        return 0;
-    const auto b1 = static_cast<unsigned char>(s[i + 1]);
-    if (b1 < lo || b1 > hi)
-        return 0;
-    for (std::size_t k = 2; k < n; ++k) {
-        const auto bk = static_cast<unsigned char>(s[i + k]);
-        if (bk < 0x80 || bk > 0xbf)
-            return 0;
-    }
-    return n;
 }
 
 // Copies text into a line: control characters and bytes that are not UTF-8 become escapes,

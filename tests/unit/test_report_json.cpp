@@ -1,6 +1,7 @@
 // Canonical report JSON: RFC 8460 §4.4 key order and shape, string escaping, the
 // `stswatch parse` output line, and the round trip parse(canonical(parse(x))) == parse(x).
 #include "collector/report_json.hpp"
+#include "common/utf8.hpp"
 #include "collector/report_parser.hpp"
 #include "tests/unit/report_cases.hpp"
 
@@ -222,5 +223,29 @@ TEST_CASE("round trip: parse(canonical(parse(x))) == parse(x)")
         if (!sample.valid)
             continue;
         DYNAMIC_SECTION(sample.file) { check_round_trip(read_sample(sample.file), sample.metadata); }
+    }
+}
+
+TEST_CASE("to_valid_utf8: peer text made fit for JSON and jsonb")
+{
+    const std::vector<std::pair<std::string, std::string>> table = {
+        {"", ""},
+        {"mx1.example.com", "mx1.example.com"},
+        {"caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80", "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"},
+        {std::string("a\0b", 3), "a\xEF\xBF\xBD" "b"},                 // NUL: jsonb refuses \u0000
+        {"\x80", "\xEF\xBF\xBD"},                                      // stray continuation byte
+        {"\xC3", "\xEF\xBF\xBD"},                                      // truncated at the end
+        {"\xC1\xBF", "\xEF\xBF\xBD\xEF\xBF\xBD"},                      // overlong
+        {"\xED\xA0\x80", "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD"},      // surrogate
+        {"mode: enforce\r\n\xFF\xFE", "mode: enforce\r\n\xEF\xBF\xBD\xEF\xBF\xBD"},
+        {"\x1b[31mred\x1b[0m", "\x1b[31mred\x1b[0m"},                  // control bytes stay: JSON escapes them
+    };
+    for (const auto& [in, out] : table) {
+        INFO(Catch::Detail::stringify(in));
+        const std::string cleaned = to_valid_utf8(in);
+        CHECK(cleaned == out);
+        CHECK(is_valid_utf8(cleaned));
+        CHECK(cleaned.find('\0') == std::string::npos);
+        CHECK(to_valid_utf8(cleaned) == cleaned);   // idempotent
     }
 }
