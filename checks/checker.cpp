@@ -6,6 +6,7 @@
 #include "common/settings.hpp"
 #include "common/strings.hpp"
 #include "common/time.hpp"
+#include "common/utf8.hpp"
 
 #include <Poco/Dynamic/Var.h>
 #include <Poco/Exception.h>
@@ -72,7 +73,7 @@ finding fetch_finding(const std::string& domain, const policy_fetch_result& f)
     switch (f.status) {
     case policy_fetch_status::cert_invalid:
         return make_finding("sts-policy-cert-invalid", subject,
-            "the certificate of " + where + " is not valid for " + f.host + why +
+            "senders will not accept the certificate of " + where + why +
             "; install a certificate for " + f.host + " from a public CA, with its full chain");
     case policy_fetch_status::http_status:
         return make_finding("sts-policy-http-status", subject,
@@ -81,12 +82,12 @@ finding fetch_finding(const std::string& domain, const policy_fetch_result& f)
     case policy_fetch_status::redirect:
         return make_finding("sts-policy-redirect", subject,
             where + " answered HTTP " + std::to_string(f.http_status) + " redirecting to " +
-            (f.location.empty() ? std::string("(no Location)") : f.location) +
+            (f.location.empty() ? std::string("(no Location)") : quote_untrusted(f.location)) +
             "; senders do not follow redirects (RFC 8461 §3.3): serve the policy file directly at that URL");
     case policy_fetch_status::content_type:
         return make_finding("sts-policy-content-type", subject,
-            where + " was served as \"" + f.content_type +
-            "\"; serve it with Content-Type: text/plain");
+            where + " was served as " + quote_untrusted(f.content_type) +
+            "; serve it with Content-Type: text/plain");
     case policy_fetch_status::too_large:
         return make_finding("sts-policy-too-large", subject,
             where + " is larger than 64 KiB" + why + "; serve only the policy file, which is a few lines");
@@ -144,8 +145,13 @@ void check_coverage(check_result& r)
         else
             r.findings.push_back(make_finding("mx-not-covered", mx.host,
                 mx.host + " is an MX of " + r.domain + " but matches none of the policy's mx patterns (" +
-                patterns + "); senders will refuse to deliver to it: add a pattern for it to the policy "
-                "and change the id in " + record_name));
+                patterns + "); " +
+                // RFC 8461 §5: in testing mode senders still deliver, and report the failure.
+                (policy.mode == sts_mode::testing
+                     ? "senders still deliver to it in testing mode but report every delivery as a failure, "
+                       "and will refuse it once the mode is enforce"
+                     : "senders will refuse to deliver to it") +
+                ": add a pattern for it to the policy and change the id in " + record_name));
     }
     if (!any_live || policy.mode == sts_mode::none)
         return;   // mx-missing already says why no pattern is used
@@ -183,10 +189,17 @@ void resolve_addresses(check_result& r, dns_resolver& resolver, std::vector<find
     }
 }
 
+// Bounds on one check, whatever the domain publishes: a monitor that checks many domains
+// must not spend an hour on one that lists hundreds of MX hosts or addresses.
+constexpr std::size_t max_probed_mx = 20;              // MX hosts probed, by preference
+constexpr std::size_t max_probed_addresses = 4;        // addresses tried per MX host
+constexpr unsigned probe_budget_timeouts = 4;          // no probe starts after 4 x checks.timeout
+
 // The outcome of probing one MX: the probe (when one was made) and why not otherwise.
 struct probe_outcome {
     std::optional<starttls_probe_result> probe;
     bool refused_private = false;
+    bool over_budget = false;   // not started: the check's time for probes had run out
 };
 
 probe_outcome probe_mx(const mx_check& mx, const check_options& options)
@@ -196,13 +209,17 @@ probe_outcome probe_mx(const mx_check& mx, const check_options& options)
     po.ca_file = options.ca_file;
     po.timeout_ms = options.timeout_ms;
     po.port = options.smtp_port;
+    std::size_t tried = 0;
     for (const auto& address : mx.addresses) {
+        if (tried == max_probed_addresses)
+            break;
         // The same SSRF guard as the policy fetch: a check must not be a way to reach
         // internal hosts.
         if (!options.allow_private && is_private_address(address)) {
             out.refused_private = true;
             continue;
         }
+        ++tried;
         try {
             out.probe = probe_starttls(mx.host, address, po);
         } catch (const std::exception& e) {
@@ -223,6 +240,13 @@ probe_outcome probe_mx(const mx_check& mx, const check_options& options)
 void probe_findings(std::vector<finding>& findings, const mx_check& mx, const probe_outcome& outcome,
                     const check_options& options)
 {
+    if (outcome.over_budget) {
+        findings.push_back(make_finding("mx-not-probed", mx.host,
+            "not probed: the probes of the other MX hosts used up this check's time (" +
+            std::to_string(probe_budget_timeouts * options.timeout_ms / 1000) +
+            " s); check " + mx.host + " on its own, or raise checks.timeout"));
+        return;
+    }
     if (!outcome.probe) {
         if (outcome.refused_private)
             findings.push_back(make_finding("mx-unreachable", mx.host,
@@ -242,7 +266,7 @@ void probe_findings(std::vector<finding>& findings, const mx_check& mx, const pr
     case starttls_status::smtp_error:
         findings.push_back(make_finding("mx-unreachable", mx.host,
             where + " did not answer as an SMTP server" + why +
-            (p.banner.empty() ? std::string() : " (greeting \"" + p.banner + "\")") +
+            (p.banner.empty() ? std::string() : " (greeting " + quote_untrusted(p.banner) + ")") +
             "; check the mail server on that host"));
         return;
     case starttls_status::starttls_missing:
@@ -297,14 +321,33 @@ void probe_findings(std::vector<finding>& findings, const mx_check& mx, const pr
 void run_probes(check_result& r, const check_options& options, std::vector<finding>& findings)
 {
     std::vector<std::size_t> todo;
-    for (std::size_t i = 0; i < r.mx.size(); ++i)
-        if (!r.mx[i].host.empty() && !r.mx[i].from_reports && !r.mx[i].addresses.empty())
+    std::vector<std::string> skipped;
+    for (std::size_t i = 0; i < r.mx.size(); ++i) {
+        if (r.mx[i].host.empty() || r.mx[i].from_reports || r.mx[i].addresses.empty())
+            continue;
+        if (todo.size() < max_probed_mx)
             todo.push_back(i);
+        else
+            skipped.push_back(r.mx[i].host);
+    }
+    for (const auto& host : skipped)
+        findings.push_back(make_finding("mx-not-probed", host,
+            "not probed: " + r.domain + " has more than " + std::to_string(max_probed_mx) +
+            " MX hosts with addresses and a check probes the first " + std::to_string(max_probed_mx) +
+            " by preference; senders rarely get this far down the list, but check " + host + " on its own"));
+    // Each probe is bounded by its own deadline; no new one starts after the budget, so a
+    // check ends within about (budget + one probe) whatever the MX hosts do.
+    const auto budget_end = std::chrono::steady_clock::now() +
+                            std::chrono::milliseconds(std::uint64_t{probe_budget_timeouts} * options.timeout_ms);
     std::vector<probe_outcome> outcomes(todo.size());
     std::atomic<std::size_t> next{0};
     auto worker = [&] {
-        for (std::size_t k = next++; k < todo.size(); k = next++)
-            outcomes[k] = probe_mx(r.mx[todo[k]], options);
+        for (std::size_t k = next++; k < todo.size(); k = next++) {
+            if (std::chrono::steady_clock::now() >= budget_end)
+                outcomes[k].over_budget = true;
+            else
+                outcomes[k] = probe_mx(r.mx[todo[k]], options);
+        }
     };
     const std::size_t n = std::min<std::size_t>(std::max(1u, options.mx_concurrency), todo.size());
     {
@@ -317,6 +360,66 @@ void run_probes(check_result& r, const check_options& options, std::vector<findi
         mx_check& mx = r.mx[todo[k]];
         probe_findings(findings, mx, outcomes[k], options);
         mx.probe = std::move(outcomes[k].probe);
+    }
+}
+
+void make_valid(std::string& s) { s = to_valid_utf8(s); }
+void make_valid(std::optional<std::string>& s)
+{
+    if (s)
+        make_valid(*s);
+}
+void make_valid(std::vector<std::string>& v)
+{
+    for (auto& s : v)
+        make_valid(s);
+}
+void make_valid(certificate_info& c)
+{
+    make_valid(c.subject_names);
+    make_valid(c.subject);
+    make_valid(c.issuer);
+    make_valid(c.verify_error);
+}
+
+// Everything a peer sent (DNS records, the policy body, HTTP headers, SMTP replies,
+// certificate names, and the messages quoting them) as valid UTF-8 without NUL: the result
+// goes into JSON and into PostgreSQL jsonb, which refuses anything else. The checks have
+// already looked at the bytes as sent; only what is shown and stored changes.
+void make_text_valid(check_result& r)
+{
+    for (auto& f : r.findings) {
+        make_valid(f.subject);
+        make_valid(f.message);
+    }
+    make_valid(r.sts.record);
+    make_valid(r.sts.id);
+    make_valid(r.sts.policy_text);
+    if (r.sts.policy)
+        make_valid(r.sts.policy->mx);
+    if (r.sts.fetch) {
+        auto& f = *r.sts.fetch;
+        make_valid(f.address);
+        make_valid(f.content_type);
+        make_valid(f.location);
+        make_valid(f.body);
+        make_valid(f.error);
+        make_valid(f.certificate);
+    }
+    make_valid(r.tlsrpt.record);
+    make_valid(r.tlsrpt.rua);
+    for (auto& m : r.mx) {
+        make_valid(m.host);
+        make_valid(m.addresses);
+        make_valid(m.covered_by);
+        if (m.probe) {
+            make_valid(m.probe->host);
+            make_valid(m.probe->banner);
+            make_valid(m.probe->error);
+            make_valid(m.probe->tls_version);
+            make_valid(m.probe->cipher);
+            make_valid(m.probe->certificate);
+        }
     }
 }
 
@@ -458,6 +561,7 @@ check_result run_check(const std::string& domain, dns_resolver& resolver, const 
     append(r.findings, std::move(mx_findings));
 
     sort_findings(r.findings);
+    make_text_valid(r);
     return r;
 }
 
@@ -543,13 +647,16 @@ Object mx_json(const mx_check& m)
     o.set("covered_by", opt(m.covered_by));
     o.set("from_reports", m.from_reports);
     if (m.probe) {
-        o.set("starttls", m.probe->starttls_offered);
+        // A TLS session after STARTTLS, as a sender gets one; whether the EHLO offered
+        // STARTTLS at all is probe.starttls_offered.
+        o.set("starttls", m.probe->status == starttls_status::ok);
         o.set("tls_version", m.probe->tls_version.empty() ? Var() : Var(m.probe->tls_version));
         Object p = new_object();
         p.set("status", std::string(to_string(m.probe->status)));
         p.set("address", m.probe->address);
         p.set("error", m.probe->error);
         p.set("banner", m.probe->banner);
+        p.set("starttls_offered", m.probe->starttls_offered);
         o.set("probe", p);
         o.set("certificate", certificate_var(m.probe->certificate));
     } else {
@@ -820,7 +927,10 @@ check_result check_result_from_json(const std::string& text)
             probe.address = p->has("address") ? string_at(p, "address") : std::string();
             probe.error = string_at(p, "error");
             probe.banner = string_at(p, "banner");
-            probe.starttls_offered = mo->has("starttls") && !mo->isNull("starttls") && bool_at(mo, "starttls");
+            // Snapshots written before probe.starttls_offered existed had it as "starttls".
+            probe.starttls_offered = p->has("starttls_offered")
+                                         ? bool_at(p, "starttls_offered")
+                                         : mo->has("starttls") && !mo->isNull("starttls") && bool_at(mo, "starttls");
             probe.tls_version = opt_string_at(mo, "tls_version").value_or("");
             if (const auto c = object_at(mo, "certificate", true))
                 probe.certificate = certificate_from(c);
@@ -852,6 +962,35 @@ struct palette {
         return t;
     }
 };
+
+// Text from peers for a terminal: control characters (C0, DEL and the C1 range, which
+// terminals take as escape sequences) as \xNN, so that a banner or a record cannot move the
+// cursor, recolour, retitle or clear the screen. The text is valid UTF-8 (make_text_valid).
+std::string shown(std::string_view text, bool keep_newlines = false)
+{
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(text.size());
+    auto escape = [&](unsigned char c) {
+        out += "\\x";
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    };
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c == '\n' && keep_newlines) {
+            out += '\n';
+        } else if (c < 0x20 || c == 0x7f) {
+            escape(c);
+        } else if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+                   static_cast<unsigned char>(text[i + 1]) <= 0x9F) {
+            escape(static_cast<unsigned char>(text[++i]));   // U+0080..U+009F
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
 
 std::string plural(std::size_t n, const char* word)
 {
@@ -940,10 +1079,10 @@ std::string to_text(const check_result& r, bool colour)
             if (f.level == s && std::find(subjects.begin(), subjects.end(), f.subject) == subjects.end())
                 subjects.push_back(f.subject);
         for (const auto& subject : subjects) {
-            out << "  " << subject << "\n";
+            out << "  " << shown(subject) << "\n";
             for (const auto& f : r.findings)
                 if (f.level == s && f.subject == subject)
-                    out << "    " << p.level(s, f.code) << ": " << indented(f.message, "      ")
+                    out << "    " << p.level(s, f.code) << ": " << indented(shown(f.message, true), "      ")
                         << (f.rfc.empty() ? "" : " [" + f.rfc + "]") << "\n";
         }
     }
@@ -953,7 +1092,7 @@ std::string to_text(const check_result& r, bool colour)
         const bool failed = std::any_of(r.findings.begin(), r.findings.end(), [&](const finding& f) {
             return f.code == "sts-record-dns-error" && f.subject == name;
         });
-        out << "  " << pad(name, 32) << (record ? *record : failed ? "(unknown: the lookup failed)" : "(none)") << "\n";
+        out << "  " << pad(name, 32) << (record ? shown(*record) : failed ? "(unknown: the lookup failed)" : "(none)") << "\n";
     };
     out << "\n" << p.bold("Records") << "\n";
     record_line("_mta-sts." + r.domain, r.sts.record);
@@ -964,7 +1103,7 @@ std::string to_text(const check_result& r, bool colour)
         const auto& f = *r.sts.fetch;
         out << "  fetch      " << f.url;
         if (!f.address.empty())
-            out << " from " << f.address;
+            out << " from " << shown(f.address);
         out << ": " << to_string(f.status);
         if (f.http_status)
             out << " (HTTP " << f.http_status << ")";
@@ -976,7 +1115,7 @@ std::string to_text(const check_result& r, bool colour)
         const auto& pol = *r.sts.policy;
         out << "  mode       " << to_string(pol.mode) << "\n";
         out << "  max_age    " << pol.max_age << " (" << duration_words(pol.max_age) << ")\n";
-        out << "  mx         " << (pol.mx.empty() ? std::string("(none)") : join(pol.mx, ", ")) << "\n";
+        out << "  mx         " << (pol.mx.empty() ? std::string("(none)") : shown(join(pol.mx, ", "))) << "\n";
     } else if (r.sts.policy_text) {
         out << "  (not usable: see the findings)\n";
     } else if (r.sts.fetch) {
@@ -998,7 +1137,7 @@ std::string to_text(const check_result& r, bool colour)
         out << "  " << pad("HOST", host_width + 2) << pad("PREF", 6) << pad("COVERED BY", cover_width + 2)
             << pad("STARTTLS", 13) << pad("TLS", 9) << "CERTIFICATE\n";
         for (const auto& m : r.mx) {
-            const std::string host = m.host.empty() ? std::string(".") : m.host + (m.from_reports ? " (reports)" : "");
+            const std::string host = m.host.empty() ? std::string(".") : shown(m.host) + (m.from_reports ? " (reports)" : "");
             std::string starttls = "-", tls = "-", cert = "-";
             if (m.probe) {
                 starttls = starttls_words(m.probe->status);
@@ -1009,7 +1148,7 @@ std::string to_text(const check_result& r, bool colour)
                 starttls = "not probed";
             }
             out << "  " << pad(host, host_width + 2) << pad(m.from_reports ? "-" : std::to_string(m.preference), 6)
-                << pad(m.covered_by ? *m.covered_by : "-", cover_width + 2) << pad(starttls, 13) << pad(tls, 9)
+                << pad(m.covered_by ? shown(*m.covered_by) : "-", cover_width + 2) << pad(starttls, 13) << pad(tls, 9)
                 << cert << "\n";
         }
     }

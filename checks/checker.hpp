@@ -91,11 +91,12 @@ void sort_findings(std::vector<finding>& findings);
 //                  "certificate"}},
 //  "tlsrpt":{"record","rua"},
 //  "mx":[{"host","preference","addresses","covered_by","from_reports","starttls","tls_version",
-//         "probe":{"status","address","error","banner"},
+//         "probe":{"status","address","error","banner","starttls_offered"},
 //         "certificate":{"subject_names","issuer","subject","not_before","not_after",
 //                        "days_to_expiry","trusted","name_matches","expired","sha256",
 //                        "verify_error"}}]}
-// Absent values are null ("starttls" is null when the MX was not probed).
+// Absent values are null ("starttls" is null when the MX was not probed, else whether a TLS
+// session followed STARTTLS). Peer text is valid UTF-8 without NUL (run_check makes it so).
 Poco::JSON::Object to_json(const check_result& r);
 std::string to_json_text(const check_result& r);   // compact, one line
 // Reads to_json_text back (for snapshots); throws std::runtime_error on malformed input.

@@ -2,6 +2,7 @@
 // catalogue (a broken record, policy host, policy or MX), a healthy domain, the JSON shape
 // and the exit codes (0 healthy, 1 errors found, 69 DNS unavailable).
 #include "checks/findings.hpp"
+#include "common/utf8.hpp"
 #include "tests/integration/check_scenario.hpp"
 
 #include <catch2/catch.hpp>
@@ -172,6 +173,19 @@ const std::vector<scenario_group>& groups()
              }},
             {"mx-cert-name-mismatch", "mx-cert-name-mismatch", mx1_subject,
              [](scenario& s) { s.mx[0].cert_names = {"other.{domain}"}; }},
+            // A check probes at most 20 MX hosts: the 21st by preference is reported, not probed.
+            {"mx-not-probed", "mx-not-probed", "mx21.{domain}",
+             [](scenario& s) {
+                 s.mx.clear();
+                 for (int i = 1; i <= 21; ++i) {
+                     scenario_mx m;
+                     m.label = "mx" + std::to_string(i);
+                     m.preference = static_cast<std::uint16_t>(i);
+                     m.listening = false;
+                     s.mx.push_back(m);
+                 }
+             },
+             {"mx-unreachable"}},
         }},
     };
     return all;
@@ -452,4 +466,54 @@ TEST_CASE("check exits 69 with sts-record-dns-error when the resolver does not a
     REQUIRE(docs.size() == 1);
     CHECK(has_finding(docs.front(), "sts-record-dns-error", "_mta-sts." + domain));
     CHECK(r.err.find(domain) != std::string::npos);
+}
+
+TEST_CASE("check shows hostile peer text safely: no terminal escapes, valid UTF-8 JSON that jsonb takes")
+{
+    scenario s;
+    s.domain = "hostile-text" + zone_suffix;
+    // A greeting with an OSC title sequence, a bell and bytes that are not UTF-8, and a
+    // policy with a colour escape, a NUL and invalid UTF-8 on an extra line.
+    s.mx[0].greeting = std::string("554 \x1b]0;owned\x07 \xff\xfe go away");
+    s.policy_body = std::string("version: STSv1\nmode: enforce\nmx: mx1.{domain}\nmax_age: 1209600\n") +
+                    "\x1b[2J\xc3\x28" + std::string(1, '\0') + "junk\n";
+    deployment servers({s});
+
+    const run_result j = servers.check({s.domain});
+    INFO("stderr: " << j.err << "\nstdout: " << j.out);
+    CHECK(j.exit_code == 1);
+    CHECK(is_valid_utf8(j.out));
+    const auto doc = check_documents(j.out, 1).front();
+    INFO("findings:\n" << findings_summary(doc));
+    CHECK(has_finding(doc, "mx-unreachable", "mx1." + s.domain));
+    CHECK(has_finding(doc, "sts-policy-syntax", "mta-sts." + s.domain));
+    const std::string policy_text = string_at(doc->getObject("sts"), "policy_text");
+    CHECK(is_valid_utf8(policy_text));
+    CHECK(policy_text.find('\0') == std::string::npos);
+    CHECK(policy_text.find("max_age: 1209600") != std::string::npos);
+    const auto probe = doc->getArray("mx")->getObject(0)->getObject("probe");
+    REQUIRE(probe);
+    CHECK(is_valid_utf8(string_at(probe, "banner")));
+    CHECK_FALSE(doc->getArray("mx")->getObject(0)->getValue<bool>("starttls"));
+
+    // The monitor stores this document as jsonb, which refuses NUL and invalid UTF-8.
+    scratch_database db(false);
+    std::string literal;
+    for (const char c : j.out)
+        literal += c == '\'' ? std::string("''") : std::string(1, c);
+    CHECK(query_text(db.url(), "SELECT ('" + literal + "'::jsonb)->'sts'->>'record'") == "v=STSv1; id=20261126T120000");
+
+    // The text report carries no control character but the newlines between its lines.
+    std::vector<std::string> argv = {required_env("STSWATCH_BIN"), "check", s.domain, "--allow-private",
+                                     "--set", "checks.timeout=2", "--resolver", servers.resolver(),
+                                     "--ca-file", test_ca_file()};
+    const run_result t = run_program(argv);
+    INFO("text: " << t.out);
+    CHECK(t.exit_code == 1);
+    CHECK(t.out.find("mx-unreachable") != std::string::npos);
+    CHECK(std::none_of(t.out.begin(), t.out.end(), [](char c) {
+        const auto u = static_cast<unsigned char>(c);
+        return (u < 0x20 && u != '\n') || u == 0x7f;
+    }));
+    CHECK(t.out.find("\\x1b") != std::string::npos);   // shown, not obeyed
 }
