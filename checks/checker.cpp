@@ -173,10 +173,16 @@ void resolve_addresses(check_result& r, dns_resolver& resolver, std::vector<find
             continue;
         auto a = resolver.a(mx.host);
         auto aaaa = resolver.aaaa(mx.host);
-        if (a.status == dns_status::ok)
+        // Sorted within each family: resolvers rotate the order (round robin), and a snapshot
+        // should change only when the addresses do.
+        if (a.status == dns_status::ok) {
+            std::sort(a.records.begin(), a.records.end());
             mx.addresses.insert(mx.addresses.end(), a.records.begin(), a.records.end());
-        if (aaaa.status == dns_status::ok)
+        }
+        if (aaaa.status == dns_status::ok) {
+            std::sort(aaaa.records.begin(), aaaa.records.end());
             mx.addresses.insert(mx.addresses.end(), aaaa.records.begin(), aaaa.records.end());
+        }
         if (!mx.addresses.empty())
             continue;
         std::string why = "it has no A or AAAA record";
@@ -198,6 +204,7 @@ constexpr unsigned probe_budget_timeouts = 4;          // no probe starts after 
 // The outcome of probing one MX: the probe (when one was made) and why not otherwise.
 struct probe_outcome {
     std::optional<starttls_probe_result> probe;
+    std::vector<starttls_probe_result> others;   // the MX's other addresses that answered
     bool refused_private = false;
     bool over_budget = false;   // not started: the check's time for probes had run out
 };
@@ -209,6 +216,10 @@ probe_outcome probe_mx(const mx_check& mx, const check_options& options)
     po.ca_file = options.ca_file;
     po.timeout_ms = options.timeout_ms;
     po.port = options.smtp_port;
+    // RFC 5321 §5.1: a sender tries the addresses in turn until one answers, and different
+    // senders get different first addresses (DNS round robin, IPv4 or IPv6). One address
+    // with a stale certificate or without STARTTLS fails some of them, so every address is
+    // probed (up to max_probed_addresses); the first that answers is the MX's probe.
     std::size_t tried = 0;
     for (const auto& address : mx.addresses) {
         if (tried == max_probed_addresses)
@@ -220,22 +231,26 @@ probe_outcome probe_mx(const mx_check& mx, const check_options& options)
             continue;
         }
         ++tried;
+        starttls_probe_result result;
         try {
-            out.probe = probe_starttls(mx.host, address, po);
+            result = probe_starttls(mx.host, address, po);
         } catch (const std::exception& e) {
             // What a peer sends must never abort the whole check.
-            starttls_probe_result failed;
-            failed.status = starttls_status::smtp_error;
-            failed.host = mx.host;
-            failed.address = address;
-            failed.error = e.what();
-            out.probe = std::move(failed);
+            result.status = starttls_status::smtp_error;
+            result.host = mx.host;
+            result.address = address;
+            result.error = e.what();
         }
-        if (out.probe->status != starttls_status::unreachable)
-            break;   // otherwise try the next address, as a sender would (RFC 5321 §5.1)
+        if (!out.probe || out.probe->status == starttls_status::unreachable)
+            out.probe = std::move(result);   // the first address a sender gets an answer from
+        else if (result.status != starttls_status::unreachable)
+            out.others.push_back(std::move(result));   // a sender moves on from an unreachable one
     }
     return out;
 }
+
+void address_findings(std::vector<finding>& findings, const mx_check& mx, const starttls_probe_result& p,
+                      const check_options& options);
 
 void probe_findings(std::vector<finding>& findings, const mx_check& mx, const probe_outcome& outcome,
                     const check_options& options)
@@ -254,7 +269,26 @@ void probe_findings(std::vector<finding>& findings, const mx_check& mx, const pr
                 "); use --allow-private (checks.allow_private) to probe MX hosts on private or loopback addresses"));
         return;
     }
-    const starttls_probe_result& p = *outcome.probe;
+    address_findings(findings, mx, *outcome.probe, options);
+    // Another address of the same MX: only what it adds (a code the first address did not
+    // get), with that address in the message.
+    for (const auto& other : outcome.others) {
+        std::vector<finding> more;
+        address_findings(more, mx, other, options);
+        for (auto& f : more) {
+            const bool known = std::any_of(findings.begin(), findings.end(), [&](const finding& g) {
+                return g.code == f.code && g.subject == f.subject;
+            });
+            if (!known)
+                findings.push_back(std::move(f));
+        }
+    }
+}
+
+// The findings of one address of an MX.
+void address_findings(std::vector<finding>& findings, const mx_check& mx, const starttls_probe_result& p,
+                      const check_options& options)
+{
     const std::string where = mx.host + " (" + p.address + ")";
     const std::string why = p.error.empty() ? std::string() : " (" + p.error + ")";
     switch (p.status) {
@@ -360,6 +394,7 @@ void run_probes(check_result& r, const check_options& options, std::vector<findi
         mx_check& mx = r.mx[todo[k]];
         probe_findings(findings, mx, outcomes[k], options);
         mx.probe = std::move(outcomes[k].probe);
+        mx.other_probes = std::move(outcomes[k].others);
     }
 }
 
@@ -380,6 +415,16 @@ void make_valid(certificate_info& c)
     make_valid(c.subject);
     make_valid(c.issuer);
     make_valid(c.verify_error);
+}
+
+void make_valid(starttls_probe_result& p)
+{
+    make_valid(p.host);
+    make_valid(p.banner);
+    make_valid(p.error);
+    make_valid(p.tls_version);
+    make_valid(p.cipher);
+    make_valid(p.certificate);
 }
 
 // Everything a peer sent (DNS records, the policy body, HTTP headers, SMTP replies,
@@ -412,14 +457,10 @@ void make_text_valid(check_result& r)
         make_valid(m.host);
         make_valid(m.addresses);
         make_valid(m.covered_by);
-        if (m.probe) {
-            make_valid(m.probe->host);
-            make_valid(m.probe->banner);
-            make_valid(m.probe->error);
-            make_valid(m.probe->tls_version);
-            make_valid(m.probe->cipher);
-            make_valid(m.probe->certificate);
-        }
+        if (m.probe)
+            make_valid(*m.probe);
+        for (auto& p : m.other_probes)
+            make_valid(p);
     }
 }
 
@@ -638,6 +679,17 @@ Object policy_json(const sts_policy& p)
     return o;
 }
 
+Object probe_json(const starttls_probe_result& probe)
+{
+    Object p = new_object();
+    p.set("status", std::string(to_string(probe.status)));
+    p.set("address", probe.address);
+    p.set("error", probe.error);
+    p.set("banner", probe.banner);
+    p.set("starttls_offered", probe.starttls_offered);
+    return p;
+}
+
 Object mx_json(const mx_check& m)
 {
     Object o = new_object();
@@ -651,13 +703,7 @@ Object mx_json(const mx_check& m)
         // STARTTLS at all is probe.starttls_offered.
         o.set("starttls", m.probe->status == starttls_status::ok);
         o.set("tls_version", m.probe->tls_version.empty() ? Var() : Var(m.probe->tls_version));
-        Object p = new_object();
-        p.set("status", std::string(to_string(m.probe->status)));
-        p.set("address", m.probe->address);
-        p.set("error", m.probe->error);
-        p.set("banner", m.probe->banner);
-        p.set("starttls_offered", m.probe->starttls_offered);
-        o.set("probe", p);
+        o.set("probe", probe_json(*m.probe));
         o.set("certificate", certificate_var(m.probe->certificate));
     } else {
         o.set("starttls", Var());
@@ -665,6 +711,16 @@ Object mx_json(const mx_check& m)
         o.set("probe", Var());
         o.set("certificate", Var());
     }
+    // The MX's other addresses, each with what "probe", "tls_version" and "certificate"
+    // say of the first.
+    Array others;
+    for (const auto& other : m.other_probes) {
+        Object p = probe_json(other);
+        p.set("tls_version", other.tls_version.empty() ? Var() : Var(other.tls_version));
+        p.set("certificate", certificate_var(other.certificate));
+        others.add(p);
+    }
+    o.set("other_probes", others);
     return o;
 }
 
@@ -792,6 +848,18 @@ constexpr dns_status all_dns_statuses[] = {dns_status::ok, dns_status::nxdomain,
 constexpr starttls_status all_starttls_statuses[] = {
     starttls_status::ok, starttls_status::unreachable, starttls_status::smtp_error,
     starttls_status::starttls_missing, starttls_status::starttls_refused, starttls_status::tls_failed};
+
+starttls_probe_result probe_from(const Object::Ptr& p, const std::string& host)
+{
+    starttls_probe_result probe;
+    probe.host = host;
+    probe.status = enum_from(string_at(p, "status"), all_starttls_statuses, "status");
+    probe.address = p->has("address") ? string_at(p, "address") : std::string();
+    probe.error = string_at(p, "error");
+    probe.banner = string_at(p, "banner");
+    probe.starttls_offered = p->has("starttls_offered") && bool_at(p, "starttls_offered");
+    return probe;
+}
 
 } // namespace
 
@@ -921,20 +989,27 @@ check_result check_result_from_json(const std::string& text)
         m.covered_by = opt_string_at(mo, "covered_by");
         m.from_reports = mo->has("from_reports") && bool_at(mo, "from_reports");
         if (const auto p = object_at(mo, "probe", true)) {
-            starttls_probe_result probe;
-            probe.host = m.host;
-            probe.status = enum_from(string_at(p, "status"), all_starttls_statuses, "status");
-            probe.address = p->has("address") ? string_at(p, "address") : std::string();
-            probe.error = string_at(p, "error");
-            probe.banner = string_at(p, "banner");
+            starttls_probe_result probe = probe_from(p, m.host);
             // Snapshots written before probe.starttls_offered existed had it as "starttls".
-            probe.starttls_offered = p->has("starttls_offered")
-                                         ? bool_at(p, "starttls_offered")
-                                         : mo->has("starttls") && !mo->isNull("starttls") && bool_at(mo, "starttls");
+            if (!p->has("starttls_offered"))
+                probe.starttls_offered = mo->has("starttls") && !mo->isNull("starttls") && bool_at(mo, "starttls");
             probe.tls_version = opt_string_at(mo, "tls_version").value_or("");
             if (const auto c = object_at(mo, "certificate", true))
                 probe.certificate = certificate_from(c);
             m.probe = std::move(probe);
+        }
+        if (mo->has("other_probes")) {   // absent in older snapshots
+            const auto others = array_at(mo, "other_probes");
+            for (std::size_t k = 0; k < others->size(); ++k) {
+                const auto p = others->getObject(static_cast<unsigned>(k));
+                if (!p)
+                    malformed("an other_probes entry is not an object");
+                starttls_probe_result probe = probe_from(p, m.host);
+                probe.tls_version = opt_string_at(p, "tls_version").value_or("");
+                if (const auto c = object_at(p, "certificate", true))
+                    probe.certificate = certificate_from(c);
+                m.other_probes.push_back(std::move(probe));
+            }
         }
         r.mx.push_back(std::move(m));
     }
@@ -1150,6 +1225,12 @@ std::string to_text(const check_result& r, bool colour)
             out << "  " << pad(host, host_width + 2) << pad(m.from_reports ? "-" : std::to_string(m.preference), 6)
                 << pad(m.covered_by ? shown(*m.covered_by) : "-", cover_width + 2) << pad(starttls, 13) << pad(tls, 9)
                 << cert << "\n";
+            if (m.probe && !m.other_probes.empty())
+                out << "    first answer from " << shown(m.probe->address) << "\n";
+            for (const auto& other : m.other_probes)
+                out << "    also " << pad(shown(other.address), 16) << starttls_words(other.status)
+                    << (other.tls_version.empty() ? std::string() : ", " + other.tls_version) << ", "
+                    << certificate_summary(other.certificate) << "\n";
         }
     }
     return out.str();

@@ -49,7 +49,8 @@ struct mx_check {
     std::vector<std::string> addresses;  // A then AAAA
     std::optional<std::string> covered_by;   // the policy's mx pattern matching host
     bool from_reports = false;           // an extra_mx_hosts entry, not in the live MX set
-    std::optional<starttls_probe_result> probe;   // when probed
+    std::optional<starttls_probe_result> probe;   // when probed: the first address that answered
+    std::vector<starttls_probe_result> other_probes;   // the other addresses that answered
 };
 
 struct check_result {
@@ -94,7 +95,9 @@ void sort_findings(std::vector<finding>& findings);
 //         "probe":{"status","address","error","banner","starttls_offered"},
 //         "certificate":{"subject_names","issuer","subject","not_before","not_after",
 //                        "days_to_expiry","trusted","name_matches","expired","sha256",
-//                        "verify_error"}}]}
+//                        "verify_error"},
+//         "other_probes":[{"status","address","error","banner","starttls_offered","tls_version",
+//                          "certificate"}]}]}
 // Absent values are null ("starttls" is null when the MX was not probed, else whether a TLS
 // session followed STARTTLS). Peer text is valid UTF-8 without NUL (run_check makes it so).
 Poco::JSON::Object to_json(const check_result& r);

@@ -17,6 +17,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <memory>
@@ -51,6 +52,9 @@ struct scenario_mx {
     bool tls_garbage = false;
     int max_tls_version = 0;
     std::optional<std::string> greeting;   // default "220 <host> ESMTP"; "" = close at once
+    // A second address for the host (a second A record), served like the first but with a
+    // certificate ending this many days from now; 0: one address only.
+    int second_address_cert_not_after_days = 0;
 };
 
 struct scenario {
@@ -155,6 +159,12 @@ public:
                 if (m.listening)
                     address = start_mx(s, m);
                 zone << m.label << " A " << address << "\n";
+                if (m.second_address_cert_not_after_days != 0) {
+                    scenario_mx second = m;
+                    second.cert_not_before_days = std::min(-1, m.second_address_cert_not_after_days - 30);
+                    second.cert_not_after_days = m.second_address_cert_not_after_days;
+                    zone << m.label << " A " << start_mx(s, second) << "\n";
+                }
             }
             zone << with_domain(s.extra_records, d) << "\n";
             zones.push_back({d, zone.str()});

@@ -173,6 +173,9 @@ const std::vector<scenario_group>& groups()
              }},
             {"mx-cert-name-mismatch", "mx-cert-name-mismatch", mx1_subject,
              [](scenario& s) { s.mx[0].cert_names = {"other.{domain}"}; }},
+            // Every address of an MX is probed: the second one's certificate has expired.
+            {"mx-cert-expired-second-address", "mx-cert-expired", mx1_subject,
+             [](scenario& s) { s.mx[0].second_address_cert_not_after_days = -1; }},
             // A check probes at most 20 MX hosts: the 21st by preference is reported, not probed.
             {"mx-not-probed", "mx-not-probed", "mx21.{domain}",
              [](scenario& s) {
@@ -516,4 +519,41 @@ TEST_CASE("check shows hostile peer text safely: no terminal escapes, valid UTF-
         return (u < 0x20 && u != '\n') || u == 0x7f;
     }));
     CHECK(t.out.find("\\x1b") != std::string::npos);   // shown, not obeyed
+}
+
+TEST_CASE("check probes every address of an MX and shows the others in other_probes")
+{
+    const group_run& run = run_group("mx");
+    const std::string domain = "mx-cert-expired-second-address" + zone_suffix;
+    const auto doc = document_of(run.documents, domain);
+    INFO("findings:\n" << findings_summary(doc));
+    const auto mx = doc->getArray("mx");
+    REQUIRE(mx);
+    REQUIRE(mx->size() == 1);
+    const auto m = mx->getObject(0);
+    REQUIRE(m->getArray("addresses")->size() == 2);
+    const auto others = m->getArray("other_probes");
+    REQUIRE(others);
+    REQUIRE(others->size() == 1);
+    const auto other = others->getObject(0);
+    const auto first = m->getObject("probe");
+    REQUIRE(first);
+    CHECK(string_at(other, "address") != string_at(first, "address"));
+    CHECK(string_at(other, "status") == "ok");
+    // One of the two certificates is the expired one, and the finding names its address.
+    const auto first_cert = m->getObject("certificate");
+    const auto other_cert = other->getObject("certificate");
+    REQUIRE(first_cert);
+    REQUIRE(other_cert);
+    CHECK(first_cert->getValue<bool>("expired") != other_cert->getValue<bool>("expired"));
+    const std::string expired_address =
+        first_cert->getValue<bool>("expired") ? string_at(first, "address") : string_at(other, "address");
+    const auto findings = doc->getArray("findings");
+    bool named = false;
+    for (std::size_t i = 0; i < findings->size(); ++i) {
+        const auto f = findings->getObject(static_cast<unsigned>(i));
+        if (f->getValue<std::string>("code") == "mx-cert-expired")
+            named = f->getValue<std::string>("message").find(expired_address) != std::string::npos;
+    }
+    CHECK(named);
 }
