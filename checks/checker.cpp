@@ -166,11 +166,26 @@ void check_coverage(check_result& r)
     }
 }
 
+// Bounds on one check, whatever the domain publishes: a monitor that checks many domains
+// must not spend an hour on one that lists hundreds of MX hosts or addresses.
+constexpr std::size_t max_checked_mx = 20;             // MX hosts resolved and probed, by preference
+constexpr std::size_t max_probed_addresses = 4;        // addresses probed per MX host
+constexpr unsigned probe_budget_timeouts = 4;          // no probe starts after 4 x checks.timeout
+
 void resolve_addresses(check_result& r, dns_resolver& resolver, std::vector<finding>& findings)
 {
+    std::size_t checked = 0;
     for (auto& mx : r.mx) {
         if (mx.host.empty() || mx.from_reports)
             continue;
+        if (checked == max_checked_mx) {
+            findings.push_back(make_finding("mx-not-probed", mx.host,
+                "not checked: " + r.domain + " has more than " + std::to_string(max_checked_mx) +
+                " MX hosts and a check resolves and probes the first " + std::to_string(max_checked_mx) +
+                " by preference; senders rarely get this far down the list, but check " + mx.host + " on its own"));
+            continue;
+        }
+        ++checked;
         auto a = resolver.a(mx.host);
         auto aaaa = resolver.aaaa(mx.host);
         // Sorted within each family: resolvers rotate the order (round robin), and a snapshot
@@ -194,12 +209,6 @@ void resolve_addresses(check_result& r, dns_resolver& resolver, std::vector<find
             "; publish an address for it or remove it from the MX records"));
     }
 }
-
-// Bounds on one check, whatever the domain publishes: a monitor that checks many domains
-// must not spend an hour on one that lists hundreds of MX hosts or addresses.
-constexpr std::size_t max_probed_mx = 20;              // MX hosts probed, by preference
-constexpr std::size_t max_probed_addresses = 4;        // addresses tried per MX host
-constexpr unsigned probe_budget_timeouts = 4;          // no probe starts after 4 x checks.timeout
 
 // The outcome of probing one MX: the probe (when one was made) and why not otherwise.
 struct probe_outcome {
@@ -354,21 +363,11 @@ void address_findings(std::vector<finding>& findings, const mx_check& mx, const 
 
 void run_probes(check_result& r, const check_options& options, std::vector<finding>& findings)
 {
+    // resolve_addresses left the MX hosts beyond max_checked_mx without addresses.
     std::vector<std::size_t> todo;
-    std::vector<std::string> skipped;
-    for (std::size_t i = 0; i < r.mx.size(); ++i) {
-        if (r.mx[i].host.empty() || r.mx[i].from_reports || r.mx[i].addresses.empty())
-            continue;
-        if (todo.size() < max_probed_mx)
+    for (std::size_t i = 0; i < r.mx.size(); ++i)
+        if (!r.mx[i].host.empty() && !r.mx[i].from_reports && !r.mx[i].addresses.empty())
             todo.push_back(i);
-        else
-            skipped.push_back(r.mx[i].host);
-    }
-    for (const auto& host : skipped)
-        findings.push_back(make_finding("mx-not-probed", host,
-            "not probed: " + r.domain + " has more than " + std::to_string(max_probed_mx) +
-            " MX hosts with addresses and a check probes the first " + std::to_string(max_probed_mx) +
-            " by preference; senders rarely get this far down the list, but check " + host + " on its own"));
     // Each probe is bounded by its own deadline; no new one starts after the budget, so a
     // check ends within about (budget + one probe) whatever the MX hosts do.
     const auto budget_end = std::chrono::steady_clock::now() +

@@ -117,7 +117,7 @@ const std::vector<finding_kind>& finding_catalogue()
          "An MX host could not be reached on port 25, or did not answer SMTP properly.",
          "Make the MX accept connections on port 25 (firewall, service running, greeting 220)."},
         {"mx-not-probed", warning, "RFC 5321 §5.1",
-         "An MX host was not probed: the domain has more than 20 MX hosts with addresses, or the probes of the others used up the check's time.",
+         "An MX host was not probed: the domain has more than 20 MX hosts (a check takes the first 20 by preference), or the probes of the others used up the check's time.",
          "Check that MX host on its own; keep the MX set short, or raise checks.timeout if the MX hosts are slow."},
         {"mx-starttls-missing", error, "RFC 8461 §4",
          "An MX host does not offer STARTTLS, or refuses it: senders in enforce mode cannot deliver to it.",
