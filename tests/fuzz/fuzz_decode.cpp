@@ -1,6 +1,7 @@
 // decode_body on arbitrary bytes, with a small limit: it either yields report JSON within
 // the limit or throws decode_error with a reason, and its answers agree with sniff_body.
 #include "collector/decode.hpp"
+#include "tests/fuzz/invariant.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -11,17 +12,7 @@ namespace {
 
 constexpr std::uint64_t limit = 1 << 20;
 
-[[noreturn]] void broken(const char* invariant)
-{
-    std::fprintf(stderr, "fuzz_decode: invariant broken: %s\n", invariant);
-    std::abort();
-}
-
-void check(bool holds, const char* invariant)
-{
-    if (!holds)
-        broken(invariant);
-}
+const stswatch::fuzz::invariants check{"fuzz_decode"};
 
 } // namespace
 

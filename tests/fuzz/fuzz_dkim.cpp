@@ -2,6 +2,7 @@
 // canonicalizations, and verify_dkim on whole messages with a lookup that returns fixed
 // keys (RFC 8463 Appendix A). The first byte chooses which; the rest is the input.
 #include "collector/dkim.hpp"
+#include "tests/fuzz/invariant.hpp"
 #include "tests/unit/dkim_cases.hpp"
 
 #include <algorithm>
@@ -12,17 +13,7 @@
 
 namespace {
 
-[[noreturn]] void broken(const char* invariant)
-{
-    std::fprintf(stderr, "fuzz_dkim: invariant broken: %s\n", invariant);
-    std::abort();
-}
-
-void check(bool holds, const char* invariant)
-{
-    if (!holds)
-        broken(invariant);
-}
+const stswatch::fuzz::invariants check{"fuzz_dkim"};
 
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 

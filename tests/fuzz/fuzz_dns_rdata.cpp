@@ -1,6 +1,7 @@
 // The DNS rdata parsers on arbitrary bytes (the first byte picks the type): they never read
 // past the data, and what they accept holds together.
 #include "checks/dns_rdata.hpp"
+#include "tests/fuzz/invariant.hpp"
 
 #include <arpa/inet.h>
 
@@ -10,13 +11,7 @@
 
 namespace {
 
-void check(bool holds, const char* invariant)
-{
-    if (!holds) {
-        std::fprintf(stderr, "fuzz_dns_rdata: invariant broken: %s\n", invariant);
-        std::abort();
-    }
-}
+const stswatch::fuzz::invariants check{"fuzz_dns_rdata"};
 
 } // namespace
 

@@ -1,6 +1,7 @@
 // The HTTP response parser on arbitrary bytes, whole and split at a point taken from the
 // input: it never throws, stays within its limits, and splitting changes nothing.
 #include "checks/http_response.hpp"
+#include "tests/fuzz/invariant.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -9,13 +10,7 @@
 
 namespace {
 
-void check(bool holds, const char* invariant)
-{
-    if (!holds) {
-        std::fprintf(stderr, "fuzz_http_response: invariant broken: %s\n", invariant);
-        std::abort();
-    }
-}
+const stswatch::fuzz::invariants check{"fuzz_http_response"};
 
 } // namespace
 

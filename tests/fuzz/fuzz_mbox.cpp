@@ -2,6 +2,7 @@
 // messages in order, accounts for every byte it keeps, and gives the same messages however
 // the stream is chunked.
 #include "collector/mbox.hpp"
+#include "tests/fuzz/invariant.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -10,13 +11,7 @@
 
 namespace {
 
-void check(bool holds, const char* invariant)
-{
-    if (!holds) {
-        std::fprintf(stderr, "fuzz_mbox: invariant broken: %s\n", invariant);
-        std::abort();
-    }
-}
+const stswatch::fuzz::invariants check{"fuzz_mbox"};
 
 // Every line is "\n" or "\r\n" (the empty input too).
 bool only_blank_lines(std::string_view input)

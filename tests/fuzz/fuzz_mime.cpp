@@ -2,6 +2,7 @@
 // throws mime_error with a reason, never anything else; what it finds is within the limits,
 // no larger than what was sent, and the same when read again.
 #include "collector/mime.hpp"
+#include "tests/fuzz/invariant.hpp"
 
 #include <cctype>
 #include <cstdint>
@@ -11,17 +12,7 @@
 
 namespace {
 
-[[noreturn]] void broken(const char* invariant)
-{
-    std::fprintf(stderr, "fuzz_mime: invariant broken: %s\n", invariant);
-    std::abort();
-}
-
-void check(bool holds, const char* invariant)
-{
-    if (!holds)
-        broken(invariant);
-}
+const stswatch::fuzz::invariants check{"fuzz_mime"};
 
 bool is_lower_case(std::string_view s)
 {

@@ -1,6 +1,7 @@
 // parse_smtp_command on arbitrary lines: it never throws, and what it accepts holds together:
 // refusals carry a code and a reason, and accepted paths respect the RFC 5321 limits.
 #include "collector/smtp_command.hpp"
+#include "tests/fuzz/invariant.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -9,13 +10,7 @@
 
 namespace {
 
-void check(bool holds, const char* invariant)
-{
-    if (!holds) {
-        std::fprintf(stderr, "fuzz_smtp_command: invariant broken: %s\n", invariant);
-        std::abort();
-    }
-}
+const stswatch::fuzz::invariants check{"fuzz_smtp_command"};
 
 } // namespace
 

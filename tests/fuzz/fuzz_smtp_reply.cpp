@@ -2,6 +2,7 @@
 // (one code of 2xx-5xx, bounded lines), and a complete reply is also complete in the
 // buffer that ends where it ends.
 #include "checks/smtp_reply.hpp"
+#include "tests/fuzz/invariant.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -10,13 +11,7 @@
 
 namespace {
 
-void check(bool holds, const char* invariant)
-{
-    if (!holds) {
-        std::fprintf(stderr, "fuzz_smtp_reply: invariant broken: %s\n", invariant);
-        std::abort();
-    }
-}
+const stswatch::fuzz::invariants check{"fuzz_smtp_reply"};
 
 } // namespace
 

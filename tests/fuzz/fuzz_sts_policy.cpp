@@ -2,6 +2,7 @@
 // sender can apply: a mode, max_age within RFC 8461 §3.2's limit, at least one mx pattern
 // unless the mode is none, and only valid patterns. Every finding is catalogued.
 #include "checks/sts_policy.hpp"
+#include "tests/fuzz/invariant.hpp"
 #include "common/domain.hpp"
 
 #include <cstdint>
@@ -11,13 +12,7 @@
 
 namespace {
 
-void check(bool holds, const char* invariant)
-{
-    if (!holds) {
-        std::fprintf(stderr, "fuzz_sts_policy: invariant broken: %s\n", invariant);
-        std::abort();
-    }
-}
+const stswatch::fuzz::invariants check{"fuzz_sts_policy"};
 
 } // namespace
 

@@ -4,6 +4,7 @@
 // _smtp._tls record has at least one destination, and every finding is catalogued and says
 // something.
 #include "checks/sts_record.hpp"
+#include "tests/fuzz/invariant.hpp"
 
 #include <cstdint>
 #include <cstdio>
@@ -14,13 +15,7 @@ namespace {
 
 constexpr std::size_t max_records = 8;
 
-void check(bool holds, const char* invariant)
-{
-    if (!holds) {
-        std::fprintf(stderr, "fuzz_sts_record: invariant broken: %s\n", invariant);
-        std::abort();
-    }
-}
+const stswatch::fuzz::invariants check{"fuzz_sts_record"};
 
 bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 
