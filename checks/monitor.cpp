@@ -1,11 +1,14 @@
 // Monitoring: change detection between snapshots (pure), the PostgreSQL store of
-// sql/0002_monitoring.sql, and the scheduler that `stswatch serve` runs.
+// sql/0002_monitoring.sql and sql/0003_monitor_known_policy.sql, and the scheduler that
+// `stswatch serve` runs.
 #include "checks/monitor.hpp"
 
 #include "common/domain.hpp"
 #include "common/log.hpp"
 #include "common/strings.hpp"
 
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
 #include <openssl/evp.h>
 #include <pqxx/pqxx>
 
@@ -16,6 +19,7 @@
 #include <mutex>
 #include <random>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -38,12 +42,36 @@ const std::string* published_policy_text(const check_result& r)
     return &*r.sts.policy_text;
 }
 
-// The fetch failed because our resolver failed, not because of anything the domain did:
-// there is no telling whether the policy is still there.
-bool policy_unknown(const check_result& r)
+// What a check says about the published policy.
+enum class policy_state {
+    published,   // fetched
+    absent,      // the domain's own answer is "none"
+    unknown,     // the fetch failed on the way: nothing is known
+};
+
+// RFC 8461 §5.1: a sender that cannot fetch the policy keeps applying its cached copy, so a
+// fetch that failed on the way (connection refused or timed out, the TLS handshake failed,
+// the response was cut short or timed out) or because our own resolver failed says nothing
+// about whether the domain still publishes one. Every other failure is the domain's own
+// answer, the same for every sender: no mta-sts host (NXDOMAIN, NODATA), an address only
+// reachable privately, an invalid certificate, a redirect, an HTTP error, the wrong content
+// type, a body over 64 KiB.
+policy_state policy_state_of(const check_result& r)
 {
-    return !r.sts.candidate && r.sts.fetch && r.sts.fetch->status == policy_fetch_status::no_address &&
-           r.sts.fetch->dns == dns_status::temporary_failure;
+    if (published_policy_text(r))
+        return policy_state::published;
+    if (r.sts.candidate || !r.sts.fetch)
+        return policy_state::absent;
+    switch (r.sts.fetch->status) {
+    case policy_fetch_status::connect_failed:
+    case policy_fetch_status::tls_failed:
+    case policy_fetch_status::bad_response:
+        return policy_state::unknown;
+    case policy_fetch_status::no_address:
+        return r.sts.fetch->dns == dns_status::temporary_failure ? policy_state::unknown : policy_state::absent;
+    default:
+        return policy_state::absent;
+    }
 }
 
 std::string sorted_patterns(const sts_policy& p)
@@ -96,19 +124,117 @@ void compare(std::vector<change_event>& out, const char* kind, const std::string
         out.push_back({kind, subject, *before, *after});
 }
 
+// RFC 8461 §3.2: what a sender takes from a policy text. Line endings (CRLF or LF), the
+// order of the mx lines and keys it ignores do not change it; a text that is not a usable
+// policy (another version, bad syntax) gives none.
+bool read_alike(const std::optional<sts_policy>& a, const std::optional<sts_policy>& b)
+{
+    if (!a || !b)
+        return !a && !b;
+    return a->mode == b->mode && a->max_age == b->max_age && sorted_patterns(*a) == sorted_patterns(*b);
+}
+
+void compare_policies(std::vector<change_event>& out, std::vector<finding>& findings_out,
+                      const check_result& before, const check_result& after, const std::string& domain)
+{
+    const std::string sts_name = "_mta-sts." + domain;
+    const std::string policy_host = "mta-sts." + domain;
+    const std::string* old_text = published_policy_text(before);
+    const std::string* new_text = published_policy_text(after);
+    if (old_text && !new_text)
+        out.push_back({"sts-policy-removed", policy_host, *old_text, ""});
+    else if (!old_text && new_text)
+        out.push_back({"sts-policy-added", policy_host, "", *new_text});
+    else if (old_text && new_text && *old_text != *new_text) {
+        // The text is what the domain serves: any change to it is recorded.
+        out.push_back({"sts-policy-changed", policy_host, *old_text, *new_text});
+        // RFC 8461 §3.1: senders fetch the policy again only when the id changes; with the
+        // same id, those that cached it keep applying the old one for max_age. That only
+        // matters when they would read the new text differently; a change of form alone
+        // (line endings, the order of mx lines) is no finding.
+        const std::string old_id = before.sts.id.value_or("");
+        if (!old_id.empty() && old_id == after.sts.id.value_or("") && !read_alike(before.sts.policy, after.sts.policy)) {
+            std::string max_age = before.sts.policy ? std::to_string(before.sts.policy->max_age) + " s" : "its max_age";
+            findings_out.push_back(make_finding(
+                "sts-policy-changed-without-id", sts_name,
+                "the policy at https://" + policy_host + "/.well-known/mta-sts.txt changed but the id in " +
+                    sts_name + " stayed \"" + old_id + "\": senders that cached the old policy keep using it for "
+                    "up to max_age (" + max_age + "); publish a new id in " + sts_name + " whenever the policy changes"));
+        }
+    }
+    if (old_text && new_text && before.sts.policy && after.sts.policy) {
+        const auto& p = *before.sts.policy;
+        const auto& q = *after.sts.policy;
+        if (p.mode != q.mode)
+            out.push_back({"sts-mode-changed", policy_host, to_string(p.mode), to_string(q.mode)});
+        if (p.max_age != q.max_age)
+            out.push_back({"sts-max-age-changed", policy_host, std::to_string(p.max_age), std::to_string(q.max_age)});
+        const auto old_mx = sorted_patterns(p);
+        const auto new_mx = sorted_patterns(q);
+        if (old_mx != new_mx)
+            out.push_back({"sts-mx-patterns-changed", policy_host, old_mx, new_mx});
+    }
+}
+
+// What a change event needs of a certificate.
+certificate_info certificate_fingerprint(const certificate_info& c)
+{
+    certificate_info out;
+    out.present = true;
+    out.sha256 = c.sha256;
+    out.not_after = c.not_after;
+    return out;
+}
+
 } // namespace
+
+diff_base next_diff_base(const diff_base* base, const stored_snapshot& snapshot)
+{
+    // A check whose resolver failed shows nothing: the next one is compared with the same.
+    if (snapshot.result.dns_unavailable && base)
+        return *base;
+    diff_base next;
+    next.previous = snapshot;
+    if (!base)
+        return next;
+    if (policy_state_of(snapshot.result) == policy_state::unknown) {
+        if (base->policy_source)
+            next.policy_source = base->policy_source;
+        else if (policy_state_of(base->previous.result) != policy_state::unknown)
+            next.policy_source = base->previous;
+    }
+    const auto earlier = live_mx(base->previous.result);
+    for (const auto& [host, m] : live_mx(snapshot.result)) {
+        if (mx_certificate(*m))
+            continue;
+        if (auto carried = base->certificates.find(host); carried != base->certificates.end())
+            next.certificates.emplace(host, carried->second);
+        else if (auto e = earlier.find(host); e != earlier.end())
+            if (const auto* seen = mx_certificate(*e->second))
+                next.certificates.emplace(host, certificate_fingerprint(*seen));
+    }
+    return next;
+}
 
 std::vector<change_event> diff_snapshots(const check_result& before, const check_result& after,
                                          std::vector<finding>& findings_out)
 {
+    diff_base base;
+    base.previous.result = before;
+    return diff_snapshots(base, after, findings_out);
+}
+
+std::vector<change_event> diff_snapshots(const diff_base& base, const check_result& after,
+                                         std::vector<finding>& findings_out)
+{
     std::vector<change_event> out;
+    const check_result& before = base.previous.result;
     // A check where the resolver itself failed says nothing about the domain.
     if (before.dns_unavailable || after.dns_unavailable)
         return out;
 
     const std::string& domain = after.domain.empty() ? before.domain : after.domain;
     const std::string sts_name = "_mta-sts." + domain;
-    const std::string policy_host = "mta-sts." + domain;
 
     if (before.sts.record && !after.sts.record)
         out.push_back({"sts-record-removed", sts_name, *before.sts.record, ""});
@@ -119,42 +245,13 @@ std::vector<change_event> diff_snapshots(const check_result& before, const check
     else if (before.sts.record && after.sts.record && before.sts.id.value_or("") != after.sts.id.value_or(""))
         out.push_back({"sts-id-changed", sts_name, before.sts.id.value_or(""), after.sts.id.value_or("")});
 
-    // An unavailable policy counts as removed (senders keep their cached copy for max_age,
-    // new senders get none), except when our own resolver could not look its host up.
-    if (!policy_unknown(before) && !policy_unknown(after)) {
-        const std::string* old_text = published_policy_text(before);
-        const std::string* new_text = published_policy_text(after);
-        if (old_text && !new_text)
-            out.push_back({"sts-policy-removed", policy_host, *old_text, ""});
-        else if (!old_text && new_text)
-            out.push_back({"sts-policy-added", policy_host, "", *new_text});
-        else if (old_text && new_text && *old_text != *new_text) {
-            out.push_back({"sts-policy-changed", policy_host, *old_text, *new_text});
-            // RFC 8461 §3.1: senders fetch the policy again only when the id changes; with
-            // the same id, those that cached it keep applying the old one for max_age.
-            const std::string old_id = before.sts.id.value_or("");
-            if (!old_id.empty() && old_id == after.sts.id.value_or("")) {
-                std::string max_age = before.sts.policy ? std::to_string(before.sts.policy->max_age) + " s" : "its max_age";
-                findings_out.push_back(make_finding(
-                    "sts-policy-changed-without-id", sts_name,
-                    "the policy at https://" + policy_host + "/.well-known/mta-sts.txt changed but the id in " +
-                        sts_name + " stayed \"" + old_id + "\": senders that cached the old policy keep using it for "
-                        "up to max_age (" + max_age + "); publish a new id in " + sts_name + " whenever the policy changes"));
-            }
-        }
-        if (old_text && new_text && before.sts.policy && after.sts.policy) {
-            const auto& p = *before.sts.policy;
-            const auto& q = *after.sts.policy;
-            if (p.mode != q.mode)
-                out.push_back({"sts-mode-changed", policy_host, to_string(p.mode), to_string(q.mode)});
-            if (p.max_age != q.max_age)
-                out.push_back({"sts-max-age-changed", policy_host, std::to_string(p.max_age), std::to_string(q.max_age)});
-            const auto old_mx = sorted_patterns(p);
-            const auto new_mx = sorted_patterns(q);
-            if (old_mx != new_mx)
-                out.push_back({"sts-mx-patterns-changed", policy_host, old_mx, new_mx});
-        }
-    }
+    // The policy is compared with the last one known, with the id it was fetched under: a
+    // fetch that failed on the way in between neither removed it nor changed it. An
+    // unavailable policy that is the domain's own answer counts as removed (senders keep
+    // their cached copy for max_age, new senders get none).
+    const check_result& policy_before = base.policy_source ? base.policy_source->result : before;
+    if (policy_state_of(policy_before) != policy_state::unknown && policy_state_of(after) != policy_state::unknown)
+        compare_policies(out, findings_out, policy_before, after, domain);
 
     const auto old_mx = live_mx(before);
     const auto new_mx = live_mx(after);
@@ -178,8 +275,12 @@ std::vector<change_event> diff_snapshots(const check_result& before, const check
         if (b->second->preference != a->second->preference)
             out.push_back({"mx-preference-changed", subject, mx_value(*b->second), mx_value(*a->second)});
         // Only two certificates seen are compared: an MX unreachable for a moment has not
-        // rotated anything.
+        // rotated anything, and after it the last certificate it presented is the one to
+        // compare with.
         const auto* old_cert = mx_certificate(*b->second);
+        if (!old_cert)
+            if (auto carried = base.certificates.find(host); carried != base.certificates.end())
+                old_cert = &carried->second;
         const auto* new_cert = mx_certificate(*a->second);
         if (old_cert && new_cert && old_cert->sha256 != new_cert->sha256)
             out.push_back({"mx-cert-rotated", subject, certificate_value(*old_cert), certificate_value(*new_cert)});
@@ -219,6 +320,39 @@ double epoch_seconds(std::chrono::system_clock::time_point t)
 // A timestamptz column as RFC 3339 text in UTC, whole seconds.
 #define STSWATCH_RFC3339(col) \
     "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
+
+// The certificates a snapshot carries (diff_base::certificates) as a jsonb object
+// {"<host>": {"sha256": …, "not_after": …}}; "" when there are none.
+std::string certificates_json(const std::map<std::string, certificate_info>& certificates)
+{
+    if (certificates.empty())
+        return {};
+    Poco::JSON::Object out;
+    for (const auto& [host, c] : certificates) {
+        Poco::JSON::Object::Ptr o = new Poco::JSON::Object;
+        o->set("sha256", c.sha256);
+        o->set("not_after", c.not_after);
+        out.set(host, o);
+    }
+    std::ostringstream text;
+    out.stringify(text);
+    return text.str();
+}
+
+std::map<std::string, certificate_info> certificates_from_json(const std::string& text)
+{
+    std::map<std::string, certificate_info> out;
+    const auto root = Poco::JSON::Parser().parse(text).extract<Poco::JSON::Object::Ptr>();
+    for (const auto& [host, value] : *root) {
+        const auto o = value.extract<Poco::JSON::Object::Ptr>();
+        certificate_info c;
+        c.present = true;
+        c.sha256 = o->getValue<std::string>("sha256");
+        c.not_after = o->getValue<std::string>("not_after");
+        out.emplace(host, std::move(c));
+    }
+    return out;
+}
 
 std::string checked_domain(const std::string& domain)
 {
@@ -323,7 +457,7 @@ void monitor_store::reschedule(const std::string& domain, std::chrono::system_cl
 }
 
 long long monitor_store::save(const check_result& result, const std::vector<change_event>& changes,
-                              std::chrono::system_clock::time_point next_check)
+                              std::chrono::system_clock::time_point next_check, const diff_base* base)
 {
     const std::string domain = normalize_domain(result.domain);
     unsigned errors = 0, warnings = 0;
@@ -335,17 +469,28 @@ long long monitor_store::save(const check_result& result, const std::vector<chan
     }
     const std::string* policy = published_policy_text(result);
     const std::string json = to_json_text(result);
+    // What this snapshot carries past its own transient failures (a dns_unavailable one is
+    // never compared with, so it carries nothing).
+    long long policy_source_id = 0;
+    std::string carried_certificates;
+    if (base && !result.dns_unavailable) {
+        const diff_base next = next_diff_base(base, {0, result});
+        if (next.policy_source)
+            policy_source_id = next.policy_source->id;
+        carried_certificates = certificates_json(next.certificates);
+    }
 
     pqxx::work tx(impl_->conn, "monitor_save");
     // A check_result without a time (hand-made) is stamped with the transaction's.
     const auto snapshot = tx.exec_params1(
         "INSERT INTO check_snapshots (domain, checked_at, dns_unavailable, sts_id, policy_sha256, snapshot,"
-        " errors, warnings)"
+        " errors, warnings, policy_source_id, carried_certificates)"
         " VALUES ($1, coalesce(nullif($2, '')::timestamptz, now()), $3, nullif($4, ''), nullif($5, ''),"
-        " $6::jsonb, $7, $8)"
+        " $6::jsonb, $7, $8, nullif($9::bigint, 0), nullif($10, '')::jsonb)"
         " RETURNING id, checked_at",
         domain, result.checked_at, result.dns_unavailable, result.sts.id.value_or(""),
-        policy ? sha256_hex(*policy) : std::string(), json, errors, warnings);
+        policy ? sha256_hex(*policy) : std::string(), json, errors, warnings, policy_source_id,
+        carried_certificates);
     const long long id = snapshot[0].as<long long>();
     const std::string checked_at = snapshot[1].as<std::string>();
 
@@ -378,6 +523,29 @@ std::optional<stored_snapshot> monitor_store::latest(const std::string& domain)
     s.id = rows[0][0].as<long long>();
     s.result = check_result_from_json(rows[0][1].as<std::string>());
     return s;
+}
+
+std::optional<diff_base> monitor_store::comparison_base(const std::string& domain)
+{
+    pqxx::read_transaction tx(impl_->conn, "monitor_comparison_base");
+    // A policy source removed with old history (ON DELETE SET NULL) leaves the snapshot's
+    // own policy, unknown: nothing is said about the policy until it is fetched again.
+    auto rows = tx.exec_params("SELECT s.id, s.snapshot::text, s.carried_certificates::text, p.id, p.snapshot::text"
+                               " FROM check_snapshots s LEFT JOIN check_snapshots p ON p.id = s.policy_source_id"
+                               " WHERE s.domain = $1 AND NOT s.dns_unavailable"
+                               " ORDER BY s.checked_at DESC, s.id DESC LIMIT 1",
+                               normalize_domain(domain));
+    if (rows.empty())
+        return std::nullopt;
+    const auto& row = rows[0];
+    diff_base base;
+    base.previous.id = row[0].as<long long>();
+    base.previous.result = check_result_from_json(row[1].as<std::string>());
+    if (!row[2].is_null())
+        base.certificates = certificates_from_json(row[2].as<std::string>());
+    if (!row[3].is_null())
+        base.policy_source = stored_snapshot{row[3].as<long long>(), check_result_from_json(row[4].as<std::string>())};
+    return base;
 }
 
 std::vector<stored_change> monitor_store::change_history(const std::string& domain, std::size_t limit)
@@ -503,12 +671,14 @@ struct monitor::impl {
             if (result.domain.empty())
                 result.domain = domain;
             std::vector<change_event> changes;
+            std::optional<diff_base> base;
             if (!result.dns_unavailable) {
-                // Diffed against the last usable snapshot: checks in between whose resolver
-                // failed are skipped.
-                if (auto previous = store->latest(domain)) {
+                // Diffed against the last usable snapshot (checks in between whose resolver
+                // failed are skipped), with what transient failures hid carried from earlier.
+                base = store->comparison_base(domain);
+                if (base) {
                     std::vector<finding> extra;
-                    changes = diff_snapshots(previous->result, result, extra);
+                    changes = diff_snapshots(*base, result, extra);
                     if (!extra.empty()) {
                         result.findings.insert(result.findings.end(), extra.begin(), extra.end());
                         // Errors first, then warnings, then info.
@@ -517,7 +687,7 @@ struct monitor::impl {
                     }
                 }
             }
-            store->save(result, changes, next_check_time());
+            store->save(result, changes, next_check_time(), base ? &*base : nullptr);
             unsigned errors = 0, warnings = 0;
             for (const auto& f : result.findings) {
                 errors += f.level == severity::error;

@@ -1,6 +1,6 @@
 // Monitoring: the domains `stswatch serve` checks every monitor.interval, the snapshot each
 // check stores (the check_result JSON: records, policy text, MX set, certificates) with its
-// findings, and the change events between consecutive snapshots.
+// findings, and the change events between a snapshot and the one before it.
 #pragma once
 
 #include "checks/checker.hpp"
@@ -8,6 +8,7 @@
 #include <atomic>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,9 +29,37 @@ struct change_event {
     std::string after;     // "" when absent
 };
 
+struct stored_snapshot {
+    long long id = 0;
+    check_result result;
+};
+
+// What a check is compared with: the domain's last usable snapshot and, for the parts of it
+// that a transient failure can hide without saying anything about the domain (the policy
+// when its host could not be reached, the certificate of an MX that did not answer), the
+// last values seen.
+struct diff_base {
+    stored_snapshot previous;
+    // The last snapshot whose published policy was known (fetched, or known to be absent),
+    // when previous's was not: its policy text, parsed policy and the _mta-sts id it was
+    // fetched under are what the next policy is compared with. Empty when previous's own
+    // policy is known, or when none ever was.
+    std::optional<stored_snapshot> policy_source;
+    // MX host of previous's live set -> the last certificate it presented, for the hosts
+    // whose probe in previous presented none (only sha256 and not_after are kept).
+    std::map<std::string, certificate_info> certificates;
+};
+
+// Pure: the base for the check after `snapshot`, given the base `snapshot` was compared
+// with (nullptr for a domain's first snapshot).
+diff_base next_diff_base(const diff_base* base, const stored_snapshot& snapshot);
+
 // Pure: the change events from before to after (same domain), in a stable order. A policy
-// whose text changed while the _mta-sts id stayed the same also yields the finding
-// sts-policy-changed-without-id, appended to findings_out.
+// that senders would read differently while the _mta-sts id stayed the same also yields the
+// finding sts-policy-changed-without-id, appended to findings_out.
+std::vector<change_event> diff_snapshots(const diff_base& before, const check_result& after,
+                                         std::vector<finding>& findings_out);
+// The same with nothing carried from earlier snapshots: before is all there is.
 std::vector<change_event> diff_snapshots(const check_result& before, const check_result& after,
                                          std::vector<finding>& findings_out);
 
@@ -42,11 +71,6 @@ struct monitored_domain {
     unsigned errors = 0, warnings = 0;         // of the last check
 };
 
-struct stored_snapshot {
-    long long id = 0;
-    check_result result;
-};
-
 // A change event as stored, with when and by which snapshot it was seen.
 struct stored_change {
     change_event event;
@@ -54,8 +78,8 @@ struct stored_change {
     long long snapshot_id = 0;
 };
 
-// The monitor's tables (sql/0002): monitored_domains, check_snapshots, check_findings,
-// change_events. One connection; not thread-safe (one per thread).
+// The monitor's tables (sql/0002, sql/0003): monitored_domains, check_snapshots,
+// check_findings, change_events. One connection; not thread-safe (one per thread).
 class monitor_store {
 public:
     explicit monitor_store(const std::string& db_url);
@@ -77,11 +101,15 @@ public:
     // Sets the next check of a monitored domain (after a check that failed to run).
     void reschedule(const std::string& domain, std::chrono::system_clock::time_point next_check);
     // Stores the snapshot, its findings and the change events in one transaction, and sets
-    // the domain's next check time.
+    // the domain's next check time. base is what result was compared with: what it carries
+    // past a transient failure in result (next_diff_base) is stored with the snapshot.
     long long save(const check_result& result, const std::vector<change_event>& changes,
-                   std::chrono::system_clock::time_point next_check);
-    // The newest snapshot that is not dns_unavailable (what the next check diffs against).
+                   std::chrono::system_clock::time_point next_check, const diff_base* base = nullptr);
+    // The newest snapshot that is not dns_unavailable.
     std::optional<stored_snapshot> latest(const std::string& domain);
+    // What the next check diffs against: latest() with what it carries from earlier
+    // snapshots (sql/0003).
+    std::optional<diff_base> comparison_base(const std::string& domain);
     // Change events, newest check first (in diff order within one check).
     std::vector<change_event> changes(const std::string& domain, std::size_t limit = 100);
     std::vector<stored_change> change_history(const std::string& domain, std::size_t limit = 100);

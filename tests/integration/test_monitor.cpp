@@ -49,12 +49,7 @@ check_result snapshot(const std::string& checked_at, const std::string& policy, 
     f.body = policy;
     r.sts.fetch = f;
     r.sts.policy_text = policy;
-    sts_policy p;
-    p.mode = sts_mode::enforce;
-    p.max_age = 86400;
-    for (const auto& m : mxs)
-        p.mx.push_back(m.host);
-    r.sts.policy = p;
+    r.sts.policy = evaluate_policy(r.domain, policy).policy;
     r.tlsrpt.record = "v=TLSRPTv1; rua=mailto:tlsrpt@example.com";
     r.tlsrpt.rua = {"mailto:tlsrpt@example.com"};
     r.mx = std::move(mxs);
@@ -380,14 +375,135 @@ TEST_CASE("the scheduler stops promptly when idle and diffs against the last sna
     CHECK(calls.load() == 1);
 
     const auto changes = store.changes("example.com");
-    REQUIRE(changes.size() == 1);   // the parsed policy is the same: only the text changed
+    REQUIRE(changes.size() == 2);
     CHECK(changes[0].kind == "sts-policy-changed");
+    CHECK(changes[1].kind == "sts-mx-patterns-changed");
     auto latest = store.latest("example.com");
     REQUIRE(latest);
     bool without_id = false;
     for (const auto& f : latest->result.findings)
         without_id = without_id || f.code == "sts-policy-changed-without-id";
     CHECK(without_id);
+}
+
+TEST_CASE("the scheduler compares across a transient failure with the last known policy and certificate",
+          "[monitor]")
+{
+    scratch_database db;
+    db_view view(db.url());
+    monitor_store store(db.url());
+    REQUIRE(store.add("example.com"));
+
+    // The policy host and the MX are unreachable for one check; meanwhile the policy changed
+    // under the same id and the MX got a new certificate.
+    const auto first = snapshot("2025-07-08T12:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
+    auto failed = snapshot("2025-07-08T13:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
+    failed.sts.fetch->status = policy_fetch_status::connect_failed;
+    failed.sts.fetch->error = "connection timed out";
+    failed.sts.policy_text.reset();
+    failed.sts.policy.reset();
+    failed.mx[0].probe->status = starttls_status::unreachable;
+    failed.mx[0].probe->certificate = {};
+    const auto third = snapshot("2025-07-08T14:00:00Z", policy_v2, {healthy_mx("mx1.example.com", 10, "bb22")});
+    const std::vector<check_result> checks = {first, failed, third, third};
+
+    std::atomic<std::size_t> calls{0};
+    monitor_options options;
+    options.db_url = db.url();
+    options.poll_ms = 50;
+    monitor m(options, [&](const std::string&) { return checks.at(std::min<std::size_t>(calls++, checks.size() - 1)); });
+    auto snapshots = [&] { return view.count("SELECT count(*) FROM check_snapshots WHERE domain = $1", "example.com"); };
+    m.start();
+    for (long long n = 1; n <= static_cast<long long>(checks.size()); ++n) {
+        REQUIRE(wait_until([&] { return snapshots() == n; }, 5s));
+        store.reschedule("example.com", std::chrono::system_clock::now() + (n < 4 ? 0s : 3600s));
+    }
+    m.stop();
+    REQUIRE(calls.load() == checks.size());
+
+    // Nothing at the failed check; at the next one, the change since the last known policy
+    // and certificate; nothing at the repeat.
+    const std::vector<change_event> expected = {
+        {"sts-policy-changed", "mta-sts.example.com", policy_v1, policy_v2},
+        {"sts-mx-patterns-changed", "mta-sts.example.com", "mx1.example.com", "mx1.example.com,mx2.example.com"},
+        {"mx-cert-rotated", "mx1.example.com", "sha256 aa11 not_after 2027-01-01T00:00:00Z",
+         "sha256 bb22 not_after 2027-01-01T00:00:00Z"},
+    };
+    const auto history = store.change_history("example.com");
+    INFO([&] {
+        std::string out;
+        for (const auto& c : history)
+            out += c.detected_at + " " + c.event.kind + " | " + c.event.subject + " | " + c.event.before + " | " +
+                   c.event.after + "\n";
+        return out;
+    }());
+    REQUIRE(history.size() == expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        CHECK(history[i].event.kind == expected[i].kind);
+        CHECK(history[i].event.subject == expected[i].subject);
+        CHECK(history[i].event.before == expected[i].before);
+        CHECK(history[i].event.after == expected[i].after);
+        CHECK(history[i].detected_at == "2025-07-08T14:00:00Z");
+    }
+    CHECK(view.count("SELECT count(*) FROM check_findings WHERE domain = $1 AND code = 'sts-policy-changed-without-id'"
+                     " AND checked_at = '2025-07-08T14:00:00Z'",
+                     "example.com") == 1);
+    CHECK(view.count("SELECT count(*) FROM check_findings WHERE domain = $1 AND code = 'sts-policy-changed-without-id'",
+                     "example.com") == 1);
+
+    // What the failed check carries: a pointer to the first snapshot's policy, the MX's last
+    // certificate; the others show everything themselves.
+    const auto rows = view.rows("SELECT checked_at = '2025-07-08T13:00:00Z', policy_source_id IS NOT NULL,"
+                                " carried_certificates->'mx1.example.com'->>'sha256'"
+                                " FROM check_snapshots WHERE domain = $1 ORDER BY checked_at, id",
+                                "example.com");
+    REQUIRE(rows.size() == 4);
+    for (const auto& row : rows) {
+        const bool is_failed = row[0].as<bool>();
+        CHECK(row[1].as<bool>() == is_failed);
+        CHECK(row[2].is_null() == !is_failed);
+        if (is_failed)
+            CHECK(row[2].as<std::string>() == "aa11");
+    }
+    const auto base = store.comparison_base("example.com");
+    REQUIRE(base);
+    CHECK_FALSE(base->policy_source);
+    CHECK(base->certificates.empty());
+    CHECK(base->previous.result.sts.policy_text == policy_v2);
+}
+
+TEST_CASE("a policy source trimmed with old history leaves the policy unknown", "[monitor]")
+{
+    scratch_database db;
+    db_view view(db.url());
+    monitor_store store(db.url());
+    REQUIRE(store.add("example.com"));
+
+    const auto first = snapshot("2025-07-08T12:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
+    auto failed = snapshot("2025-07-08T13:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
+    failed.sts.fetch->status = policy_fetch_status::tls_failed;
+    failed.sts.policy_text.reset();
+    failed.sts.policy.reset();
+    const auto next = std::chrono::system_clock::now() + 3600s;
+    const long long first_id = store.save(first, {}, next);
+    auto base = store.comparison_base("example.com");
+    REQUIRE(base);
+    std::vector<finding> extra;
+    REQUIRE(diff_snapshots(*base, failed, extra).empty());
+    store.save(failed, {}, next, &*base);
+    base = store.comparison_base("example.com");
+    REQUIRE(base);
+    REQUIRE(base->policy_source);
+    CHECK(base->policy_source->id == first_id);
+
+    // docs/monitoring.md, Retention.
+    view.rows("DELETE FROM check_snapshots WHERE domain = $1 AND checked_at < '2025-07-08T12:30:00Z'", "example.com");
+    base = store.comparison_base("example.com");
+    REQUIRE(base);
+    CHECK_FALSE(base->policy_source);
+    const auto third = snapshot("2025-07-08T14:00:00Z", policy_v2, {healthy_mx("mx1.example.com", 10, "aa11")});
+    CHECK(diff_snapshots(*base, third, extra).empty());
+    CHECK(extra.empty());
 }
 
 std::string monitor_zone(const std::string& sts_id, const std::string& rua, const std::string& extra_mx)

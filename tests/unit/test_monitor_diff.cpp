@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,10 @@ namespace {
 
 const std::string policy_v1 = "version: STSv1\r\nmode: enforce\r\nmx: mx1.example.com\r\nmax_age: 86400\r\n";
 const std::string policy_v2 = "version: STSv1\r\nmode: testing\r\nmx: mx1.example.com\r\nmx: *.backup.example.com\r\nmax_age: 604800\r\n";
+// policy_v1 with LF line endings (RFC 8461 §3.2 allows both): senders read the same policy.
+const std::string policy_v1_lf = "version: STSv1\nmode: enforce\nmx: mx1.example.com\nmax_age: 86400\n";
+// A version no sender knows: no usable policy.
+const std::string policy_v2_version = "version: STSv2\r\nmode: enforce\r\nmx: mx1.example.com\r\nmax_age: 86400\r\n";
 
 void set_policy(check_result& r, const std::string& text, sts_mode mode, std::uint64_t max_age,
                 std::vector<std::string> patterns)
@@ -109,14 +114,25 @@ TEST_CASE("diff_snapshots gives exactly the expected change events", "[monitor]"
           {"sts-mx-patterns-changed", "mta-sts.example.com", "mx1.example.com",
            "*.backup.example.com,mx1.example.com"}},
          true},
-        {"policy text changed in form only, same id: still a change, still the finding",
-         no_edit,
+        {"line endings changed only, same id: a change, but senders read the same policy (no finding)",
+         no_edit, [](check_result& r) { set_policy(r, policy_v1_lf, sts_mode::enforce, 86400, {"mx1.example.com"}); },
+         {{"sts-policy-changed", "mta-sts.example.com", policy_v1, policy_v1_lf}}},
+        {"mx lines reordered only, same id: a change, no finding",
          [](check_result& r) {
-             set_policy(r, "version: STSv1\nmode: enforce\nmx: mx1.example.com\nmax_age: 86400\n", sts_mode::enforce,
-                        86400, {"mx1.example.com"});
+             set_policy(r, "version: STSv1\r\nmode: enforce\r\nmx: a.example.com\r\nmx: b.example.com\r\nmax_age: 86400\r\n",
+                        sts_mode::enforce, 86400, {"a.example.com", "b.example.com"});
          },
-         {{"sts-policy-changed", "mta-sts.example.com", policy_v1,
-           "version: STSv1\nmode: enforce\nmx: mx1.example.com\nmax_age: 86400\n"}},
+         [](check_result& r) {
+             set_policy(r, "version: STSv1\r\nmode: enforce\r\nmx: b.example.com\r\nmx: a.example.com\r\nmax_age: 86400\r\n",
+                        sts_mode::enforce, 86400, {"b.example.com", "a.example.com"});
+         },
+         {{"sts-policy-changed", "mta-sts.example.com",
+           "version: STSv1\r\nmode: enforce\r\nmx: a.example.com\r\nmx: b.example.com\r\nmax_age: 86400\r\n",
+           "version: STSv1\r\nmode: enforce\r\nmx: b.example.com\r\nmx: a.example.com\r\nmax_age: 86400\r\n"}}},
+        {"policy no longer usable (another version), same id: the finding",
+         no_edit,
+         [](check_result& r) { set_policy(r, policy_v2_version, sts_mode::enforce, 0, {}); r.sts.policy.reset(); },
+         {{"sts-policy-changed", "mta-sts.example.com", policy_v1, policy_v2_version}},
          true},
         {"mx patterns reordered only is no pattern change",
          [](check_result& r) { r.sts.policy->mx = {"a.example.com", "b.example.com"}; },
@@ -124,6 +140,35 @@ TEST_CASE("diff_snapshots gives exactly the expected change events", "[monitor]"
         {"policy no longer fetched counts as removed",
          no_edit, [](check_result& r) { fetch_failed(r, policy_fetch_status::http_status); },
          {{"sts-policy-removed", "mta-sts.example.com", policy_v1, ""}}},
+        {"HTTP 404 after a fetched policy is a removal",
+         no_edit, [](check_result& r) { fetch_failed(r, policy_fetch_status::http_status); r.sts.fetch->http_status = 404; },
+         {{"sts-policy-removed", "mta-sts.example.com", policy_v1, ""}}},
+        {"a redirect is a removal (RFC 8461 §3.3: not followed)",
+         no_edit, [](check_result& r) { fetch_failed(r, policy_fetch_status::redirect); },
+         {{"sts-policy-removed", "mta-sts.example.com", policy_v1, ""}}},
+        {"the wrong content type is a removal",
+         no_edit, [](check_result& r) { fetch_failed(r, policy_fetch_status::content_type); },
+         {{"sts-policy-removed", "mta-sts.example.com", policy_v1, ""}}},
+        {"a body over 64 KiB is a removal",
+         no_edit, [](check_result& r) { fetch_failed(r, policy_fetch_status::too_large); },
+         {{"sts-policy-removed", "mta-sts.example.com", policy_v1, ""}}},
+        {"an invalid certificate is a removal",
+         no_edit, [](check_result& r) { fetch_failed(r, policy_fetch_status::cert_invalid); },
+         {{"sts-policy-removed", "mta-sts.example.com", policy_v1, ""}}},
+        {"a policy host at a private address is a removal",
+         no_edit, [](check_result& r) { fetch_failed(r, policy_fetch_status::private_address); },
+         {{"sts-policy-removed", "mta-sts.example.com", policy_v1, ""}}},
+        {"policy host without addresses (NODATA) is a removal",
+         no_edit, [](check_result& r) { fetch_failed(r, policy_fetch_status::no_address, dns_status::nodata); },
+         {{"sts-policy-removed", "mta-sts.example.com", policy_v1, ""}}},
+        {"connection failed (host unreachable, timed out) is not a removal",
+         no_edit, [](check_result& r) { fetch_failed(r, policy_fetch_status::connect_failed); }, {}},
+        {"TLS handshake failed is not a removal",
+         no_edit, [](check_result& r) { fetch_failed(r, policy_fetch_status::tls_failed); }, {}},
+        {"response cut short or timed out is not a removal",
+         no_edit, [](check_result& r) { fetch_failed(r, policy_fetch_status::bad_response); }, {}},
+        {"policy fetched after a connection failure is not an addition",
+         [](check_result& r) { fetch_failed(r, policy_fetch_status::connect_failed); }, no_edit, {}},
         {"policy fetched again counts as added",
          [](check_result& r) { fetch_failed(r, policy_fetch_status::cert_invalid); }, no_edit,
          {{"sts-policy-added", "mta-sts.example.com", "", policy_v1}}},
@@ -216,7 +261,7 @@ TEST_CASE("diff_snapshots is symmetric for every added and removed kind", "[moni
     check_result empty = baseline();
     empty.sts.record.reset();
     empty.sts.id.reset();
-    fetch_failed(empty, policy_fetch_status::connect_failed);
+    fetch_failed(empty, policy_fetch_status::http_status);
     empty.tlsrpt.record.reset();
     empty.mx.clear();
 
@@ -257,4 +302,150 @@ TEST_CASE("the without-id finding needs the same non-empty id on both sides", "[
         INFO("before id " << c.before_id.value_or("(none)") << ", after id " << c.after_id.value_or("(none)"));
         CHECK(findings.size() == (c.finding ? 1u : 0u));
     }
+}
+
+namespace {
+
+// Each check of a sequence compared as the monitor does: with the base the previous one
+// left (next_diff_base), not with the previous check alone.
+struct sequence_case {
+    const char* name;
+    std::vector<edit> checks;                          // applied to baseline(), in order
+    std::vector<std::vector<change_event>> expected;   // for each check after the first
+    bool without_id_finding = false;
+};
+
+void connect_failed(check_result& r) { fetch_failed(r, policy_fetch_status::connect_failed); }
+
+void policy_v2_same_id(check_result& r)
+{
+    set_policy(r, policy_v2, sts_mode::testing, 604800, {"mx1.example.com", "*.backup.example.com"});
+}
+
+void mx_unreachable(check_result& r)
+{
+    r.mx[0].probe->status = starttls_status::unreachable;
+    r.mx[0].probe->certificate = {};
+}
+
+void new_id(check_result& r)
+{
+    r.sts.record = "v=STSv1; id=20250202";
+    r.sts.id = "20250202";
+}
+
+} // namespace
+
+TEST_CASE("a transient failure between two checks hides no change and invents none", "[monitor]")
+{
+    const std::vector<change_event> v1_to_v2 = {
+        {"sts-policy-changed", "mta-sts.example.com", policy_v1, policy_v2},
+        {"sts-mode-changed", "mta-sts.example.com", "enforce", "testing"},
+        {"sts-max-age-changed", "mta-sts.example.com", "86400", "604800"},
+        {"sts-mx-patterns-changed", "mta-sts.example.com", "mx1.example.com", "*.backup.example.com,mx1.example.com"},
+    };
+    const std::vector<sequence_case> cases = {
+        {"policy, fetch failed, the same policy: nothing", {no_edit, connect_failed, no_edit}, {{}, {}}},
+        {"policy, two failures, the same policy: nothing",
+         {no_edit, connect_failed, [](check_result& r) { fetch_failed(r, policy_fetch_status::tls_failed); }, no_edit},
+         {{}, {}, {}}},
+        {"policy, fetch failed, another text under the same id: changed, and the finding",
+         {no_edit, connect_failed, policy_v2_same_id}, {{}, v1_to_v2}, true},
+        {"policy, fetch failed, new line endings only under the same id: changed, no finding",
+         {no_edit, connect_failed,
+          [](check_result& r) { set_policy(r, policy_v1_lf, sts_mode::enforce, 86400, {"mx1.example.com"}); }},
+         {{}, {{"sts-policy-changed", "mta-sts.example.com", policy_v1, policy_v1_lf}}}},
+        {"policy, fetch failed under a new id, another text: changed, no finding (the id changed)",
+         {no_edit, [](check_result& r) { new_id(r); connect_failed(r); },
+          [](check_result& r) { new_id(r); policy_v2_same_id(r); }},
+         {{{"sts-id-changed", "_mta-sts.example.com", "20250101", "20250202"}}, v1_to_v2}},
+        {"policy, fetch failed, HTTP 404: removed",
+         {no_edit, connect_failed, [](check_result& r) { fetch_failed(r, policy_fetch_status::http_status); }},
+         {{}, {{"sts-policy-removed", "mta-sts.example.com", policy_v1, ""}}}},
+        {"HTTP 404, fetch failed, policy: added",
+         {[](check_result& r) { fetch_failed(r, policy_fetch_status::http_status); }, connect_failed, no_edit},
+         {{}, {{"sts-policy-added", "mta-sts.example.com", "", policy_v1}}}},
+        {"no policy known yet (only failures): nothing to compare the first policy with",
+         {connect_failed, connect_failed, no_edit}, {{}, {}}},
+        {"our resolver failed in between: compared with the check before it",
+         {no_edit, [](check_result& r) { r.dns_unavailable = true; r.sts.record.reset(); r.mx.clear(); }, policy_v2_same_id},
+         {{}, v1_to_v2}, true},
+        {"MX certificate, MX unreachable, another certificate: rotated",
+         {no_edit, mx_unreachable,
+          [](check_result& r) { r.mx = {healthy_mx("mx1.example.com", 10, "bb22", "2027-06-01T00:00:00Z")}; }},
+         {{}, {{"mx-cert-rotated", "mx1.example.com", "sha256 aa11 not_after 2027-01-01T00:00:00Z",
+                "sha256 bb22 not_after 2027-06-01T00:00:00Z"}}}},
+        {"MX certificate, MX unreachable twice, the same certificate: nothing",
+         {no_edit, mx_unreachable, mx_unreachable, no_edit}, {{}, {}, {}}},
+        {"MX removed while unreachable, added back with another certificate: no rotation",
+         {no_edit, mx_unreachable, [](check_result& r) { r.mx.clear(); },
+          [](check_result& r) { r.mx = {healthy_mx("mx1.example.com", 10, "bb22")}; }},
+         {{}, {{"mx-removed", "mx1.example.com", "10 mx1.example.com", ""}},
+          {{"mx-added", "mx1.example.com", "", "10 mx1.example.com"}}}},
+    };
+
+    for (const auto& c : cases) {
+        SECTION(c.name)
+        {
+            std::optional<diff_base> base;
+            std::vector<finding> findings;
+            for (std::size_t i = 0; i < c.checks.size(); ++i) {
+                check_result r = baseline();
+                c.checks[i](r);
+                if (base) {
+                    const auto events = diff_snapshots(*base, r, findings);
+                    const auto& expected = c.expected.at(i - 1);
+                    INFO("check " << i << ", got:\n" << describe(events) << "expected:\n" << describe(expected));
+                    REQUIRE(events.size() == expected.size());
+                    for (std::size_t e = 0; e < events.size(); ++e) {
+                        CHECK(events[e].kind == expected[e].kind);
+                        CHECK(events[e].subject == expected[e].subject);
+                        CHECK(events[e].before == expected[e].before);
+                        CHECK(events[e].after == expected[e].after);
+                    }
+                }
+                base = next_diff_base(base ? &*base : nullptr, {static_cast<long long>(i + 1), r});
+            }
+            REQUIRE(c.expected.size() == c.checks.size() - 1);
+            if (c.without_id_finding) {
+                REQUIRE(findings.size() == 1);
+                CHECK(findings[0].code == "sts-policy-changed-without-id");
+                CHECK(findings[0].message.find("20250101") != std::string::npos);
+                CHECK(findings[0].message.find("86400 s") != std::string::npos);   // the old policy's max_age
+            } else {
+                CHECK(findings.empty());
+            }
+        }
+    }
+}
+
+TEST_CASE("next_diff_base points at the last snapshot whose policy was known", "[monitor]")
+{
+    check_result good = baseline();
+    check_result failed = baseline();
+    connect_failed(failed);
+
+    const diff_base first = next_diff_base(nullptr, {1, good});
+    CHECK(first.previous.id == 1);
+    CHECK_FALSE(first.policy_source);
+    CHECK(first.certificates.empty());
+
+    const diff_base second = next_diff_base(&first, {2, failed});
+    CHECK(second.previous.id == 2);
+    REQUIRE(second.policy_source);
+    CHECK(second.policy_source->id == 1);
+
+    const diff_base third = next_diff_base(&second, {3, failed});
+    REQUIRE(third.policy_source);
+    CHECK(third.policy_source->id == 1);   // one hop, however long the failure lasts
+
+    CHECK_FALSE(next_diff_base(&third, {4, good}).policy_source);
+
+    check_result unreachable = baseline();
+    mx_unreachable(unreachable);
+    const diff_base carried = next_diff_base(&first, {2, unreachable});
+    REQUIRE(carried.certificates.count("mx1.example.com") == 1);
+    CHECK(carried.certificates.at("mx1.example.com").sha256 == "aa11");
+    CHECK(next_diff_base(&carried, {3, unreachable}).certificates.at("mx1.example.com").sha256 == "aa11");
+    CHECK(next_diff_base(&carried, {3, good}).certificates.empty());
 }
