@@ -25,7 +25,9 @@ namespace {
 int wait_ready(int fd, short events, clock::time_point deadline)
 {
     while (true) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock::now()).count();
+        // Rounded up: a wait that ends before the deadline is not a timeout, and callers
+        // compare the clock with the deadline to tell which limit ended a step.
+        const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - clock::now()).count();
         if (left <= 0) return 0;
         pollfd p{fd, events, 0};
         const int n = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 60000)));
