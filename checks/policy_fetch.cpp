@@ -4,8 +4,10 @@
 #include "checks/tls_util.hpp"
 #include "common/domain.hpp"
 
+#include <algorithm>
 #include <array>
-#include <cstring>
+#include <chrono>
+#include <initializer_list>
 #include <vector>
 
 #include <arpa/inet.h>
@@ -78,6 +80,13 @@ bool has_prefix(const unsigned char* a, std::initializer_list<unsigned char> byt
     return true;
 }
 
+// The IPv4 address carried in bytes offset..offset+3 of an IPv6 address.
+std::uint32_t embedded_v4(const unsigned char* a, int offset)
+{
+    return (std::uint32_t{a[offset]} << 24) | (std::uint32_t{a[offset + 1]} << 16) | (std::uint32_t{a[offset + 2]} << 8) |
+           a[offset + 3];
+}
+
 } // namespace
 
 bool is_private_address(const std::string& address)
@@ -89,22 +98,40 @@ bool is_private_address(const std::string& address)
     in6_addr v6{};
     if (::inet_pton(AF_INET6, literal.c_str(), &v6) != 1) return true;   // not an address: never connect
     const unsigned char* a = v6.s6_addr;
-    static const unsigned char zero[16] = {};
-    if (std::memcmp(a, zero, 15) == 0 && (a[15] == 0 || a[15] == 1)) return true;   // :: and ::1
+    // ::a.b.c.d, the deprecated IPv4-compatible form (RFC 4291 §2.5.5.1), still reaches the
+    // IPv4 address on stacks that honour it, so that address decides; :: and ::1 fall in 0/8.
+    if (has_prefix(a, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, 96)) return private_v4(embedded_v4(a, 12));
     // ::ffff:a.b.c.d (RFC 4291 §2.5.5.2): the IPv4 address decides.
-    if (std::memcmp(a, zero, 10) == 0 && a[10] == 0xff && a[11] == 0xff) {
-        const std::uint32_t mapped = (std::uint32_t{a[12]} << 24) | (std::uint32_t{a[13]} << 16) | (std::uint32_t{a[14]} << 8) | a[15];
-        return private_v4(mapped);
-    }
+    if (has_prefix(a, {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff}, 96)) return private_v4(embedded_v4(a, 12));
+    // ::ffff:0:a.b.c.d, IPv4-translated (SIIT, RFC 2765 §2.1): the IPv4 address decides.
+    if (has_prefix(a, {0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0}, 96)) return private_v4(embedded_v4(a, 12));
+    // 64:ff9b::/96, the NAT64 well-known prefix (RFC 6052 §2.1): a translator forwards to the
+    // IPv4 address in the last 32 bits, so that address decides.
+    if (has_prefix(a, {0x00, 0x64, 0xff, 0x9b, 0, 0, 0, 0, 0, 0, 0, 0}, 96)) return private_v4(embedded_v4(a, 12));
+    // 64:ff9b:1::/48, the local-use NAT64 prefix (RFC 8215 §4): never global.
+    if (has_prefix(a, {0x00, 0x64, 0xff, 0x9b, 0x00, 0x01}, 48)) return true;
+    // 2002::/16, 6to4 (RFC 3056 §2): the relay reaches the IPv4 address in bits 16..47.
+    if (has_prefix(a, {0x20, 0x02}, 16)) return private_v4(embedded_v4(a, 2));
     return has_prefix(a, {0xfc}, 7)                // fc00::/7 unique local
            || has_prefix(a, {0xfe, 0x80}, 10)      // fe80::/10 link-local
            || has_prefix(a, {0xfe, 0xc0}, 10)      // fec0::/10 deprecated site-local
            || has_prefix(a, {0xff}, 8)             // ff00::/8 multicast
+           || has_prefix(a, {0x20, 0x01, 0x00, 0x00}, 32)   // 2001::/32 Teredo (RFC 4380 §2.6): a tunnel to anywhere
+           || has_prefix(a, {0x20, 0x01, 0x00, 0x02, 0x00, 0x00}, 48)   // 2001:2::/48 benchmarking (RFC 5180)
+           || has_prefix(a, {0x20, 0x01, 0x00, 0x20}, 28)   // 2001:20::/28 ORCHIDv2 (RFC 7343), not routable
            || has_prefix(a, {0x20, 0x01, 0x0d, 0xb8}, 32)   // 2001:db8::/32 documentation
+           || has_prefix(a, {0x3f, 0xff, 0x00}, 20)      // 3fff::/20 documentation (RFC 9637)
            || has_prefix(a, {0x01, 0x00, 0, 0, 0, 0, 0, 0}, 64);   // 100::/64 discard-only
 }
 
 namespace {
+
+// The limit for one whole fetch: every step keeps its own timeout_ms, but together they end
+// within twice that, however many addresses there are and however slowly the host answers.
+unsigned overall_limit_ms(const policy_fetch_options& options)
+{
+    return options.timeout_ms > ~0u / 2 ? ~0u : 2 * options.timeout_ms;
+}
 
 std::string describe_dns(dns_status s)
 {
@@ -158,28 +185,48 @@ policy_fetch_result fetch_policy(const std::string& domain, dns_resolver& resolv
         return result;
     }
 
+    // A hostile name may list many addresses that all let connects hang: only the first few
+    // are tried, and the connects, the handshake and the response share one overall deadline.
+    const auto started = net::clock::now();
+    const auto overall = started + std::chrono::milliseconds(overall_limit_ms(options));
+    const auto step_deadline = [&] { return std::min(net::deadline_after(options.timeout_ms), overall); };
+    // Less than a millisecond left is none: the waits count in whole milliseconds.
+    const auto out_of_time = [&] { return overall - net::clock::now() < std::chrono::milliseconds(1); };
+    const std::string over_limit = "the whole fetch exceeded " + std::to_string(overall_limit_ms(options)) + " ms";
+
     net::socket_fd fd;
     std::string connect_errors;
+    std::size_t tried = 0;
     for (const auto& address : allowed) {
+        if (tried == policy_fetch_max_addresses || out_of_time()) break;
+        ++tried;
         result.address = address;
         std::string error;
-        fd = net::connect_tcp(address, options.port, net::deadline_after(options.timeout_ms), error);
+        fd = net::connect_tcp(address, options.port, step_deadline(), error);
         if (fd) break;
         if (!connect_errors.empty()) connect_errors += "; ";
         connect_errors += address + ": " + error;
     }
     if (!fd) {
         result.status = policy_fetch_status::connect_failed;
+        if (tried < allowed.size()) {
+            connect_errors += "; " + std::to_string(allowed.size() - tried) + " more address" +
+                              (allowed.size() - tried == 1 ? "" : "es") + " not tried: " +
+                              (tried == policy_fetch_max_addresses
+                                   ? "at most " + std::to_string(policy_fetch_max_addresses) + " are tried"
+                                   : over_limit);
+        }
         result.error = "cannot connect to " + result.host + " port " + std::to_string(options.port) + " (" + connect_errors + ")";
         return result;
     }
 
     // RFC 8461 §3.3: HTTPS with SNI, the certificate valid for the policy host (RFC 6125).
     std::string error;
-    auto ssl = net::tls_connect(fd.get(), result.host, net::deadline_after(options.timeout_ms), error);
+    auto ssl = net::tls_connect(fd.get(), result.host, step_deadline(), error);
     if (!ssl) {
         result.status = policy_fetch_status::tls_failed;
-        result.error = "TLS with " + result.host + " (" + result.address + ") failed: " + error;
+        result.error = "TLS with " + result.host + " (" + result.address + ") failed: " + error +
+                       (out_of_time() ? " (" + over_limit + ")" : "");
         return result;
     }
     result.certificate = net::describe_peer(ssl.get(), result.host, options.ca_file);
@@ -190,12 +237,13 @@ policy_fetch_result fetch_policy(const std::string& domain, dns_resolver& resolv
     }
 
     // One deadline for sending the request and reading the whole response.
-    const auto deadline = net::deadline_after(options.timeout_ms);
+    const auto deadline = step_deadline();
     const std::string request = "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: " + result.host +
                                 "\r\nUser-Agent: stswatch\r\nAccept: text/plain\r\nConnection: close\r\n\r\n";
     if (net::tls_write_all(ssl.get(), fd.get(), request, deadline, error) != net::io_result::ok) {
         result.status = policy_fetch_status::bad_response;
-        result.error = "cannot send the request to " + result.host + ": " + (error.empty() ? "timed out" : error);
+        result.error = "cannot send the request to " + result.host + ": " +
+                       (!error.empty() ? error : out_of_time() ? "timed out: " + over_limit : std::string("timed out"));
         return result;
     }
     http_limits limits;
@@ -212,9 +260,12 @@ policy_fetch_result fetch_policy(const std::string& domain, dns_resolver& resolv
             parser.finish();
         } else {
             result.status = policy_fetch_status::bad_response;
-            result.error = io == net::io_result::timeout
-                               ? "no complete response from " + result.url + " within " + std::to_string(options.timeout_ms) + " ms"
-                               : "reading the response from " + result.url + " failed: " + error;
+            if (io != net::io_result::timeout)
+                result.error = "reading the response from " + result.url + " failed: " + error;
+            else if (out_of_time())
+                result.error = "no complete response from " + result.url + ": " + over_limit;
+            else
+                result.error = "no complete response from " + result.url + " within " + std::to_string(options.timeout_ms) + " ms";
             if (parser.head_complete()) result.http_status = parser.response().status;
             return result;
         }

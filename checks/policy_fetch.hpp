@@ -1,8 +1,8 @@
 // The MTA-STS policy fetch (RFC 8461 §3.3): GET https://mta-sts.<domain>/.well-known/mta-sts.txt
 // with a certificate valid for mta-sts.<domain> that chains to the trust store (plus
 // checks.ca_file), HTTP 200 only, no redirect followed, text/plain, at most 64 KiB, bounded
-// in time; the address comes from our resolver and is refused when private or loopback
-// unless allow_private (SSRF guard).
+// in time whatever the host does; the address comes from our resolver and is refused when
+// private or loopback unless allow_private (SSRF guard).
 #pragma once
 
 #include "checks/certificate.hpp"
@@ -17,7 +17,10 @@ namespace stswatch {
 struct policy_fetch_options {
     std::string ca_file;              // extra trust anchors (PEM), added to the system's
     bool allow_private = false;       // permit private, loopback, link-local addresses
-    unsigned timeout_ms = 10000;      // connect, handshake, and the whole response each
+    // Each of: one connect, the TLS handshake, sending the request and reading the whole
+    // response. Together (every connect tried included) they end within 2 × timeout_ms of the
+    // first connect. The DNS lookups before are bounded by the resolver's own timeout.
+    unsigned timeout_ms = 10000;
     std::uint16_t port = 443;         // fixed by RFC 8461; settable for benchmarks only
     std::size_t max_bytes = 65536;    // body cap (RFC 8461 §3.3: 64 KiB)
 };
@@ -26,8 +29,8 @@ enum class policy_fetch_status {
     ok,                // 200, text/plain, body within the cap, certificate valid
     no_address,        // mta-sts.<domain> has no A/AAAA (or DNS failed: see dns_status)
     private_address,   // refused by the SSRF guard
-    connect_failed,    // refused, unreachable, timed out
-    tls_failed,        // handshake failed
+    connect_failed,    // refused, unreachable or timed out at every address tried
+    tls_failed,        // handshake failed or timed out
     cert_invalid,      // untrusted, expired or not valid for mta-sts.<domain>
     redirect,          // 3xx (not followed)
     http_status,       // another status than 200
@@ -51,12 +54,20 @@ struct policy_fetch_result {
     std::string error;           // what went wrong, for the finding's message
 };
 
-// Tries each address of mta-sts.<domain> (A then AAAA) until one connects.
+// At most this many addresses of mta-sts.<domain> are tried: a name listing dozens of
+// addresses that never answer must not hold the check for dozens of timeouts.
+inline constexpr std::size_t policy_fetch_max_addresses = 4;
+
+// Tries the addresses of mta-sts.<domain> (A then AAAA) that pass the SSRF guard, at most
+// policy_fetch_max_addresses of them, until one connects; the error says how many were
+// left untried.
 policy_fetch_result fetch_policy(const std::string& domain, dns_resolver& resolver,
                                  const policy_fetch_options& options);
 
 // The SSRF guard: true for loopback, RFC 1918, CGNAT, link-local, unique-local,
 // unspecified, multicast, documentation and other non-global addresses (v4 and v6 text).
+// IPv6 forms that carry an IPv4 address (v4-mapped, v4-compatible, SIIT, NAT64 64:ff9b::/96,
+// 6to4) are judged by that address; Teredo and local-use NAT64 are always refused.
 bool is_private_address(const std::string& address);
 
 } // namespace stswatch

@@ -6,6 +6,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <chrono>
 #include <optional>
 
 namespace stswatch {
@@ -39,9 +41,8 @@ struct reply_read {
     std::string error;
 };
 
-reply_read read_reply(int fd, std::string& buffer, unsigned timeout_ms)
+reply_read read_reply(int fd, std::string& buffer, net::clock::time_point deadline)
 {
-    const auto deadline = net::deadline_after(timeout_ms);
     reply_read r;
     while (true) {
         const auto parsed = parse_smtp_reply(buffer);
@@ -63,6 +64,12 @@ reply_read read_reply(int fd, std::string& buffer, unsigned timeout_ms)
     }
 }
 
+// The limit for one whole probe, from the start of the connect: three steps' worth.
+unsigned overall_limit_ms(const starttls_probe_options& options)
+{
+    return options.timeout_ms > ~0u / 3 ? ~0u : 3 * options.timeout_ms;
+}
+
 std::string first_line(const smtp_reply& reply)
 {
     std::string line = std::to_string(reply.code);
@@ -73,7 +80,8 @@ std::string first_line(const smtp_reply& reply)
 class probe {
 public:
     probe(const std::string& host, const std::string& address, const starttls_probe_options& options)
-        : options_(options), start_(net::clock::now())
+        : options_(options), start_(net::clock::now()),
+          overall_(start_ + std::chrono::milliseconds(overall_limit_ms(options)))
     {
         result_.host = normalize_domain(host);
         result_.address = address;
@@ -90,6 +98,21 @@ public:
 private:
     std::string where() const { return result_.host + " (" + result_.address + " port " + std::to_string(options_.port) + ")"; }
 
+    // Every step has timeout_ms, but none ends after the deadline of the whole exchange: a
+    // peer that answers each step just in time, or trickles a reply, cannot hold the probe.
+    net::clock::time_point step_deadline() const { return std::min(net::deadline_after(options_.timeout_ms), overall_); }
+    // Less than a millisecond left is none: the waits count in whole milliseconds.
+    bool out_of_time() const { return overall_ - net::clock::now() < std::chrono::milliseconds(1); }
+
+    // A step that ran out of time, saying so when the limit of the whole exchange ended it.
+    void timed_out(starttls_status status, std::string step_error)
+    {
+        result_.timed_out = true;
+        if (out_of_time())
+            step_error += ": the whole exchange exceeded " + std::to_string(overall_limit_ms(options_)) + " ms";
+        set(status, std::move(step_error));
+    }
+
     void set(starttls_status status, std::string error)
     {
         result_.status = status;
@@ -105,9 +128,9 @@ private:
                 where() + " closed the connection " + (step == "greeting" ? "before a greeting" : "after " + step));
             break;
         case reply_read::timeout:
-            set(step == "greeting" ? starttls_status::unreachable : starttls_status::smtp_error,
-                "no " + (step == "greeting" ? std::string("greeting") : "reply to " + step) + " from " + where() + " within " +
-                    std::to_string(options_.timeout_ms) + " ms");
+            timed_out(step == "greeting" ? starttls_status::unreachable : starttls_status::smtp_error,
+                      "no " + (step == "greeting" ? std::string("greeting") : "reply to " + step) + " from " + where() +
+                          (out_of_time() ? std::string() : " within " + std::to_string(options_.timeout_ms) + " ms"));
             break;
         case reply_read::io_error:
             set(starttls_status::smtp_error, "reading from " + where() + " failed: " + r.error);
@@ -124,9 +147,12 @@ private:
     bool send(const std::string& line, const std::string& step)
     {
         std::string error;
-        const auto io = net::write_all(fd_.get(), line, net::deadline_after(options_.timeout_ms), error);
+        const auto io = net::write_all(fd_.get(), line, step_deadline(), error);
         if (io == net::io_result::ok) return true;
-        set(starttls_status::smtp_error, "sending " + step + " to " + where() + " failed: " + (error.empty() ? "timed out" : error));
+        if (io == net::io_result::timeout)
+            timed_out(starttls_status::smtp_error, "sending " + step + " to " + where() + " timed out");
+        else
+            set(starttls_status::smtp_error, "sending " + step + " to " + where() + " failed: " + error);
         return false;
     }
 
@@ -135,7 +161,7 @@ private:
     std::optional<smtp_reply> command(const std::string& line, const std::string& step)
     {
         if (!send(line + "\r\n", step)) return std::nullopt;
-        auto r = read_reply(fd_.get(), buffer_, options_.timeout_ms);
+        auto r = read_reply(fd_.get(), buffer_, step_deadline());
         if (r.outcome != reply_read::ok) {
             reply_failed(r, step);
             return std::nullopt;
@@ -143,25 +169,34 @@ private:
         return std::move(r.reply);
     }
 
+    // The QUIT at the end: best effort and short, the outcome is already known.
+    net::clock::time_point bye_deadline() const
+    {
+        return std::min(net::deadline_after(std::min(options_.timeout_ms, 1000u)), overall_);
+    }
+
     void quit_plain()
     {
-        // Best effort, and short: the outcome is already known.
         std::string ignored;
-        if (net::write_all(fd_.get(), "QUIT\r\n", net::deadline_after(1000), ignored) == net::io_result::ok)
-            read_reply(fd_.get(), buffer_, std::min(options_.timeout_ms, 1000u));
+        const auto bye = bye_deadline();
+        if (net::write_all(fd_.get(), "QUIT\r\n", bye, ignored) == net::io_result::ok) read_reply(fd_.get(), buffer_, bye);
     }
 
     void steps()
     {
         std::string error;
-        fd_ = net::connect_tcp(result_.address, options_.port, net::deadline_after(options_.timeout_ms), error);
+        const auto connect_deadline = step_deadline();
+        fd_ = net::connect_tcp(result_.address, options_.port, connect_deadline, error);
         if (!fd_) {
-            set(starttls_status::unreachable, "cannot connect to " + where() + ": " + error);
+            if (net::clock::now() >= connect_deadline)
+                timed_out(starttls_status::unreachable, "cannot connect to " + where() + ": " + error);
+            else
+                set(starttls_status::unreachable, "cannot connect to " + where() + ": " + error);
             return;
         }
 
         // RFC 5321 §4.3.1: the greeting is 220 (554 refuses service), and may be multi-line.
-        auto greeting = read_reply(fd_.get(), buffer_, options_.timeout_ms);
+        auto greeting = read_reply(fd_.get(), buffer_, step_deadline());
         if (greeting.outcome != reply_read::ok) {
             if (greeting.outcome == reply_read::closed && !buffer_.empty()) {
                 greeting.outcome = reply_read::bad;
@@ -206,9 +241,14 @@ private:
         // bytes pipelined after the 220 are dropped.
         buffer_.clear();
 
-        auto ssl = net::tls_connect(fd_.get(), result_.host, net::deadline_after(options_.timeout_ms), error);
+        const auto handshake_deadline = step_deadline();
+        auto ssl = net::tls_connect(fd_.get(), result_.host, handshake_deadline, error);
         if (!ssl) {
-            set(starttls_status::tls_failed, "TLS with " + where() + " after STARTTLS failed: " + error);
+            const std::string failed = "TLS with " + where() + " after STARTTLS failed: " + error;
+            if (net::clock::now() >= handshake_deadline)
+                timed_out(starttls_status::tls_failed, failed);
+            else
+                set(starttls_status::tls_failed, failed);
             return;
         }
         result_.tls_version = SSL_get_version(ssl.get());
@@ -220,7 +260,7 @@ private:
 
         // QUIT over TLS, best effort and short.
         std::string tls_buffer, ignored;
-        const auto bye = net::deadline_after(std::min(options_.timeout_ms, 1000u));
+        const auto bye = bye_deadline();
         if (net::tls_write_all(ssl.get(), fd_.get(), "QUIT\r\n", bye, ignored) == net::io_result::ok) {
             while (parse_smtp_reply(tls_buffer).state == smtp_reply_state::incomplete &&
                    net::tls_read_some(ssl.get(), fd_.get(), tls_buffer, 4096, bye, ignored) == net::io_result::ok) {
@@ -231,6 +271,7 @@ private:
 
     const starttls_probe_options& options_;
     net::clock::time_point start_;
+    net::clock::time_point overall_;   // when the whole exchange must be over
     starttls_probe_result result_;
     net::socket_fd fd_;
     std::string buffer_;

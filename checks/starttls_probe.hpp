@@ -2,6 +2,7 @@
 // greeting, EHLO, see whether STARTTLS is offered, STARTTLS, TLS handshake, then describe
 // the certificate (chain to the trust store plus checks.ca_file, name match to the MX
 // host with the §4.1 wildcard rule, days to expiry) and the protocol version. QUIT, always.
+// Bounded in time whatever the peer does (see starttls_probe_options::timeout_ms).
 #pragma once
 
 #include "checks/certificate.hpp"
@@ -13,7 +14,10 @@ namespace stswatch {
 
 struct starttls_probe_options {
     std::string ca_file;              // extra trust anchors (PEM), added to the system's
-    unsigned timeout_ms = 10000;      // each step: connect, greeting, EHLO, STARTTLS, handshake
+    // Each step: connect, greeting, EHLO (sending it and reading the whole reply), STARTTLS,
+    // handshake. The whole exchange, QUIT included, ends within 3 × timeout_ms of the start of
+    // the connect, however slowly the peer answers each step.
+    unsigned timeout_ms = 10000;
     std::uint16_t port = 25;          // fixed by RFC 5321; settable for benchmarks only
     std::string ehlo_name;            // "" = this machine's host name
 };
@@ -38,6 +42,9 @@ struct starttls_probe_result {
     std::string cipher;
     certificate_info certificate;
     std::string error;            // what went wrong, for the finding's message
+    // A step or the whole exchange ran out of time (the status says at which step: unreachable
+    // for connect and greeting, smtp_error for EHLO and STARTTLS, tls_failed for the handshake).
+    bool timed_out = false;
     unsigned elapsed_ms = 0;
 };
 

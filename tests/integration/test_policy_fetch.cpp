@@ -1,5 +1,6 @@
 // The policy fetch against real servers: nginx policy hosts on loopback addresses with
-// certificates from the test CA (or self-signed, expired, misnamed), names served by Knot.
+// certificates from the test CA (or self-signed, expired, misnamed), names served by Knot;
+// hosts that trickle, and names with more addresses than are tried.
 #include "checks/policy_fetch.hpp"
 #include "tests/integration/dns_server.hpp"
 #include "tests/support/loopback.hpp"
@@ -19,6 +20,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <system_error>
+#include <utility>
+#include <vector>
 
 using namespace stswatch;
 using namespace stswatch::test;
@@ -333,4 +337,104 @@ TEST_CASE("fetch_policy: DNS itself unavailable")
     CHECK(r.status == policy_fetch_status::no_address);
     CHECK(r.dns == dns_status::temporary_failure);
     CHECK_THAT(r.error, Catch::Contains("cannot resolve mta-sts.example.test"));
+}
+
+namespace {
+
+// A scripted_peer on port 443 of an address of its own.
+std::pair<std::unique_ptr<scripted_peer>, std::string> start_peer(scripted_peer_options options)
+{
+    for (int attempt = 0;; ++attempt) {
+        options.address = unique_loopback_address();
+        options.port = 443;
+        try {
+            auto peer = std::make_unique<scripted_peer>(options);
+            return {std::move(peer), options.address};
+        } catch (const std::system_error& e) {
+            if (e.code().value() != EADDRINUSE || attempt >= 5) throw;
+        }
+    }
+}
+
+// Zone lines: an A record of mta-sts.<label> for each address.
+std::string a_records(const std::string& label, const std::vector<std::string>& addresses)
+{
+    std::string lines;
+    for (const auto& a : addresses) lines += "mta-sts." + label + " A " + a + "\n";
+    return lines;
+}
+
+std::size_t occurrences(const std::string& text, const std::string& word)
+{
+    std::size_t n = 0;
+    for (auto at = text.find(word); at != std::string::npos; at = text.find(word, at + word.size())) ++n;
+    return n;
+}
+
+} // namespace
+
+TEST_CASE("fetch_policy: a policy host that trickles its body")
+{
+    // A valid certificate and a 200 head at once, then one byte of the body every 200 ms.
+    const auto cert = make_test_cert({"mta-sts.drip.fetch.test"});
+    scripted_peer_options o;
+    o.cert_file = cert.cert_file;
+    o.key_file = cert.key_file;
+    o.script = {{false, 0, "", true},
+                {true, 0, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n"},
+                {false, 0, "x", false, 200}};
+    const auto [peer, address] = start_peer(o);
+    fetch_world world({}, "mta-sts.drip A " + address + "\n");
+
+    auto options = fetch_world::default_options();
+    options.timeout_ms = 1000;
+    const auto started = std::chrono::steady_clock::now();
+    const auto r = world.fetch("drip", options);
+    const auto elapsed = std::chrono::steady_clock::now() - started;
+    INFO(r.error);
+    CHECK(r.status == policy_fetch_status::bad_response);
+    CHECK(r.http_status == 200);
+    CHECK_THAT(r.error, Catch::Contains("no complete response"));
+    CHECK(peer->connections() == 1);
+    CHECK(elapsed < std::chrono::milliseconds(2 * 1000 + 2000));
+}
+
+TEST_CASE("fetch_policy: a name with more addresses than are tried")
+{
+    SECTION("six addresses that refuse: four are tried")
+    {
+        std::vector<std::string> addresses;
+        for (int i = 0; i < 6; ++i) addresses.push_back(unique_loopback_address());
+        fetch_world world({}, a_records("many", addresses));
+        const auto r = world.fetch("many");
+        INFO(r.error);
+        CHECK(r.status == policy_fetch_status::connect_failed);
+        CHECK(occurrences(r.error, "refused") == policy_fetch_max_addresses);
+        CHECK_THAT(r.error, Catch::Contains("2 more addresses not tried: at most 4 are tried"));
+    }
+    SECTION("six addresses whose connects hang: one deadline for the whole fetch")
+    {
+        std::vector<std::string> addresses;
+        std::vector<std::unique_ptr<unanswering_listener>> listeners;
+        while (addresses.size() < 6) {
+            const auto address = unique_loopback_address();
+            try {
+                listeners.push_back(std::make_unique<unanswering_listener>(address, 443));
+                addresses.push_back(address);
+            } catch (const std::system_error& e) {
+                if (e.code().value() != EADDRINUSE) throw;
+            }
+        }
+        fetch_world world({}, a_records("hanging", addresses));
+        auto options = fetch_world::default_options();
+        options.timeout_ms = 500;
+        const auto started = std::chrono::steady_clock::now();
+        const auto r = world.fetch("hanging", options);
+        const auto elapsed = std::chrono::steady_clock::now() - started;
+        INFO(r.error);
+        CHECK(r.status == policy_fetch_status::connect_failed);
+        CHECK(occurrences(r.error, "timed out") == 2);   // 500 ms each, then the fetch's 1000 ms are over
+        CHECK_THAT(r.error, Catch::Contains("4 more addresses not tried: the whole fetch exceeded 1000 ms"));
+        CHECK(elapsed < std::chrono::milliseconds(2 * 500 + 2000));
+    }
 }

@@ -1,6 +1,6 @@
 // The STARTTLS probe against a real SMTP server on loopback addresses: certificates from the
 // test CA (valid, expired, misnamed, wildcard), STARTTLS missing or refused, nothing
-// listening, a server that closes at once.
+// listening, a server that closes at once, servers that take their time.
 #include "checks/starttls_probe.hpp"
 #include "tests/support/loopback.hpp"
 #include "tests/support/test_certs.hpp"
@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <memory>
+#include <utility>
 #include <system_error>
 
 #include <arpa/inet.h>
@@ -37,6 +38,21 @@ running_mx start_mx(test_mx_options options)
         options.address = unique_loopback_address();
         try {
             return {std::make_unique<test_mx>(options), options.address};
+        } catch (const std::system_error& e) {
+            if (e.code().value() != EADDRINUSE || attempt >= 5) throw;
+        }
+    }
+}
+
+// A scripted_peer on port 25 of an address of its own.
+std::pair<std::unique_ptr<scripted_peer>, std::string> start_peer(scripted_peer_options options)
+{
+    for (int attempt = 0;; ++attempt) {
+        options.address = unique_loopback_address();
+        options.port = 25;
+        try {
+            auto peer = std::make_unique<scripted_peer>(options);
+            return {std::move(peer), options.address};
         } catch (const std::system_error& e) {
             if (e.code().value() != EADDRINUSE || attempt >= 5) throw;
         }
@@ -265,5 +281,50 @@ TEST_CASE("probe_starttls: unreachable servers")
         const auto r = probe_starttls("mx1.example.test", "mx1.example.test", probe_options());
         CHECK(r.status == starttls_status::unreachable);
         CHECK_THAT(r.error, Catch::Contains("is not an IP address"));
+    }
+}
+
+TEST_CASE("probe_starttls: a peer that takes its time is cut off")
+{
+    SECTION("an EHLO reply that never ends")
+    {
+        // One "250-" line every 300 ms: every read succeeds, the reply is never complete.
+        scripted_peer_options o;
+        o.script = {{false, 0, "220 drip.example.test ESMTP\r\n"}, {true, 0, "250-x\r\n", false, 300}};
+        const auto [peer, address] = start_peer(o);
+        const auto started = std::chrono::steady_clock::now();
+        const auto r = probe_starttls("mx1.example.test", address, probe_options(1000));
+        const auto elapsed = std::chrono::steady_clock::now() - started;
+        INFO(r.error);
+        CHECK(r.timed_out);
+        CHECK(r.status == starttls_status::smtp_error);
+        CHECK_THAT(r.error, Catch::Contains("no reply to EHLO"));
+        CHECK(r.banner == "220 drip.example.test ESMTP");
+        CHECK(elapsed < std::chrono::milliseconds(3 * 1000 + 2000));
+    }
+    SECTION("every step answered just before its timeout")
+    {
+        // 1700 ms before each of greeting, EHLO reply, STARTTLS reply and handshake: no step
+        // times out, but together they exceed 3 × 2000 ms.
+        const auto cert = make_test_cert({"mx1.example.test"});
+        scripted_peer_options o;
+        o.cert_file = cert.cert_file;
+        o.key_file = cert.key_file;
+        o.script = {{false, 1700, "220 slow.example.test ESMTP\r\n"},
+                    {true, 1700, "250-slow.example.test\r\n250 STARTTLS\r\n"},
+                    {true, 1700, "220 go ahead\r\n"},
+                    {false, 1700, "", true}};
+        const auto [peer, address] = start_peer(o);
+        const auto started = std::chrono::steady_clock::now();
+        const auto r = probe_starttls("mx1.example.test", address, probe_options(2000));
+        const auto elapsed = std::chrono::steady_clock::now() - started;
+        INFO(r.error);
+        CHECK(r.timed_out);
+        CHECK(r.status == starttls_status::tls_failed);
+        CHECK(r.starttls_offered);
+        CHECK_THAT(r.error, Catch::Contains("the whole exchange exceeded 6000 ms"));
+        CHECK(elapsed >= std::chrono::milliseconds(5900));
+        CHECK(elapsed < std::chrono::milliseconds(3 * 2000 + 2000));
+        CHECK(r.elapsed_ms < 3 * 2000 + 2000);
     }
 }

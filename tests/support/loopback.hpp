@@ -1,9 +1,12 @@
 // Loopback addresses for servers that tests start on fixed ports (443, 25): each server gets
-// an address of its own, so tests running at once never meet on one address:port.
+// an address of its own, so tests running at once never meet on one address:port. And peers
+// that misbehave on purpose, for the time limits of the network checks.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace stswatch::test {
 
@@ -25,6 +28,54 @@ public:
 private:
     int fd_ = -1;
     std::uint16_t port_ = 0;
+};
+
+// One step of a scripted peer, done in this order: read a line, wait, send, TLS handshake.
+struct peer_step {
+    bool read_line = false;      // first wait for one line ("\n") from the client
+    unsigned delay_ms = 0;       // then wait this long
+    std::string send;            // then send this ("" = nothing)
+    bool start_tls = false;      // then the server side of a TLS handshake; TLS from then on
+    unsigned repeat_ms = 0;      // when set: send `send` again every repeat_ms until the client leaves
+};
+
+struct scripted_peer_options {
+    std::string address;               // 127.x.y.z
+    std::uint16_t port = 0;
+    std::string cert_file, key_file;   // for start_tls
+    std::vector<peer_step> script;     // run for each connection, one connection at a time
+};
+
+// A TCP server that plays a script to each client and then keeps the connection open until
+// the client leaves: a slow or trickling SMTP server or HTTPS host. Listening when
+// constructed; throws std::system_error (code EADDRINUSE when the address is taken: callers
+// may retry with another); FAILs the test when the certificate cannot be loaded.
+class scripted_peer {
+public:
+    explicit scripted_peer(scripted_peer_options options);
+    ~scripted_peer();
+    scripted_peer(const scripted_peer&) = delete;
+    scripted_peer& operator=(const scripted_peer&) = delete;
+    unsigned connections() const;      // accepted so far
+
+private:
+    struct state;
+    std::unique_ptr<state> state_;
+};
+
+// A listener on address:port whose accept queue is full: the kernel drops further SYNs, so a
+// connect to it hangs as one to a host that drops packets does. Throws std::system_error as
+// scripted_peer does.
+class unanswering_listener {
+public:
+    unanswering_listener(const std::string& address, std::uint16_t port);
+    ~unanswering_listener();
+    unanswering_listener(const unanswering_listener&) = delete;
+    unanswering_listener& operator=(const unanswering_listener&) = delete;
+
+private:
+    int listener_ = -1;
+    int filler_ = -1;   // the one connection that fills the queue
 };
 
 } // namespace stswatch::test
