@@ -48,7 +48,7 @@ const std::vector<finding_kind>& finding_catalogue()
          "The DNS query for _mta-sts.<domain> failed (not a \"no such record\" answer): senders cannot discover the policy.",
          "Make the domain's authoritative servers answer for _mta-sts.<domain> (check DNSSEC, delegation and server health)."},
         {"sts-policy-changed-without-id", error, "RFC 8461 §3.1",
-         "The policy file changed but the id in _mta-sts.<domain> did not: senders with a cached policy keep applying the old one.",
+         "The policy that senders read (mode, max_age, mx patterns, version) changed but the id in _mta-sts.<domain> did not: senders with a cached policy keep applying the old one.",
          "Change the id in the _mta-sts record whenever the policy file changes."},
 
         // Fetching the policy
