@@ -107,6 +107,18 @@ const certificate_info* mx_certificate(const mx_check& m)
     return &m.probe->certificate;
 }
 
+// The certificate an MX presented at one address: its first probe's or another's.
+const certificate_info* certificate_at(const mx_check& m, const std::string& address)
+{
+    if (const auto* first = mx_certificate(m); first && m.probe->address == address)
+        return first;
+    for (const auto& p : m.other_probes)
+        if (p.address == address && p.status == starttls_status::ok && p.certificate.present &&
+            !p.certificate.sha256.empty())
+            return &p.certificate;
+    return nullptr;
+}
+
 std::string certificate_value(const certificate_info& c)
 {
     return "sha256 " + c.sha256 + " not_after " + c.not_after;
@@ -277,11 +289,16 @@ std::vector<change_event> diff_snapshots(const diff_base& base, const check_resu
         // Only two certificates seen are compared: an MX unreachable for a moment has not
         // rotated anything, and after it the last certificate it presented is the one to
         // compare with.
-        const auto* old_cert = mx_certificate(*b->second);
+        // Addresses of one MX may present different certificates (one per server behind
+        // them): when the first address that answered is another than before, the one to
+        // compare with is what that same address presented before.
+        const auto* new_cert = mx_certificate(*a->second);
+        const auto* old_cert = new_cert ? certificate_at(*b->second, a->second->probe->address) : nullptr;
+        if (!old_cert)
+            old_cert = mx_certificate(*b->second);
         if (!old_cert)
             if (auto carried = base.certificates.find(host); carried != base.certificates.end())
                 old_cert = &carried->second;
-        const auto* new_cert = mx_certificate(*a->second);
         if (old_cert && new_cert && old_cert->sha256 != new_cert->sha256)
             out.push_back({"mx-cert-rotated", subject, certificate_value(*old_cert), certificate_value(*new_cert)});
     }

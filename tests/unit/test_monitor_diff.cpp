@@ -43,6 +43,17 @@ void fetch_failed(check_result& r, policy_fetch_status status, dns_status dns = 
     r.sts.policy.reset();
 }
 
+// The probe of m's second address, 192.0.2.26, which presents a certificate of its own.
+starttls_probe_result second_address(mx_check& m, const std::string& sha256)
+{
+    if (m.addresses.size() < 2)
+        m.addresses.push_back("192.0.2.26");
+    starttls_probe_result p = *m.probe;
+    p.address = "192.0.2.26";
+    p.certificate.sha256 = sha256;
+    return p;
+}
+
 // A healthy example.com: record id 20250101, policy v1, one MX, a TLS-RPT record.
 check_result baseline()
 {
@@ -200,6 +211,15 @@ TEST_CASE("diff_snapshots gives exactly the expected change events", "[monitor]"
          no_edit, [](check_result& r) { r.mx = {healthy_mx("mx1.example.com", 10, "bb22", "2027-06-01T00:00:00Z")}; },
          {{"mx-cert-rotated", "mx1.example.com", "sha256 aa11 not_after 2027-01-01T00:00:00Z",
            "sha256 bb22 not_after 2027-06-01T00:00:00Z"}}},
+        {"the first address down, the second's own certificate is no rotation",
+         [](check_result& r) { r.mx[0].other_probes.push_back(second_address(r.mx[0], "cc33")); },
+         [](check_result& r) { r.mx[0].probe = second_address(r.mx[0], "cc33"); },
+         {}},
+        {"the second address answering first with a new certificate is a rotation",
+         [](check_result& r) { r.mx[0].other_probes.push_back(second_address(r.mx[0], "cc33")); },
+         [](check_result& r) { r.mx[0].probe = second_address(r.mx[0], "dd44"); },
+         {{"mx-cert-rotated", "mx1.example.com", "sha256 cc33 not_after 2027-01-01T00:00:00Z",
+           "sha256 dd44 not_after 2027-01-01T00:00:00Z"}}},
         {"mx unreachable is no rotation",
          no_edit,
          [](check_result& r) {
