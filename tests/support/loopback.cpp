@@ -29,9 +29,7 @@ namespace stswatch::test {
 
 namespace {
 
-struct ssl_ctx_free { void operator()(SSL_CTX* p) const { SSL_CTX_free(p); } };
 struct ssl_free { void operator()(SSL* p) const { SSL_free(p); } };
-using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, ssl_ctx_free>;
 using ssl_ptr = std::unique_ptr<SSL, ssl_free>;
 
 // Blocking calls on a peer's socket return this often, so that the server can stop.
@@ -255,11 +253,7 @@ scripted_peer::scripted_peer(scripted_peer_options options) : state_(std::make_u
     state_->options = std::move(options);
     const auto& o = state_->options;
     if (!o.cert_file.empty()) {
-        state_->tls.reset(SSL_CTX_new(TLS_server_method()));
-        if (!state_->tls || SSL_CTX_use_certificate_chain_file(state_->tls.get(), o.cert_file.c_str()) != 1 ||
-            SSL_CTX_use_PrivateKey_file(state_->tls.get(), o.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
-            FAIL("scripted peer " << o.address << ": cannot load " << o.cert_file << " / " << o.key_file << ": "
-                                  << openssl_error_text());
+        state_->tls = server_tls_context(o.cert_file, o.key_file, "scripted peer " + o.address);
     }
     state_->listener = listen_on(o.address, o.port, 16, "scripted peer");
     state_->acceptor = std::thread([s = state_.get()] { s->accept_loop(); });

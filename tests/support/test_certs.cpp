@@ -192,4 +192,13 @@ std::string openssl_error_text()
     return buf;
 }
 
+ssl_ctx_ptr server_tls_context(const std::string& cert_file, const std::string& key_file, const std::string& who)
+{
+    ssl_ctx_ptr tls(SSL_CTX_new(TLS_server_method()));
+    if (!tls || SSL_CTX_use_certificate_chain_file(tls.get(), cert_file.c_str()) != 1 ||
+        SSL_CTX_use_PrivateKey_file(tls.get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1)
+        FAIL(who << ": cannot load " << cert_file << " / " << key_file << ": " << openssl_error_text());
+    return tls;
+}
+
 } // namespace stswatch::test

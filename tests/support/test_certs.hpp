@@ -2,6 +2,9 @@
 // signed by the test CA of STSWATCH_TEST_TLS_DIR, or self-signed, valid or expired.
 #pragma once
 
+#include <openssl/ssl.h>
+
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -20,5 +23,12 @@ std::string test_ca_file();   // STSWATCH_TEST_TLS_DIR/ca.pem
 
 // The oldest queued OpenSSL error as text, for a test's failure message; empties the queue.
 std::string openssl_error_text();
+
+struct ssl_ctx_free { void operator()(SSL_CTX* p) const { SSL_CTX_free(p); } };
+using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, ssl_ctx_free>;
+
+// A TLS server context presenting cert_file (with its chain) and key_file; FAILs the test,
+// naming the server (who), when they cannot be loaded.
+ssl_ctx_ptr server_tls_context(const std::string& cert_file, const std::string& key_file, const std::string& who);
 
 } // namespace stswatch::test

@@ -30,9 +30,7 @@ namespace stswatch::test {
 
 namespace {
 
-struct ssl_ctx_free { void operator()(SSL_CTX* p) const { SSL_CTX_free(p); } };
 struct ssl_free { void operator()(SSL* p) const { SSL_free(p); } };
-using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, ssl_ctx_free>;
 using ssl_ptr = std::unique_ptr<SSL, ssl_free>;
 
 // A session never waits longer than this for the client: a test cannot hang on it.
@@ -236,11 +234,7 @@ test_mx::test_mx(test_mx_options options) : state_(std::make_unique<state>())
     const auto& o = state_->options;
 
     if (!o.cert_file.empty()) {
-        state_->tls.reset(SSL_CTX_new(TLS_server_method()));
-        if (!state_->tls || SSL_CTX_use_certificate_chain_file(state_->tls.get(), o.cert_file.c_str()) != 1 ||
-            SSL_CTX_use_PrivateKey_file(state_->tls.get(), o.key_file.c_str(), SSL_FILETYPE_PEM) != 1)
-            FAIL("test MX " << o.address << ": cannot load " << o.cert_file << " / " << o.key_file << ": "
-                            << openssl_error_text());
+        state_->tls = server_tls_context(o.cert_file, o.key_file, "test MX " + o.address);
         if (o.max_tls_version != 0) {
             // TLS 1.0 and 1.1 need security level 0 in OpenSSL 3 (SHA-1 in their handshake).
             SSL_CTX_set_security_level(state_->tls.get(), 0);
