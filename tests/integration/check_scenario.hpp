@@ -215,16 +215,16 @@ private:
         o.max_tls_version = m.max_tls_version;
         o.cert_file = cert.cert_file;
         o.key_file = cert.key_file;
-        for (int attempt = 0;; ++attempt) {
-            o.address = unique_loopback_address();
-            try {
+        try {
+            return on_own_address([&](const std::string& address) {
+                o.address = address;
                 mx_.push_back(std::make_unique<test_mx>(o));
-                return o.address;
-            } catch (const std::system_error& e) {
-                if (e.code() != std::errc::address_in_use || attempt == 5)
-                    FAIL("cannot start the test MX for " << host << ": " << e.what());
-            }
+                return address;
+            });
+        } catch (const std::system_error& e) {
+            FAIL("cannot start the test MX for " << host << ": " << e.what());
         }
+        return {};
     }
 
     std::vector<scenario> scenarios_;

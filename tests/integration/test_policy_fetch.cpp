@@ -344,16 +344,11 @@ namespace {
 // A scripted_peer on port 443 of an address of its own.
 std::pair<std::unique_ptr<scripted_peer>, std::string> start_peer(scripted_peer_options options)
 {
-    for (int attempt = 0;; ++attempt) {
-        options.address = unique_loopback_address();
-        options.port = 443;
-        try {
-            auto peer = std::make_unique<scripted_peer>(options);
-            return {std::move(peer), options.address};
-        } catch (const std::system_error& e) {
-            if (e.code().value() != EADDRINUSE || attempt >= 5) throw;
-        }
-    }
+    options.port = 443;
+    return on_own_address([&](const std::string& address) {
+        options.address = address;
+        return std::make_pair(std::make_unique<scripted_peer>(options), address);
+    });
 }
 
 // Zone lines: an A record of mta-sts.<label> for each address.
@@ -416,15 +411,11 @@ TEST_CASE("fetch_policy: a name with more addresses than are tried")
     {
         std::vector<std::string> addresses;
         std::vector<std::unique_ptr<unanswering_listener>> listeners;
-        while (addresses.size() < 6) {
-            const auto address = unique_loopback_address();
-            try {
+        while (addresses.size() < 6)
+            addresses.push_back(on_own_address([&](const std::string& address) {
                 listeners.push_back(std::make_unique<unanswering_listener>(address, 443));
-                addresses.push_back(address);
-            } catch (const std::system_error& e) {
-                if (e.code().value() != EADDRINUSE) throw;
-            }
-        }
+                return address;
+            }));
         fetch_world world({}, a_records("hanging", addresses));
         auto options = fetch_world::default_options();
         options.timeout_ms = 500;

@@ -34,29 +34,20 @@ struct running_mx {
 // A test_mx on an address of its own (another is tried when one is taken).
 running_mx start_mx(test_mx_options options)
 {
-    for (int attempt = 0;; ++attempt) {
-        options.address = unique_loopback_address();
-        try {
-            return {std::make_unique<test_mx>(options), options.address};
-        } catch (const std::system_error& e) {
-            if (e.code().value() != EADDRINUSE || attempt >= 5) throw;
-        }
-    }
+    return on_own_address([&](const std::string& address) {
+        options.address = address;
+        return running_mx{std::make_unique<test_mx>(options), address};
+    });
 }
 
 // A scripted_peer on port 25 of an address of its own.
 std::pair<std::unique_ptr<scripted_peer>, std::string> start_peer(scripted_peer_options options)
 {
-    for (int attempt = 0;; ++attempt) {
-        options.address = unique_loopback_address();
-        options.port = 25;
-        try {
-            auto peer = std::make_unique<scripted_peer>(options);
-            return {std::move(peer), options.address};
-        } catch (const std::system_error& e) {
-            if (e.code().value() != EADDRINUSE || attempt >= 5) throw;
-        }
-    }
+    options.port = 25;
+    return on_own_address([&](const std::string& address) {
+        options.address = address;
+        return std::make_pair(std::make_unique<scripted_peer>(options), address);
+    });
 }
 
 test_mx_options with_cert(const test_cert& cert)

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <vector>
 
 namespace stswatch::test {
@@ -14,6 +15,22 @@ namespace stswatch::test {
 // test, so that tests running at once never share an address:port. Callers retry on EADDRINUSE.
 // Never the same address twice within one process.
 std::string unique_loopback_address();
+
+// Starts a server on an address of its own: start(address) with fresh addresses until it
+// does not throw std::system_error EADDRINUSE (another process holds that address:port),
+// at most 6 times. Returns what start returned.
+template <typename Start>
+auto on_own_address(Start start) -> decltype(start(std::string()))
+{
+    for (int attempt = 0;; ++attempt) {
+        try {
+            return start(unique_loopback_address());
+        } catch (const std::system_error& e) {
+            if (e.code() != std::errc::address_in_use || attempt >= 5)
+                throw;
+        }
+    }
+}
 
 // A UDP socket on 127.0.0.1 that never answers: queries sent to it vanish, as dropped packets
 // do. Closed with the object.
