@@ -558,6 +558,7 @@ dkim_signature_result verify_one(const split_message& m, const header_field& fie
         return fail("signature does not verify: a signed header field was changed, or the wrong key");
     r.status = dkim_status::pass;
     r.reason = note;
+    r.testing_key = key->testing;
     if (key->testing)
         r.reason += std::string(r.reason.empty() ? "" : "; ") + "key is in testing mode (t=y)";
     return r;
@@ -789,9 +790,15 @@ dkim_verdict verify_dkim(std::string_view message, const std::vector<std::string
                 return r == s.domain || (s.domain.find('.') != std::string::npos && is_same_or_subdomain(r, s.domain));
             });
             if (reporter) {
-                verdict.status = dkim_status::pass;
-                verdict.signing_domain = s.domain;
-                return verdict;
+                const bool first_pass = verdict.status != dkim_status::pass;
+                if (first_pass || (verdict.testing_key && !s.testing_key)) {
+                    verdict.status = dkim_status::pass;
+                    verdict.signing_domain = s.domain;
+                    verdict.testing_key = s.testing_key;
+                }
+                if (!s.testing_key)
+                    return verdict;
+                continue;   // a signature by a key not in testing mode may still follow
             }
             // A valid signature of another domain is not a pass for the reporting domain.
             if (rank(verdict.status) < rank(dkim_status::fail))

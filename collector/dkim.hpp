@@ -29,6 +29,7 @@ struct dkim_signature_result {
     std::string selector;        // s=
     std::string algorithm;       // a=
     std::string reason;          // why it failed, for the log and the metadata
+    bool testing_key = false;    // the key record says t=y (RFC 6376 §3.6.1)
 };
 
 struct dkim_verdict {
@@ -36,6 +37,10 @@ struct dkim_verdict {
     // the TLS-Report-Submitter domain or the From domain); else the best other status.
     dkim_status status = dkim_status::none;
     std::string signing_domain;  // d= of the signature that decided a pass
+    // The pass rests only on keys in testing mode (t=y): RFC 6376 §3.6.1 says such mail is
+    // to be treated as unsigned, so a pass is stored (with the reason) but does not satisfy
+    // collector.smtp.require_dkim. A pass by a key not in testing mode is preferred.
+    bool testing_key = false;
     std::vector<dkim_signature_result> signatures;
 };
 

@@ -135,11 +135,13 @@ std::vector<mail_report_outcome> parse_mail_reports(std::string_view message, co
                 for (const auto& d : refused) list += (list.empty() ? "" : ", ") + d;
                 outcome.error = "policy domain not accepted here: " + list;
                 outcome.refused_by_policy = true;
-            } else if (options.require_dkim && verdict.status != dkim_status::pass) {
+            } else if (options.require_dkim && (verdict.status != dkim_status::pass || verdict.testing_key)) {
                 // collector.smtp.require_dkim: the operator accepts only reports signed by the
-                // reporting domain (RFC 8460 §3).
+                // reporting domain (RFC 8460 §3); a key in testing mode counts as no signature
+                // (RFC 6376 §3.6.1).
                 outcome.error = std::string("DKIM signature of the reporting domain required (dkim=")
-                                + to_string(verdict.status) + ")";
+                                + to_string(verdict.status) +
+                                (verdict.testing_key ? ", by a key in testing mode (t=y)" : "") + ")";
                 outcome.refused_by_policy = true;
             } else {
                 if (!decoded.warning.empty()) report.warnings.push_back(std::move(decoded.warning));

@@ -267,6 +267,31 @@ TEST_CASE("Verdicts for keys, time and domains")
         CHECK(v.signing_domain == "reporter.example");
         CHECK(v.signatures.size() == 2);
     }
+    SECTION("a key in testing mode (t=y) passes, marked; a key not in testing mode is preferred")
+    {
+        const std::string testing_record = "v=DKIM1; k=ed25519; t=y; p=" + ed.public_key_base64();
+        const auto v = verify_dkim(ed_message, reporter, lookup_from({{key_name, testing_record}}), now);
+        CHECK(v.status == dkim_status::pass);
+        CHECK(v.testing_key);
+        REQUIRE(v.signatures.size() == 1);
+        CHECK(v.signatures[0].testing_key);
+        CHECK_THAT(v.signatures[0].reason, Catch::Contains("t=y"));
+
+        signing_options other_selector;
+        other_selector.selector = "sel2";
+        const std::string twice = sign_message(ed_message, ed, other_selector);
+        const auto both = verify_dkim(twice, reporter,
+                                      lookup_from({{key_name, testing_record},
+                                                   {"sel2._domainkey.reporter.example", ed.record()}}),
+                                      now);
+        CHECK(both.status == dkim_status::pass);
+        CHECK_FALSE(both.testing_key);
+        CHECK(both.signatures.size() == 2);
+
+        const auto plain = verify_dkim(ed_message, reporter, ed_lookup, now);
+        CHECK(plain.status == dkim_status::pass);
+        CHECK_FALSE(plain.testing_key);
+    }
     SECTION("a temporary failure outranks a failure: retrying may pass")
     {
         const std::string twice = sign_message(sign_message(sample_message(), ed, {}), ed, forwarder);

@@ -358,6 +358,24 @@ TEST_CASE("parse_mail_reports: a report mail signed by the reporting domain pass
         CHECK(out.size() == 1);
     }
     {
+        // DKIM required, but the key is in testing mode: RFC 6376 §3.6.1, treated as unsigned.
+        auto required = options;
+        required.require_dkim = true;
+        required.dkim_lookup = [&](const std::string& name) -> std::vector<std::string> {
+            if (name == "tlsrpt._domainkey.google.com") return {pair.record() + "; t=y"};
+            return {};
+        };
+        std::vector<incoming_report> out;
+        dkim_verdict dkim;
+        const auto outcomes = parse_mail_reports(signed_mail, required, out, &dkim);
+        REQUIRE(outcomes.size() == 1);
+        CHECK(dkim.status == dkim_status::pass);
+        CHECK(dkim.testing_key);
+        CHECK(out.empty());
+        CHECK(outcomes[0].refused_by_policy);
+        CHECK_THAT(outcomes[0].error, Catch::Contains("testing mode (t=y)"));
+    }
+    {
         // One byte of the text part changed after signing.
         auto tampered = signed_mail;
         const auto at = tampered.find("A TLS report.");
