@@ -6,8 +6,11 @@
 // follows multipart nesting and stops at mime_limits::max_depth.
 #include "collector/mime.hpp"
 
+#include <iconv.h>
+
 #include <algorithm>
 #include <array>
+#include <cerrno>
 #include <cstdint>
 #include <optional>
 #include <utility>
@@ -111,14 +114,75 @@ line_view line_at(std::string_view s, std::size_t pos)
 }
 
 // ---------------------------------------------------------------------------------------
-// Charsets: report metadata is ASCII in practice; Latin-1 (and windows-1252, read as
-// Latin-1) is widened to UTF-8. Other charsets pass through as bytes.
+// Charsets: report metadata is ASCII in practice. UTF-8 and ASCII pass through, Latin-1 is
+// widened here, and any other charset the C library knows (windows-1252, ISO-8859-x,
+// KOI8-R, Shift_JIS, GB2312, ...) is converted with iconv(3); a byte it cannot convert
+// becomes U+FFFD. An unknown charset passes through as bytes (the JSON writers replace
+// what is not UTF-8).
+
+// A conversion descriptor, closed on every path.
+struct iconv_handle {
+    iconv_t cd;
+    explicit iconv_handle(const std::string& from) : cd(::iconv_open("UTF-8", from.c_str())) {}
+    ~iconv_handle()
+    {
+        if (ok())
+            ::iconv_close(cd);
+    }
+    iconv_handle(const iconv_handle&) = delete;
+    iconv_handle& operator=(const iconv_handle&) = delete;
+    bool ok() const { return cd != reinterpret_cast<iconv_t>(-1); }
+};
+
+std::optional<std::string> convert_with_iconv(const std::string& charset, const std::string& bytes)
+{
+    iconv_handle h(charset);
+    if (!h.ok())
+        return std::nullopt;
+    std::string out;
+    out.reserve(bytes.size() * 2);
+    char buffer[1024];
+    char* in = const_cast<char*>(bytes.data());
+    std::size_t in_left = bytes.size();
+    while (in_left > 0) {
+        char* to = buffer;
+        std::size_t to_left = sizeof buffer;
+        const std::size_t n = ::iconv(h.cd, &in, &in_left, &to, &to_left);
+        out.append(buffer, static_cast<std::size_t>(to - buffer));
+        if (n != static_cast<std::size_t>(-1))
+            continue;
+        if (errno == E2BIG)
+            continue;   // the buffer is full: drained above
+        // EILSEQ or EINVAL (a sequence cut at the end): one byte shown as U+FFFD, go on.
+        out += "\xEF\xBF\xBD";
+        ++in;
+        --in_left;
+        ::iconv(h.cd, nullptr, nullptr, nullptr, nullptr);   // back to the initial shift state
+    }
+    // Flush a stateful encoding's return to its initial state (ISO-2022-JP).
+    char* to = buffer;
+    std::size_t to_left = sizeof buffer;
+    ::iconv(h.cd, nullptr, nullptr, &to, &to_left);
+    out.append(buffer, static_cast<std::size_t>(to - buffer));
+    return out;
+}
 
 std::string to_utf8(std::string_view charset, std::string bytes)
 {
     const std::string cs = to_lower(charset);
-    if (cs != "iso-8859-1" && cs != "latin1" && cs != "iso_8859-1" && cs != "windows-1252")
+    if (cs.empty() || cs == "utf-8" || cs == "utf8" || cs == "us-ascii" || cs == "ascii")
         return bytes;
+    if (cs != "iso-8859-1" && cs != "latin1" && cs != "iso_8859-1") {
+        // Charset names come from the message: only the characters of IANA charset names
+        // go to iconv_open, whose glibc form also reads "//" suffixes as options.
+        const bool plain_name = cs.size() <= 40 && std::all_of(cs.begin(), cs.end(), [](char c) {
+            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' || c == ':';
+        });
+        if (!plain_name)
+            return bytes;
+        auto converted = convert_with_iconv(cs, bytes);
+        return converted ? std::move(*converted) : std::move(bytes);
+    }
     std::string out;
     out.reserve(bytes.size());
     for (const char ch : bytes) {

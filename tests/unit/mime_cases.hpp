@@ -256,6 +256,16 @@ inline std::vector<mime_case> mime_cases()
                   "Content-Type: application/tlsrpt+json\n\n" + report_json()),
              false, {{"application/tlsrpt+json", "", report_json()}},
              {{"subject", "[ext] R\xC3\xA9sum\xC3\xA9 Report-ID: plain-id-1 tail"}, {"subject-report-id", "plain-id-1"}}));
+    add(good("Subject in windows-1252 and KOI8-R encoded-words, converted to UTF-8",
+             crlf("Subject: =?windows-1252?Q?=80_report?= =?koi8-r?B?8NLJ18XU?=\n"
+                  "Content-Type: application/tlsrpt+json\n\n" + report_json()),
+             false, {{"application/tlsrpt+json", "", report_json()}},
+             {{"subject", "\xE2\x82\xAC report\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82"}}));
+    add(good("Subject with a cut Shift_JIS sequence and an unknown charset: U+FFFD, bytes kept",
+             crlf("Subject: =?shift_jis?B?gg==?= =?x-no-such-charset?Q?ok?=\n"
+                  "Content-Type: application/tlsrpt+json\n\n" + report_json()),
+             false, {{"application/tlsrpt+json", "", report_json()}},
+             {{"subject", "\xEF\xBF\xBDok"}}));
     add(good("From with an encoded display name",
              crlf("From: =?utf-8?Q?Rapport_TLS?= <tlsrpt@sender.example>\nContent-Type: application/tlsrpt+json\n\n" +
                   report_json()),
