@@ -374,8 +374,7 @@ intake_response handle_report_body(const https_receiver_options& options, report
         fallback->raw = decision.report.raw;
         fallback->via = decision.report.via;
         fallback->source_address = decision.report.source_address;
-        fallback->received_at = std::chrono::duration_cast<std::chrono::seconds>(
-            std::chrono::system_clock::now().time_since_epoch()).count();
+        set_received_now(*fallback);
         fallback->metadata = decision.report.metadata.fields;
     }
     try {

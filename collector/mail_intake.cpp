@@ -191,8 +191,8 @@ mail_intake_result intake_mail(std::string_view message, transport via, const st
         return result;
     }
 
-    const auto received_at = std::chrono::duration_cast<std::chrono::seconds>(
-        std::chrono::system_clock::now().time_since_epoch()).count();
+    spool_entry received_now;
+    set_received_now(received_now);
     std::size_t stored = 0, duplicates = 0, spooled = 0, refused = 0, waiting = 0;
     bool store_down = false;
     auto next = reports.begin();
@@ -210,7 +210,8 @@ mail_intake_result intake_mail(std::string_view message, transport via, const st
             fallback->raw = report.raw;
             fallback->via = via;
             fallback->source_address = source_address;
-            fallback->received_at = received_at;
+            fallback->received_at = received_now.received_at;
+            fallback->received_micros = received_now.received_micros;
             fallback->metadata = report.metadata.fields;
             // Kept beside the headers so that the verdict survives the wait in the spool.
             fallback->metadata["dkim-state"] = report.dkim_state;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -115,13 +116,25 @@ std::string unique_name()
 
 } // namespace
 
+void set_received_now(spool_entry& e)
+{
+    const auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch()).count();
+    e.received_at = us / 1000000;
+    e.received_micros = static_cast<std::int32_t>(us % 1000000);
+}
+
 std::string spool::write_entry(const spool_entry& e)
 {
     std::string out(magic);
     out += "\ntransport: ";
     out += to_string(e.via);
     out += "\nsource: " + escape_value(e.source_address);
-    out += "\nreceived-at: " + std::to_string(e.received_at);
+    // Seconds, then a fraction of six digits: readers that take only the seconds (stoll)
+    // still read the files.
+    char micros[8];
+    std::snprintf(micros, sizeof micros, ".%06d", static_cast<int>(std::clamp(e.received_micros, 0, 999999)));
+    out += "\nreceived-at: " + std::to_string(e.received_at) + micros;
     for (const auto& [k, v] : e.metadata)
         out += "\nmeta-" + escape_value(k) + ": " + escape_value(v);
     out += "\nraw-bytes: " + std::to_string(e.raw.size());
@@ -162,11 +175,19 @@ spool_entry spool::read_entry(std::string_view bytes)
         } else if (key == "source") {
             e.source_address = unescape_value(value);
         } else if (key == "received-at") {
-            try {
-                e.received_at = std::stoll(std::string(value));
-            } catch (const std::exception&) {
+            // "<seconds>" or "<seconds>.<six digits>".
+            const auto dot = value.find('.');
+            const std::string_view seconds = value.substr(0, dot);
+            const std::string_view fraction = dot == std::string_view::npos ? std::string_view() : value.substr(dot + 1);
+            const auto digits = [](std::string_view s) {
+                return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+            };
+            const bool negative = !seconds.empty() && seconds.front() == '-';
+            if (!digits(negative ? seconds.substr(1) : seconds) || seconds.size() > 19 ||
+                (dot != std::string_view::npos && (fraction.size() != 6 || !digits(fraction))))
                 throw std::runtime_error("bad received-at");
-            }
+            e.received_at = std::stoll(std::string(seconds));
+            e.received_micros = fraction.empty() ? 0 : std::stoi(std::string(fraction));
         } else if (key.substr(0, 5) == "meta-") {
             e.metadata[unescape_value(key.substr(5))] = unescape_value(value);
         } else if (key == "raw-bytes") {
@@ -311,7 +332,7 @@ spool::drain_result spool::drain(report_store& store, std::uint64_t max_report_b
             // receipt must not move to the hour the database came back. 0 is a file
             // without the time, stored as received now.
             if (e.received_at > 0)
-                incoming.received_at = utc_time{e.received_at, 0};
+                incoming.received_at = utc_time{e.received_at, e.received_micros};
             // The DKIM verdict was reached on the message, which the spool does not keep:
             // it travels as metadata and goes back where it belongs.
             if (auto it = incoming.metadata.fields.find("dkim-state"); it != incoming.metadata.fields.end()) {

@@ -25,8 +25,12 @@ struct spool_entry {
     stswatch::transport via = transport::https;
     std::string source_address;
     std::int64_t received_at = 0;         // seconds since the epoch; stored as the receive time
+    std::int32_t received_micros = 0;     // and the microseconds of that second, 0..999999
     std::map<std::string, std::string> metadata;   // report_metadata::fields
 };
+
+// Sets e's receive time to now, to the microsecond.
+void set_received_now(spool_entry& e);
 
 class spool {
 public:

@@ -170,6 +170,7 @@ TEST_CASE("a drained report keeps the time it was received, not the time of the 
     spool s(dir.path.string(), 0);
     auto waited = entry_for("spool-6");
     waited.received_at = 1740787200 + 3600;
+    waited.received_micros = 250000;
     REQUIRE(s.put(waited));
     // A copy received now (a file without a time), then an older copy of the same report by
     // the same transport that waited longer: the older one is the first receipt.
@@ -190,6 +191,8 @@ TEST_CASE("a drained report keeps the time it was received, not the time of the 
     CHECK(r.duplicates == 1);
     CHECK(count(db.url(), "SELECT extract(epoch FROM received_at)::bigint FROM reports WHERE report_id = 'spool-6'")
           == waited.received_at);
+    CHECK(count(db.url(), "SELECT extract(microseconds FROM received_at)::bigint % 1000000 FROM reports"
+                          " WHERE report_id = 'spool-6'") == 250000);
     CHECK(count(db.url(), "SELECT extract(epoch FROM t.received_at)::bigint FROM report_receipts t"
                           " JOIN reports r ON r.id = t.report WHERE r.report_id = 'spool-6'") == waited.received_at);
     CHECK(count(db.url(), "SELECT extract(epoch FROM received_at)::bigint FROM reports WHERE report_id = 'spool-7'")

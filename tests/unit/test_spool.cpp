@@ -32,6 +32,7 @@ spool_entry sample_entry()
     e.via = stswatch::transport::smtp;
     e.source_address = "192.0.2.7";
     e.received_at = 1751932800;
+    e.received_micros = 42;
     e.metadata["file-name"] = "google.com!example.com!1751932800!1752019199.json.gz";
     e.metadata["subject"] = "Report\r\n folded: 100% of it";
     return e;
@@ -47,6 +48,7 @@ TEST_CASE("spool entries round-trip, raw bytes and odd metadata intact")
     CHECK(back.via == e.via);
     CHECK(back.source_address == e.source_address);
     CHECK(back.received_at == e.received_at);
+    CHECK(back.received_micros == 42);
     CHECK(back.metadata == e.metadata);
 }
 
@@ -55,6 +57,21 @@ TEST_CASE("an entry without a receive time reads as 0, which the drain stores as
     auto back = spool::read_entry("stswatch-spool 1\ntransport: https\nraw-bytes: 3\n\nraw");
     CHECK(back.received_at == 0);
     CHECK(back.raw == "raw");
+}
+
+TEST_CASE("a receive time in whole seconds (older spool files) reads with no fraction")
+{
+    auto back = spool::read_entry("stswatch-spool 1\ntransport: https\nreceived-at: 1751932800\nraw-bytes: 3\n\nraw");
+    CHECK(back.received_at == 1751932800);
+    CHECK(back.received_micros == 0);
+    back = spool::read_entry("stswatch-spool 1\ntransport: https\nreceived-at: 1751932800.000123\nraw-bytes: 3\n\nraw");
+    CHECK(back.received_at == 1751932800);
+    CHECK(back.received_micros == 123);
+    for (const char* bad : {"1751932800.", "1751932800.12", "1751932800.1234567", "x1751932800", "1751932800.12345x", ""}) {
+        INFO(bad);
+        CHECK_THROWS(spool::read_entry(std::string("stswatch-spool 1\ntransport: https\nreceived-at: ") + bad +
+                                       "\nraw-bytes: 3\n\nraw"));
+    }
 }
 
 TEST_CASE("damaged spool entries are refused, not misread")
