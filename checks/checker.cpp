@@ -686,6 +686,7 @@ Object probe_json(const starttls_probe_result& probe)
     p.set("error", probe.error);
     p.set("banner", probe.banner);
     p.set("starttls_offered", probe.starttls_offered);
+    p.set("timed_out", probe.timed_out);
     return p;
 }
 
@@ -857,6 +858,7 @@ starttls_probe_result probe_from(const Object::Ptr& p, const std::string& host)
     probe.error = string_at(p, "error");
     probe.banner = string_at(p, "banner");
     probe.starttls_offered = p->has("starttls_offered") && bool_at(p, "starttls_offered");
+    probe.timed_out = p->has("timed_out") && bool_at(p, "timed_out");   // absent in older snapshots
     return probe;
 }
 

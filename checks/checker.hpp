@@ -92,11 +92,11 @@ void sort_findings(std::vector<finding>& findings);
 //                  "certificate"}},
 //  "tlsrpt":{"record","rua"},
 //  "mx":[{"host","preference","addresses","covered_by","from_reports","starttls","tls_version",
-//         "probe":{"status","address","error","banner","starttls_offered"},
+//         "probe":{"status","address","error","banner","starttls_offered","timed_out"},
 //         "certificate":{"subject_names","issuer","subject","not_before","not_after",
 //                        "days_to_expiry","trusted","name_matches","expired","sha256",
 //                        "verify_error"},
-//         "other_probes":[{"status","address","error","banner","starttls_offered","tls_version",
+//         "other_probes":[{"status","address","error","banner","starttls_offered","timed_out","tls_version",
 //                          "certificate"}]}]}
 // Absent values are null ("starttls" is null when the MX was not probed, else whether a TLS
 // session followed STARTTLS). Peer text is valid UTF-8 without NUL (run_check makes it so).

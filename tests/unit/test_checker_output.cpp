@@ -81,6 +81,14 @@ check_result rich_result()
     p1.tls_version = "TLSv1.3";
     p1.certificate = cert({"mx1.example.com", "*.example.com"}, false);
     mx1.probe = p1;
+    starttls_probe_result p1v6 = p1;   // the second address: its handshake ran out of time
+    p1v6.address = "2001:db8::25";
+    p1v6.status = starttls_status::tls_failed;
+    p1v6.timed_out = true;
+    p1v6.tls_version.clear();
+    p1v6.certificate = {};
+    p1v6.error = "TLS handshake timed out";
+    mx1.other_probes = {p1v6};
 
     mx_check mx2;
     mx2.host = "mx2.backup.example.com";
@@ -275,6 +283,13 @@ TEST_CASE("check JSON reads back to the same JSON", "[checker][json]")
     CHECK(back.mx[0].addresses == std::vector<std::string>{"192.0.2.25", "2001:db8::25"});
     REQUIRE(back.mx[0].probe);
     CHECK(back.mx[0].probe->certificate.sha256 == rich_result().mx[0].probe->certificate.sha256);
+    CHECK_FALSE(back.mx[0].probe->timed_out);
+    REQUIRE(back.mx[0].other_probes.size() == 1);
+    CHECK(back.mx[0].other_probes[0].address == "2001:db8::25");
+    CHECK(back.mx[0].other_probes[0].status == starttls_status::tls_failed);
+    CHECK(back.mx[0].other_probes[0].timed_out);
+    CHECK_FALSE(back.mx[0].other_probes[0].certificate.present);
+    CHECK(back.mx[1].other_probes.empty());
     CHECK(back.mx[0].probe->certificate.subject_names == std::vector<std::string>{"mx1.example.com", "*.example.com"});
     CHECK(back.mx[1].covered_by == std::optional<std::string>("*.backup.example.com"));
     CHECK(back.mx[1].probe->status == starttls_status::starttls_missing);
@@ -425,4 +440,32 @@ TEST_CASE("text report colour only when asked", "[checker][text]")
 
     clean.dns_unavailable = true;
     CHECK(to_text(clean, false).find("DNS UNAVAILABLE") != std::string::npos);
+}
+
+TEST_CASE("snapshots written before starttls_offered, timed_out and other_probes still read", "[checker][json]")
+{
+    // The shape of an older snapshot: "starttls" said whether STARTTLS was offered, and the
+    // probe had no starttls_offered, timed_out or other_probes.
+    std::string old = to_json_text(rich_result());
+    for (const std::string key : {",\"starttls_offered\":true", ",\"starttls_offered\":false", ",\"timed_out\":false",
+                                  ",\"timed_out\":true"}) {
+        for (auto at = old.find(key); at != std::string::npos; at = old.find(key))
+            old.erase(at, key.size());
+    }
+    const auto others = old.find(",\"other_probes\":[{");
+    REQUIRE(others != std::string::npos);
+    old.erase(others, old.find("}]", others) + 2 - others);
+    for (auto at = old.find(",\"other_probes\":[]"); at != std::string::npos; at = old.find(",\"other_probes\":[]"))
+        old.erase(at, std::string(",\"other_probes\":[]").size());
+    REQUIRE(old.find("starttls_offered") == std::string::npos);
+    REQUIRE(old.find("other_probes") == std::string::npos);
+
+    const check_result back = check_result_from_json(old);
+    REQUIRE(back.mx.size() == 4);
+    REQUIRE(back.mx[0].probe);
+    CHECK(back.mx[0].probe->starttls_offered);        // from "starttls": true
+    CHECK_FALSE(back.mx[0].probe->timed_out);
+    CHECK(back.mx[0].other_probes.empty());
+    REQUIRE(back.mx[1].probe);
+    CHECK_FALSE(back.mx[1].probe->starttls_offered);  // from "starttls": false
 }
