@@ -556,7 +556,7 @@ const statement statements[] = {
      "  WHERE coalesce(array_position($5::text[], u.dkim_state), 0)"
      "    > coalesce(array_position($5::text[], r.dkim_state), 0)"
      "   OR " STSWATCH_RECEIVED("u.received_us") " < r.received_at"
-     "  ORDER BY r.id FOR UPDATE OF r),"
+     "  ORDER BY r.id FOR NO KEY UPDATE OF r),"
      " receipts AS ("
      "  UPDATE report_receipts t SET received_at = " STSWATCH_RECEIVED("v.received_us") ","
      "  source_address = v.source_address"
