@@ -28,6 +28,7 @@ const char* to_string(policy_fetch_status s)
     case policy_fetch_status::content_type: return "content_type";
     case policy_fetch_status::too_large: return "too_large";
     case policy_fetch_status::bad_response: return "bad_response";
+    case policy_fetch_status::invalid_response: return "invalid_response";
     }
     return "unknown";
 }
@@ -250,6 +251,7 @@ policy_fetch_result fetch_policy(const std::string& domain, dns_resolver& resolv
     limits.max_body_bytes = options.max_bytes;
     http_response_parser parser(limits);
     std::string chunk;
+    bool closed_early = false;   // the host closed before the response was complete
     while (parser.state() == http_parse_state::incomplete) {
         chunk.clear();
         error.clear();
@@ -257,6 +259,7 @@ policy_fetch_result fetch_policy(const std::string& domain, dns_resolver& resolv
         if (io == net::io_result::ok) {
             parser.feed(chunk);
         } else if (io == net::io_result::closed) {
+            closed_early = parser.state() == http_parse_state::incomplete;
             parser.finish();
         } else {
             result.status = policy_fetch_status::bad_response;
@@ -275,7 +278,9 @@ policy_fetch_result fetch_policy(const std::string& domain, dns_resolver& resolv
 
     const auto& response = parser.response();
     if (parser.state() == http_parse_state::error) {
-        result.status = policy_fetch_status::bad_response;
+        // Bytes that are not HTTP are what this host answers; a response cut short may be
+        // a connection that broke (the monitor tells the two apart).
+        result.status = closed_early ? policy_fetch_status::bad_response : policy_fetch_status::invalid_response;
         result.error = "the response from " + result.url + " is not valid HTTP: " + parser.error();
         if (parser.head_complete()) result.http_status = response.status;
         return result;

@@ -36,7 +36,8 @@ enum class policy_fetch_status {
     http_status,       // another status than 200
     content_type,      // not text/plain
     too_large,         // body over max_bytes
-    bad_response,      // not HTTP, truncated, timed out while reading
+    bad_response,      // cut short (closed early), timed out, or a read error: on the way
+    invalid_response,  // a complete answer that is not valid HTTP: the host's own answer
 };
 const char* to_string(policy_fetch_status s);
 

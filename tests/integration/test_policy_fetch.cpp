@@ -368,6 +368,32 @@ std::size_t occurrences(const std::string& text, const std::string& word)
 
 } // namespace
 
+TEST_CASE("fetch_policy: an answer that is not HTTP is the host's own, one cut short is not")
+{
+    const auto cert = make_test_cert({"mta-sts.garbage.fetch.test", "mta-sts.cut.fetch.test"});
+    scripted_peer_options o;
+    o.cert_file = cert.cert_file;
+    o.key_file = cert.key_file;
+    o.script = {{false, 0, "", true}, {true, 0, "SSH-2.0-OpenSSH_9.2\r\nnot http at all\r\n\r\n"}};
+    const auto [garbage, garbage_address] = start_peer(o);
+    // A 200 head announcing 1000 bytes, 10 of them, then the connection closes.
+    o.script = {{false, 0, "", true},
+                {true, 0, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 1000\r\n\r\n0123456789"},
+                {false, 0, "", false, 0, true}};
+    const auto [cut, cut_address] = start_peer(o);
+    fetch_world world({}, "mta-sts.garbage A " + garbage_address + "\nmta-sts.cut A " + cut_address + "\n");
+
+    const auto g = world.fetch("garbage", fetch_world::default_options());
+    INFO(g.error);
+    CHECK(g.status == policy_fetch_status::invalid_response);
+    CHECK_THAT(g.error, Catch::Contains("not valid HTTP"));
+
+    const auto c = world.fetch("cut", fetch_world::default_options());
+    INFO(c.error);
+    CHECK(c.status == policy_fetch_status::bad_response);
+    CHECK(c.http_status == 200);
+}
+
 TEST_CASE("fetch_policy: a policy host that trickles its body")
 {
     // A valid certificate and a 200 head at once, then one byte of the body every 200 ms.

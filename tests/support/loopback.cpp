@@ -150,6 +150,11 @@ struct scripted_peer::state {
                     }
                     return;
                 }
+                if (step.close) {
+                    if (ssl_)
+                        SSL_shutdown(ssl_.get());
+                    return;
+                }
             }
             while (read_some()) {
             }

@@ -54,6 +54,7 @@ struct peer_step {
     std::string send;            // then send this ("" = nothing)
     bool start_tls = false;      // then the server side of a TLS handshake; TLS from then on
     unsigned repeat_ms = 0;      // when set: send `send` again every repeat_ms until the client leaves
+    bool close = false;          // then end the connection (with a TLS close_notify under TLS)
 };
 
 struct scripted_peer_options {
