@@ -55,7 +55,7 @@ enum class policy_state {
 // about whether the domain still publishes one. Every other failure is the domain's own
 // answer, the same for every sender: no mta-sts host (NXDOMAIN, NODATA), an address only
 // reachable privately, an invalid certificate, a redirect, an HTTP error, the wrong content
-// type, a body over 64 KiB.
+// type, a body over 64 KiB, an answer that is not HTTP.
 policy_state policy_state_of(const check_result& r)
 {
     if (published_policy_text(r))
@@ -98,25 +98,27 @@ std::string mx_value(const mx_check& m)
     return std::to_string(m.preference) + " " + (m.host.empty() ? "." : m.host);
 }
 
-// The leaf certificate an MX presented, when the probe got that far.
-const certificate_info* mx_certificate(const mx_check& m)
+// The certificates an MX presented, by address: its first probe's and the others'. The
+// servers behind the addresses of one MX may each have their own certificate, so only
+// certificates seen at the same address are ever compared.
+std::map<std::string, const certificate_info*> certificates_by_address(const mx_check& m)
 {
-    if (!m.probe || m.probe->status != starttls_status::ok || !m.probe->certificate.present ||
-        m.probe->certificate.sha256.empty())
-        return nullptr;
-    return &m.probe->certificate;
+    std::map<std::string, const certificate_info*> out;
+    auto add = [&](const starttls_probe_result& p) {
+        if (p.status == starttls_status::ok && p.certificate.present && !p.certificate.sha256.empty())
+            out.emplace(p.address, &p.certificate);
+    };
+    if (m.probe)
+        add(*m.probe);
+    for (const auto& p : m.other_probes)
+        add(p);
+    return out;
 }
 
-// The certificate an MX presented at one address: its first probe's or another's.
-const certificate_info* certificate_at(const mx_check& m, const std::string& address)
+// The key of a carried certificate: the MX host and the address that presented it.
+std::string carried_key(const std::string& host, const std::string& address)
 {
-    if (const auto* first = mx_certificate(m); first && m.probe->address == address)
-        return first;
-    for (const auto& p : m.other_probes)
-        if (p.address == address && p.status == starttls_status::ok && p.certificate.present &&
-            !p.certificate.sha256.empty())
-            return &p.certificate;
-    return nullptr;
+    return host + " " + address;
 }
 
 std::string certificate_value(const certificate_info& c)
@@ -215,15 +217,23 @@ diff_base next_diff_base(const diff_base* base, const stored_snapshot& snapshot)
         else if (policy_state_of(base->previous.result) != policy_state::unknown)
             next.policy_source = base->previous;
     }
+    // For each address of a live MX that presented no certificate this time: the last one it
+    // presented, carried from before.
     const auto earlier = live_mx(base->previous.result);
     for (const auto& [host, m] : live_mx(snapshot.result)) {
-        if (mx_certificate(*m))
-            continue;
-        if (auto carried = base->certificates.find(host); carried != base->certificates.end())
-            next.certificates.emplace(host, carried->second);
-        else if (auto e = earlier.find(host); e != earlier.end())
-            if (const auto* seen = mx_certificate(*e->second))
-                next.certificates.emplace(host, certificate_fingerprint(*seen));
+        const auto now = certificates_by_address(*m);
+        const auto e = earlier.find(host);
+        const auto then = e != earlier.end() ? certificates_by_address(*e->second)
+                                             : std::map<std::string, const certificate_info*>{};
+        for (const auto& address : m->addresses) {
+            if (now.count(address))
+                continue;
+            const std::string key = carried_key(host, address);
+            if (auto carried = base->certificates.find(key); carried != base->certificates.end())
+                next.certificates.emplace(key, carried->second);
+            else if (auto seen = then.find(address); seen != then.end())
+                next.certificates.emplace(key, certificate_fingerprint(*seen->second));
+        }
     }
     return next;
 }
@@ -286,21 +296,22 @@ std::vector<change_event> diff_snapshots(const diff_base& base, const check_resu
         }
         if (b->second->preference != a->second->preference)
             out.push_back({"mx-preference-changed", subject, mx_value(*b->second), mx_value(*a->second)});
-        // Only two certificates seen are compared: an MX unreachable for a moment has not
-        // rotated anything, and after it the last certificate it presented is the one to
-        // compare with.
-        // Addresses of one MX may present different certificates (one per server behind
-        // them): when the first address that answered is another than before, the one to
-        // compare with is what that same address presented before.
-        const auto* new_cert = mx_certificate(*a->second);
-        const auto* old_cert = new_cert ? certificate_at(*b->second, a->second->probe->address) : nullptr;
-        if (!old_cert)
-            old_cert = mx_certificate(*b->second);
-        if (!old_cert)
-            if (auto carried = base.certificates.find(host); carried != base.certificates.end())
+        // Only two certificates seen at the same address are compared: an address
+        // unreachable for a moment has not rotated anything (after it, the last certificate
+        // it presented is the one to compare with), and two addresses may rightly present
+        // different certificates. A certificate rolled out to every address is one event.
+        const auto old_certs = certificates_by_address(*b->second);
+        std::set<std::pair<std::string, std::string>> rotations;
+        for (const auto& [address, new_cert] : certificates_by_address(*a->second)) {
+            const certificate_info* old_cert = nullptr;
+            if (auto seen = old_certs.find(address); seen != old_certs.end())
+                old_cert = seen->second;
+            else if (auto carried = base.certificates.find(carried_key(host, address)); carried != base.certificates.end())
                 old_cert = &carried->second;
-        if (old_cert && new_cert && old_cert->sha256 != new_cert->sha256)
-            out.push_back({"mx-cert-rotated", subject, certificate_value(*old_cert), certificate_value(*new_cert)});
+            if (old_cert && old_cert->sha256 != new_cert->sha256 &&
+                rotations.emplace(certificate_value(*old_cert), certificate_value(*new_cert)).second)
+                out.push_back({"mx-cert-rotated", subject, certificate_value(*old_cert), certificate_value(*new_cert)});
+        }
     }
 
     compare(out, "tlsrpt-record-changed", "_smtp._tls." + domain, before.tlsrpt.record, after.tlsrpt.record,

@@ -45,8 +45,8 @@ struct diff_base {
     // fetched under are what the next policy is compared with. Empty when previous's own
     // policy is known, or when none ever was.
     std::optional<stored_snapshot> policy_source;
-    // MX host of previous's live set -> the last certificate it presented, for the hosts
-    // whose probe in previous presented none (only sha256 and not_after are kept).
+    // "<MX host> <address>" of previous's live set -> the last certificate presented there,
+    // for the addresses that presented none in previous (only sha256 and not_after kept).
     std::map<std::string, certificate_info> certificates;
 };
 

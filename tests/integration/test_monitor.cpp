@@ -454,7 +454,7 @@ TEST_CASE("the scheduler compares across a transient failure with the last known
     // What the failed check carries: a pointer to the first snapshot's policy, the MX's last
     // certificate; the others show everything themselves.
     const auto rows = view.rows("SELECT checked_at = '2025-07-08T13:00:00Z', policy_source_id IS NOT NULL,"
-                                " carried_certificates->'mx1.example.com'->>'sha256'"
+                                " carried_certificates->'mx1.example.com 192.0.2.25'->>'sha256'"
                                 " FROM check_snapshots WHERE domain = $1 ORDER BY checked_at, id",
                                 "example.com");
     REQUIRE(rows.size() == 4);

@@ -176,6 +176,9 @@ TEST_CASE("diff_snapshots gives exactly the expected change events", "[monitor]"
          no_edit, [](check_result& r) { fetch_failed(r, policy_fetch_status::connect_failed); }, {}},
         {"TLS handshake failed is not a removal",
          no_edit, [](check_result& r) { fetch_failed(r, policy_fetch_status::tls_failed); }, {}},
+        {"an answer that is not HTTP is a removal",
+         no_edit, [](check_result& r) { fetch_failed(r, policy_fetch_status::invalid_response); },
+         {{"sts-policy-removed", "mta-sts.example.com", policy_v1, ""}}},
         {"response cut short or timed out is not a removal",
          no_edit, [](check_result& r) { fetch_failed(r, policy_fetch_status::bad_response); }, {}},
         {"policy fetched after a connection failure is not an addition",
@@ -220,6 +223,18 @@ TEST_CASE("diff_snapshots gives exactly the expected change events", "[monitor]"
          [](check_result& r) { r.mx[0].probe = second_address(r.mx[0], "dd44"); },
          {{"mx-cert-rotated", "mx1.example.com", "sha256 cc33 not_after 2027-01-01T00:00:00Z",
            "sha256 dd44 not_after 2027-01-01T00:00:00Z"}}},
+        {"one address answering before, only the other now, with its own certificate: no rotation",
+         [](check_result& r) { r.mx[0].addresses.push_back("192.0.2.26"); },
+         [](check_result& r) { r.mx[0].probe = second_address(r.mx[0], "cc33"); },
+         {}},
+        {"a new certificate on both addresses is one rotation",
+         [](check_result& r) { r.mx[0].other_probes.push_back(second_address(r.mx[0], "aa11")); },
+         [](check_result& r) {
+             r.mx[0].probe->certificate.sha256 = "bb22";
+             r.mx[0].other_probes.push_back(second_address(r.mx[0], "bb22"));
+         },
+         {{"mx-cert-rotated", "mx1.example.com", "sha256 aa11 not_after 2027-01-01T00:00:00Z",
+           "sha256 bb22 not_after 2027-01-01T00:00:00Z"}}},
         {"mx unreachable is no rotation",
          no_edit,
          [](check_result& r) {
@@ -395,6 +410,15 @@ TEST_CASE("a transient failure between two checks hides no change and invents no
           [](check_result& r) { r.mx = {healthy_mx("mx1.example.com", 10, "bb22", "2027-06-01T00:00:00Z")}; }},
          {{}, {{"mx-cert-rotated", "mx1.example.com", "sha256 aa11 not_after 2027-01-01T00:00:00Z",
                 "sha256 bb22 not_after 2027-06-01T00:00:00Z"}}}},
+        {"two addresses with their own certificates, both down, then the second: nothing",
+         {[](check_result& r) { r.mx[0].other_probes.push_back(second_address(r.mx[0], "cc33")); },
+          [](check_result& r) {
+              r.mx[0].addresses.push_back("192.0.2.26");
+              mx_unreachable(r);
+          },
+          [](check_result& r) { r.mx[0].probe = second_address(r.mx[0], "cc33"); },
+          [](check_result& r) { r.mx[0].other_probes.push_back(second_address(r.mx[0], "cc33")); }},
+         {{}, {}, {}}},
         {"MX certificate, MX unreachable twice, the same certificate: nothing",
          {no_edit, mx_unreachable, mx_unreachable, no_edit}, {{}, {}, {}}},
         {"MX removed while unreachable, added back with another certificate: no rotation",
@@ -464,8 +488,8 @@ TEST_CASE("next_diff_base points at the last snapshot whose policy was known", "
     check_result unreachable = baseline();
     mx_unreachable(unreachable);
     const diff_base carried = next_diff_base(&first, {2, unreachable});
-    REQUIRE(carried.certificates.count("mx1.example.com") == 1);
-    CHECK(carried.certificates.at("mx1.example.com").sha256 == "aa11");
-    CHECK(next_diff_base(&carried, {3, unreachable}).certificates.at("mx1.example.com").sha256 == "aa11");
+    REQUIRE(carried.certificates.count("mx1.example.com 192.0.2.25") == 1);
+    CHECK(carried.certificates.at("mx1.example.com 192.0.2.25").sha256 == "aa11");
+    CHECK(next_diff_base(&carried, {3, unreachable}).certificates.at("mx1.example.com 192.0.2.25").sha256 == "aa11");
     CHECK(next_diff_base(&carried, {3, good}).certificates.empty());
 }
