@@ -116,6 +116,10 @@ finding fetch_finding(const std::string& domain, const policy_fetch_result& f)
         return make_finding("sts-policy-fetch-failed", subject,
             "the answer of " + where + " is not a complete HTTP response" + why +
             "; check the web server for " + f.host);
+    case policy_fetch_status::invalid_response:
+        return make_finding("sts-policy-fetch-failed", subject,
+            "the answer of " + where + " is not HTTP" + why +
+            "; make the web server for " + f.host + " answer HTTPS requests on port 443");
     case policy_fetch_status::ok:
         break;
     }
@@ -171,13 +175,33 @@ void check_coverage(check_result& r)
 constexpr std::size_t max_checked_mx = 20;             // MX hosts resolved and probed, by preference
 constexpr std::size_t max_probed_addresses = 4;        // addresses probed per MX host
 constexpr unsigned probe_budget_timeouts = 4;          // no probe starts after 4 x checks.timeout
+constexpr unsigned resolve_budget_timeouts = 2;        // no MX lookup starts after 2 x checks.timeout
 
-void resolve_addresses(check_result& r, dns_resolver& resolver, std::vector<finding>& findings)
+using steady = std::chrono::steady_clock;
+
+steady::time_point budget_after(unsigned timeouts, const check_options& options)
 {
+    return steady::now() + std::chrono::milliseconds(std::uint64_t{timeouts} * options.timeout_ms);
+}
+
+void resolve_addresses(check_result& r, dns_resolver& resolver, std::vector<finding>& findings,
+                       const check_options& options)
+{
+    // The lookups are one after another (the resolver serialises them), each bounded by the
+    // resolver's timeout: with a slow authority, the MX hosts left when the budget is spent
+    // are reported rather than waited for.
+    const auto budget_end = budget_after(resolve_budget_timeouts, options);
     std::size_t checked = 0;
     for (auto& mx : r.mx) {
         if (mx.host.empty() || mx.from_reports)
             continue;
+        if (steady::now() >= budget_end) {
+            findings.push_back(make_finding("mx-not-probed", mx.host,
+                "not checked: the address lookups of the other MX hosts of " + r.domain + " used up this check's time (" +
+                std::to_string(resolve_budget_timeouts * options.timeout_ms / 1000) +
+                " s); make sure the name servers of the MX hosts answer quickly, then check again"));
+            continue;
+        }
         if (checked == max_checked_mx) {
             findings.push_back(make_finding("mx-not-probed", mx.host,
                 "not checked: " + r.domain + " has more than " + std::to_string(max_checked_mx) +
@@ -218,7 +242,7 @@ struct probe_outcome {
     bool over_budget = false;   // not started: the check's time for probes had run out
 };
 
-probe_outcome probe_mx(const mx_check& mx, const check_options& options)
+probe_outcome probe_mx(const mx_check& mx, const check_options& options, steady::time_point budget_end)
 {
     probe_outcome out;
     starttls_probe_options po;
@@ -232,6 +256,10 @@ probe_outcome probe_mx(const mx_check& mx, const check_options& options)
     std::size_t tried = 0;
     for (const auto& address : mx.addresses) {
         if (tried == max_probed_addresses)
+            break;
+        // Each probe ends within its own bound (3 x checks.timeout); none starts after the
+        // check's budget, except the MX's first, which decided that it is probed at all.
+        if (tried > 0 && steady::now() >= budget_end)
             break;
         // The same SSRF guard as the policy fetch: a check must not be a way to reach
         // internal hosts.
@@ -368,18 +396,17 @@ void run_probes(check_result& r, const check_options& options, std::vector<findi
     for (std::size_t i = 0; i < r.mx.size(); ++i)
         if (!r.mx[i].host.empty() && !r.mx[i].from_reports && !r.mx[i].addresses.empty())
             todo.push_back(i);
-    // Each probe is bounded by its own deadline; no new one starts after the budget, so a
-    // check ends within about (budget + one probe) whatever the MX hosts do.
-    const auto budget_end = std::chrono::steady_clock::now() +
-                            std::chrono::milliseconds(std::uint64_t{probe_budget_timeouts} * options.timeout_ms);
+    // Each probe is bounded by its own deadline (3 x checks.timeout); no new one starts after
+    // the budget, so the probes end within 4 + 3 x checks.timeout whatever the MX hosts do.
+    const auto budget_end = budget_after(probe_budget_timeouts, options);
     std::vector<probe_outcome> outcomes(todo.size());
     std::atomic<std::size_t> next{0};
     auto worker = [&] {
         for (std::size_t k = next++; k < todo.size(); k = next++) {
-            if (std::chrono::steady_clock::now() >= budget_end)
+            if (steady::now() >= budget_end)
                 outcomes[k].over_budget = true;
             else
-                outcomes[k] = probe_mx(r.mx[todo[k]], options);
+                outcomes[k] = probe_mx(r.mx[todo[k]], options, budget_end);
         }
     };
     const std::size_t n = std::min<std::size_t>(std::max(1u, options.mx_concurrency), todo.size());
@@ -576,7 +603,7 @@ check_result run_check(const std::string& domain, dns_resolver& resolver, const 
     }
 
     std::vector<finding> mx_findings;
-    resolve_addresses(r, resolver, mx_findings);
+    resolve_addresses(r, resolver, mx_findings, options);
     if (options.probe_mx)
         run_probes(r, options, mx_findings);
 
@@ -842,7 +869,7 @@ constexpr policy_fetch_status all_fetch_statuses[] = {
     policy_fetch_status::ok, policy_fetch_status::no_address, policy_fetch_status::private_address,
     policy_fetch_status::connect_failed, policy_fetch_status::tls_failed, policy_fetch_status::cert_invalid,
     policy_fetch_status::redirect, policy_fetch_status::http_status, policy_fetch_status::content_type,
-    policy_fetch_status::too_large, policy_fetch_status::bad_response};
+    policy_fetch_status::too_large, policy_fetch_status::bad_response, policy_fetch_status::invalid_response};
 constexpr dns_status all_dns_statuses[] = {dns_status::ok, dns_status::nxdomain, dns_status::nodata,
                                            dns_status::temporary_failure};
 constexpr starttls_status all_starttls_statuses[] = {
