@@ -7,6 +7,7 @@
 #include "collector/report_json.hpp"
 #include "common/domain.hpp"
 #include "common/migrations.hpp"
+#include "common/utf8.hpp"
 
 #include <pqxx/pqxx>
 
@@ -170,9 +171,11 @@ std::string one_line(const std::string& value)
     }
     while (!out.empty() && (out.back() == ' ' || out.back() == ';'))
         out.pop_back();
+    // The domain's own text (policies, records): never raw to the terminal.
+    out = terminal_safe(to_valid_utf8(out));
     constexpr std::size_t max_width = 72;
     if (out.size() > max_width)
-        out = out.substr(0, max_width - 3) + "...";
+        out = std::string(utf8_prefix(out, max_width - 3)) + "...";
     return out;
 }
 

@@ -566,13 +566,36 @@ std::optional<diff_base> monitor_store::comparison_base(const std::string& domai
     if (rows.empty())
         return std::nullopt;
     const auto& row = rows[0];
+    // A stored part that cannot be read (written by another version, edited by hand) must
+    // not stop every later check of the domain: it is left out, and said so. Without the
+    // previous snapshot there is nothing to compare with; the next one becomes the base.
+    auto unreadable = [&](const char* part, const std::exception& e) {
+        log::warning("monitor", "stored snapshot part unreadable, ignored",
+                     {{"domain", normalize_domain(domain)}, {"snapshot", row[0].as<std::string>()}, {"part", part},
+                      {"error", e.what()}});
+    };
     diff_base base;
     base.previous.id = row[0].as<long long>();
-    base.previous.result = check_result_from_json(row[1].as<std::string>());
-    if (!row[2].is_null())
-        base.certificates = certificates_from_json(row[2].as<std::string>());
-    if (!row[3].is_null())
-        base.policy_source = stored_snapshot{row[3].as<long long>(), check_result_from_json(row[4].as<std::string>())};
+    try {
+        base.previous.result = check_result_from_json(row[1].as<std::string>());
+    } catch (const std::exception& e) {
+        unreadable("snapshot", e);
+        return std::nullopt;
+    }
+    if (!row[2].is_null()) {
+        try {
+            base.certificates = certificates_from_json(row[2].as<std::string>());
+        } catch (const std::exception& e) {
+            unreadable("carried_certificates", e);
+        }
+    }
+    if (!row[3].is_null()) {
+        try {
+            base.policy_source = stored_snapshot{row[3].as<long long>(), check_result_from_json(row[4].as<std::string>())};
+        } catch (const std::exception& e) {
+            unreadable("policy source", e);
+        }
+    }
     return base;
 }
 

@@ -69,4 +69,41 @@ std::string to_valid_utf8(std::string_view s)
     return out;
 }
 
+std::string terminal_safe(std::string_view text, bool keep_newlines)
+{
+    static constexpr char hex[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(text.size());
+    auto escape = [&](unsigned char c) {
+        out += "\\x";
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    };
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const auto c = static_cast<unsigned char>(text[i]);
+        if (c == '\n' && keep_newlines) {
+            out += '\n';
+        } else if (c < 0x20 || c == 0x7f) {
+            escape(c);
+        } else if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
+                   static_cast<unsigned char>(text[i + 1]) <= 0x9F) {
+            escape(static_cast<unsigned char>(text[++i]));   // U+0080..U+009F
+        } else {
+            out += static_cast<char>(c);
+        }
+    }
+    return out;
+}
+
+std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes)
+{
+    if (s.size() <= max_bytes)
+        return s;
+    std::size_t end = max_bytes;
+    // Back over continuation bytes (10xxxxxx) to the start of the sequence that was cut.
+    while (end > 0 && (static_cast<unsigned char>(s[end]) & 0xC0) == 0x80)
+        --end;
+    return s.substr(0, end);
+}
+
 } // namespace stswatch

@@ -21,4 +21,13 @@ bool is_valid_utf8(std::string_view s);
 // U+FFFD: valid UTF-8 that jsonb accepts. Well-formed text without NUL comes back unchanged.
 std::string to_valid_utf8(std::string_view s);
 
+// Text from peers for a terminal: control characters (C0, DEL and the C1 range U+0080..
+// U+009F, which terminals take as escape sequences) as \xNN, so that a banner or a record
+// cannot move the cursor, recolour, retitle or clear the screen; with keep_newlines, '\n'
+// stays. Expects valid UTF-8 (to_valid_utf8).
+std::string terminal_safe(std::string_view text, bool keep_newlines = false);
+
+// The longest prefix of s of at most max_bytes that does not end inside a UTF-8 sequence.
+std::string_view utf8_prefix(std::string_view s, std::size_t max_bytes);
+
 } // namespace stswatch

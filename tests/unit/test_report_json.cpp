@@ -249,3 +249,21 @@ TEST_CASE("to_valid_utf8: peer text made fit for JSON and jsonb")
         CHECK(to_valid_utf8(cleaned) == cleaned);   // idempotent
     }
 }
+
+TEST_CASE("terminal_safe and utf8_prefix: peer text for a terminal line")
+{
+    CHECK(terminal_safe("plain text, caf\xC3\xA9") == "plain text, caf\xC3\xA9");
+    CHECK(terminal_safe("\x1b]0;owned\x07 \x1b[2J") == "\\x1b]0;owned\\x07 \\x1b[2J");
+    CHECK(terminal_safe("a\x7f" "b") == "a\\x7fb");
+    CHECK(terminal_safe("C1 \xC2\x9B" "31m") == "C1 \\x9b31m");   // U+009B, the 8-bit CSI
+    CHECK(terminal_safe("line 1\nline 2") == "line 1\\x0aline 2");
+    CHECK(terminal_safe("line 1\nline 2", true) == "line 1\nline 2");
+    CHECK(terminal_safe("\xC2\xA0nbsp") == "\xC2\xA0nbsp");   // U+00A0 is printable
+
+    CHECK(utf8_prefix("abc", 5) == "abc");
+    CHECK(utf8_prefix("abcdef", 3) == "abc");
+    CHECK(utf8_prefix("ab\xE2\x82\xAC", 3) == "ab");     // never half a euro sign
+    CHECK(utf8_prefix("ab\xE2\x82\xAC", 4) == "ab");
+    CHECK(utf8_prefix("ab\xE2\x82\xAC" "d", 5) == "ab\xE2\x82\xAC");
+    CHECK(utf8_prefix("\xF0\x9F\x98\x80", 2).empty());
+}
