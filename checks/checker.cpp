@@ -253,8 +253,19 @@ probe_outcome probe_mx(const mx_check& mx, const check_options& options, steady:
     // senders get different first addresses (DNS round robin, IPv4 or IPv6). One address
     // with a stale certificate or without STARTTLS fails some of them, so every address is
     // probed (up to max_probed_addresses); the first that answers is the MX's probe.
+    // IPv4 and IPv6 in turn: with many A records, the AAAA ones would otherwise never be
+    // among the addresses probed, though senders with IPv6 use them.
+    std::vector<std::string> v4, v6, order;
+    for (const auto& address : mx.addresses)
+        (address.find(':') == std::string::npos ? v4 : v6).push_back(address);
+    for (std::size_t i = 0; i < std::max(v4.size(), v6.size()); ++i) {
+        if (i < v4.size())
+            order.push_back(v4[i]);
+        if (i < v6.size())
+            order.push_back(v6[i]);
+    }
     std::size_t tried = 0;
-    for (const auto& address : mx.addresses) {
+    for (const auto& address : order) {
         if (tried == max_probed_addresses)
             break;
         // Each probe ends within its own bound (3 x checks.timeout); none starts after the
@@ -278,8 +289,8 @@ probe_outcome probe_mx(const mx_check& mx, const check_options& options, steady:
             result.address = address;
             result.error = e.what();
         }
-        if (!out.probe || out.probe->status == starttls_status::unreachable)
-            out.probe = std::move(result);   // the first address a sender gets an answer from
+        if (!out.probe || (out.probe->status == starttls_status::unreachable && result.status != starttls_status::unreachable))
+            out.probe = std::move(result);   // the first address a sender gets an answer from (or the first tried)
         else if (result.status != starttls_status::unreachable)
             out.others.push_back(std::move(result));   // a sender moves on from an unreachable one
     }
@@ -1066,33 +1077,9 @@ struct palette {
     }
 };
 
-// Text from peers for a terminal: control characters (C0, DEL and the C1 range, which
-// terminals take as escape sequences) as \xNN, so that a banner or a record cannot move the
-// cursor, recolour, retitle or clear the screen. The text is valid UTF-8 (make_text_valid).
 std::string shown(std::string_view text, bool keep_newlines = false)
 {
-    static constexpr char hex[] = "0123456789abcdef";
-    std::string out;
-    out.reserve(text.size());
-    auto escape = [&](unsigned char c) {
-        out += "\\x";
-        out += hex[c >> 4];
-        out += hex[c & 15];
-    };
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const auto c = static_cast<unsigned char>(text[i]);
-        if (c == '\n' && keep_newlines) {
-            out += '\n';
-        } else if (c < 0x20 || c == 0x7f) {
-            escape(c);
-        } else if (c == 0xC2 && i + 1 < text.size() && static_cast<unsigned char>(text[i + 1]) >= 0x80 &&
-                   static_cast<unsigned char>(text[i + 1]) <= 0x9F) {
-            escape(static_cast<unsigned char>(text[++i]));   // U+0080..U+009F
-        } else {
-            out += static_cast<char>(c);
-        }
-    }
-    return out;
+    return terminal_safe(text, keep_newlines);
 }
 
 std::string plural(std::size_t n, const char* word)

@@ -445,8 +445,17 @@ TEST_CASE("text report colour only when asked", "[checker][text]")
 TEST_CASE("snapshots written before starttls_offered, timed_out and other_probes still read", "[checker][json]")
 {
     // The shape of an older snapshot: "starttls" said whether STARTTLS was offered, and the
-    // probe had no starttls_offered, timed_out or other_probes.
-    std::string old = to_json_text(rich_result());
+    // probe had no starttls_offered, timed_out or other_probes. mx2 offered STARTTLS but
+    // refused the command: old "starttls" true, though no TLS session followed.
+    check_result result = rich_result();
+    result.mx[1].probe->status = starttls_status::starttls_refused;
+    result.mx[1].probe->starttls_offered = true;
+    std::string old = to_json_text(result);
+    const auto mx2 = old.find("\"host\":\"mx2.backup.example.com\"");
+    REQUIRE(mx2 != std::string::npos);
+    const auto mx2_starttls = old.find("\"starttls\":false", mx2);
+    REQUIRE(mx2_starttls != std::string::npos);
+    old.replace(mx2_starttls, std::string("\"starttls\":false").size(), "\"starttls\":true");
     for (const std::string key : {",\"starttls_offered\":true", ",\"starttls_offered\":false", ",\"timed_out\":false",
                                   ",\"timed_out\":true"}) {
         for (auto at = old.find(key); at != std::string::npos; at = old.find(key))
@@ -467,5 +476,6 @@ TEST_CASE("snapshots written before starttls_offered, timed_out and other_probes
     CHECK_FALSE(back.mx[0].probe->timed_out);
     CHECK(back.mx[0].other_probes.empty());
     REQUIRE(back.mx[1].probe);
-    CHECK_FALSE(back.mx[1].probe->starttls_offered);  // from "starttls": false
+    CHECK(back.mx[1].probe->status == starttls_status::starttls_refused);
+    CHECK(back.mx[1].probe->starttls_offered);        // from "starttls": true, not from the status
 }
