@@ -33,7 +33,7 @@ bool split_option(const std::string& arg, const std::string& name, std::string& 
 
 std::string default_config_path()
 {
-    // DESIGN.md: config/stswatch.properties beside the working directory, then /etc.
+    // docs/contracts.md: config/stswatch.properties beside the working directory, then /etc.
     for (const char* candidate : {"config/stswatch.properties", "/etc/stswatch/stswatch.properties"}) {
         std::error_code ec;
         if (std::filesystem::is_regular_file(candidate, ec))

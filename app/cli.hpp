@@ -13,7 +13,7 @@
 
 namespace stswatch::cli {
 
-// sysexits(3) codes, as DESIGN.md's contract uses them.
+// sysexits(3) codes, as the CLI contract (docs/contracts.md) uses them.
 enum exit_code : int {
     ok = 0,
     check_errors = 1,

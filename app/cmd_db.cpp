@@ -1,7 +1,7 @@
 // stswatch db migrate | db create-database NAME
 #include "app/cli.hpp"
 
-#include "common/migrations.hpp"
+#include "store/migrations.hpp"
 
 #include <pqxx/pqxx>
 

@@ -9,7 +9,7 @@
 #include "app/cli.hpp"
 
 #include "collector/importer.hpp"
-#include "collector/report_store.hpp"
+#include "store/report_store.hpp"
 
 #include <algorithm>
 #include <chrono>

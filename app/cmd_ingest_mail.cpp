@@ -8,12 +8,12 @@
 //   78  EX_CONFIG: the configuration is wrong (Postfix defers, so no mail is lost)
 #include "app/cli.hpp"
 
-#include "checks/dns.hpp"
+#include "net/dns.hpp"
 #include "collector/importer.hpp"
 #include "collector/mail_intake.hpp"
-#include "collector/mbox.hpp"
-#include "collector/report_store.hpp"
-#include "common/migrations.hpp"
+#include "mail/mbox.hpp"
+#include "store/report_store.hpp"
+#include "store/migrations.hpp"
 
 #include <pqxx/pqxx>
 

@@ -4,9 +4,9 @@
 #include "app/cli.hpp"
 
 #include "checks/monitor.hpp"
-#include "collector/report_json.hpp"
+#include "tlsrpt/report_json.hpp"
 #include "common/domain.hpp"
-#include "common/migrations.hpp"
+#include "store/migrations.hpp"
 #include "common/utf8.hpp"
 
 #include <pqxx/pqxx>

@@ -1,14 +1,14 @@
 // stswatch parse FILE...: decode and validate reports, print canonical JSON lines; an .eml
 // file gives one line per report in the message.
-// No database. DESIGN.md: invalid input prints nothing on stdout for that file, one line on
+// No database. docs/contracts.md: invalid input prints nothing on stdout for that file, one line on
 // stderr naming it, and the run exits 65 at the end; the other files are still processed.
 #include "app/cli.hpp"
 
-#include "collector/decode.hpp"
+#include "tlsrpt/decode.hpp"
 #include "collector/mail_intake.hpp"
-#include "collector/mbox.hpp"
-#include "collector/report_json.hpp"
-#include "collector/report_parser.hpp"
+#include "mail/mbox.hpp"
+#include "tlsrpt/report_json.hpp"
+#include "tlsrpt/report_parser.hpp"
 
 #include <cerrno>
 #include <cstring>
@@ -70,7 +70,7 @@ bool is_email(const std::string& path, std::string_view body)
     return i > 0 && i < body.size() && body[i] == ':';
 }
 
-// One line per report of the message (DESIGN.md), its metadata from the headers. DKIM is
+// One line per report of the message (docs/contracts.md), its metadata from the headers. DKIM is
 // not verified here: parse does no network I/O. False when any part is invalid or the
 // message holds no report.
 bool parse_one_message(const std::string& path, std::string_view message, const mail_intake_options& options)

@@ -1,10 +1,10 @@
 // stswatch reports list [--domain D] [--since DATE] [--until DATE] [--limit N] [--json]
 #include "app/cli.hpp"
 
-#include "collector/report_json.hpp"
-#include "collector/report_store.hpp"
+#include "tlsrpt/report_json.hpp"
+#include "store/report_store.hpp"
 #include "common/domain.hpp"
-#include "common/strings.hpp"
+#include "common/text.hpp"
 
 #include <pqxx/pqxx>
 
@@ -81,9 +81,9 @@ void print_table(const std::vector<report_row>& rows)
         std::string range = format_date(r.start_datetime);
         if (format_date(r.end_datetime) != range && r.end_datetime.seconds - r.start_datetime.seconds > 86400)
             range += ".." + format_date(r.end_datetime);
-        lines.push_back({{range, r.organization_name, r.report_id, join(r.policy_domains, ","),
+        lines.push_back({{range, r.organization_name, r.report_id, text::join(r.policy_domains, ","),
                           std::to_string(r.successful_sessions), std::to_string(r.failed_sessions),
-                          join(r.transports, ","),
+                          text::join(r.transports, ","),
                           r.dkim_state.empty() ? "-"
                           : r.dkim_domain.empty() ? r.dkim_state : r.dkim_state + " (" + r.dkim_domain + ")"}});
     }

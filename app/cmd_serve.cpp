@@ -8,14 +8,14 @@
 #include "app/cli.hpp"
 
 #include "checks/checker.hpp"
-#include "checks/dns.hpp"
+#include "net/dns.hpp"
 #include "checks/monitor.hpp"
 #include "collector/https_receiver.hpp"
-#include "collector/report_store.hpp"
+#include "store/report_store.hpp"
 #include "collector/smtp_receiver.hpp"
 #include "collector/spool.hpp"
 #include "common/log.hpp"
-#include "common/migrations.hpp"
+#include "store/migrations.hpp"
 
 #include <Poco/Util/ServerApplication.h>
 #include <pqxx/pqxx>
@@ -70,7 +70,7 @@ protected:
         so.batch_wait = std::chrono::milliseconds(s.store_batch_wait_ms);
         report_store store(so);
 
-        // DESIGN.md: with the database away, a report fsynced in the spool is durable too.
+        // docs/contracts.md: with the database away, a report fsynced in the spool is durable too.
         std::unique_ptr<spool> waiting;
         std::unique_ptr<spool_drainer> drainer;
         if (!s.spool_dir.empty()) {

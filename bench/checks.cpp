@@ -9,7 +9,7 @@
 //          [--label TEXT] [--summary FILE] [--mx-listen IP:PORT --mx-cert PEM --mx-key PEM]
 #include "bench/bench_support.hpp"
 #include "checks/checker.hpp"
-#include "checks/dns.hpp"
+#include "net/dns.hpp"
 
 #include <openssl/err.h>
 #include <openssl/ssl.h>

@@ -1,6 +1,6 @@
 #include "bench/report_gen.hpp"
 
-#include "collector/decode.hpp"
+#include "tlsrpt/decode.hpp"
 
 #include <ctime>
 #include <stdexcept>

@@ -1,12 +1,12 @@
 // Synthetic SMTP TLS Reports (RFC 8460 §4.4) shaped like the ones real senders send
-// (QUIRKS.md), for the benchmarks.
+// (docs/senders.md), for the benchmarks.
 //
 // Deterministic for a seed: the same options give the same reports, byte for byte. Every
 // report has its own (organization-name, report-id), also across seeds (the policy domains
 // carry the seed), so one run's reports are never duplicates of another run's.
 #pragma once
 
-#include "collector/report.hpp"
+#include "tlsrpt/report.hpp"
 
 #include <algorithm>
 #include <array>

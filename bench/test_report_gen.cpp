@@ -2,7 +2,7 @@
 // reports the collector's parser accepts with exactly the content the generator meant.
 #include "bench/report_gen.hpp"
 
-#include "collector/report_parser.hpp"
+#include "tlsrpt/report_parser.hpp"
 
 #include <catch2/catch.hpp>
 

@@ -4,7 +4,7 @@
 
 #include "common/domain.hpp"
 #include "common/settings.hpp"
-#include "common/strings.hpp"
+#include "common/text.hpp"
 #include "common/time.hpp"
 #include "common/utf8.hpp"
 
@@ -130,7 +130,7 @@ finding fetch_finding(const std::string& domain, const policy_fetch_result& f)
 void check_coverage(check_result& r)
 {
     const sts_policy& policy = *r.sts.policy;
-    const std::string patterns = policy.mx.empty() ? std::string("none") : join(policy.mx, ", ");
+    const std::string patterns = policy.mx.empty() ? std::string("none") : text::join(policy.mx, ", ");
     const std::string record_name = "_mta-sts." + r.domain;
     bool any_live = false;
     for (auto& mx : r.mx) {
@@ -313,7 +313,7 @@ void probe_findings(std::vector<finding>& findings, const mx_check& mx, const pr
     if (!outcome.probe) {
         if (outcome.refused_private)
             findings.push_back(make_finding("mx-unreachable", mx.host,
-                "not probed: private address (" + join(mx.addresses, ", ") +
+                "not probed: private address (" + text::join(mx.addresses, ", ") +
                 "); use --allow-private (checks.allow_private) to probe MX hosts on private or loopback addresses"));
         return;
     }
@@ -396,7 +396,7 @@ void address_findings(std::vector<finding>& findings, const mx_check& mx, const 
     if (!c.name_matches)
         findings.push_back(make_finding("mx-cert-name-mismatch", mx.host,
             "the certificate of " + where + " is not valid for " + mx.host + " (names: " +
-            (c.subject_names.empty() ? std::string("none") : join(c.subject_names, ", ")) +
+            (c.subject_names.empty() ? std::string("none") : text::join(c.subject_names, ", ")) +
             "); add " + mx.host + " to the certificate's subject alternative names"));
 }
 
@@ -1205,7 +1205,7 @@ std::string to_text(const check_result& r, bool colour)
         const auto& pol = *r.sts.policy;
         out << "  mode       " << to_string(pol.mode) << "\n";
         out << "  max_age    " << pol.max_age << " (" << duration_words(pol.max_age) << ")\n";
-        out << "  mx         " << (pol.mx.empty() ? std::string("(none)") : shown(join(pol.mx, ", "))) << "\n";
+        out << "  mx         " << (pol.mx.empty() ? std::string("(none)") : shown(text::join(pol.mx, ", "))) << "\n";
     } else if (r.sts.policy_text) {
         out << "  (not usable: see the findings)\n";
     } else if (r.sts.fetch) {

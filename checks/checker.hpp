@@ -4,12 +4,12 @@
 // `stswatch check --json` prints and what the monitor stores as a snapshot.
 #pragma once
 
-#include "checks/certificate.hpp"
-#include "checks/dns.hpp"
-#include "checks/findings.hpp"
+#include "net/certificate.hpp"
+#include "net/dns.hpp"
+#include "mtasts/findings.hpp"
 #include "checks/policy_fetch.hpp"
-#include "checks/sts_policy.hpp"
-#include "checks/sts_record.hpp"
+#include "mtasts/sts_policy.hpp"
+#include "mtasts/sts_record.hpp"
 #include "checks/starttls_probe.hpp"
 
 #include <cstdint>
@@ -85,7 +85,7 @@ check_result run_check(const std::string& domain, dns_resolver& resolver, const 
 // group in the order the checks produced it.
 void sort_findings(std::vector<finding>& findings);
 
-// The JSON of DESIGN.md / the check contract (docs/check.md):
+// The JSON of docs/contracts.md / the check contract (docs/check.md):
 // {"domain","checked_at","findings":[{"code","severity","subject","message","rfc"}],
 //  "sts":{"record","id","policy_text","policy":{"version","mode","max_age","mx"},"candidate",
 //         "fetch":{"url","address","status","http_status","content_type","location","error",

@@ -5,7 +5,7 @@
 
 #include "common/domain.hpp"
 #include "common/log.hpp"
-#include "common/strings.hpp"
+#include "common/text.hpp"
 
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
@@ -79,7 +79,7 @@ std::string sorted_patterns(const sts_policy& p)
     std::vector<std::string> mx = p.mx;
     std::sort(mx.begin(), mx.end());
     mx.erase(std::unique(mx.begin(), mx.end()), mx.end());
-    return join(mx, ",");
+    return text::join(mx, ",");
 }
 
 // The live MX set by host ("" is a null MX, RFC 7505); entries added from reports are not

@@ -1,7 +1,7 @@
 // The MTA-STS policy fetch (RFC 8461 §3.3). See policy_fetch.hpp.
 #include "checks/policy_fetch.hpp"
-#include "checks/http_response.hpp"
-#include "checks/tls_util.hpp"
+#include "net/http_response.hpp"
+#include "net/tls.hpp"
 #include "common/domain.hpp"
 
 #include <algorithm>

@@ -5,8 +5,8 @@
 // private or loopback unless allow_private (SSRF guard).
 #pragma once
 
-#include "checks/certificate.hpp"
-#include "checks/dns.hpp"
+#include "net/certificate.hpp"
+#include "net/dns.hpp"
 
 #include <cstddef>
 #include <cstdint>

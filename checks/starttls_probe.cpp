@@ -1,7 +1,7 @@
 // The STARTTLS probe of one MX (RFC 3207, RFC 5321, RFC 8461 §4). See starttls_probe.hpp.
 #include "checks/starttls_probe.hpp"
-#include "checks/smtp_reply.hpp"
-#include "checks/tls_util.hpp"
+#include "net/smtp_reply.hpp"
+#include "net/tls.hpp"
 #include "common/domain.hpp"
 
 #include <unistd.h>

@@ -5,7 +5,7 @@
 // Bounded in time whatever the peer does (see starttls_probe_options::timeout_ms).
 #pragma once
 
-#include "checks/certificate.hpp"
+#include "net/certificate.hpp"
 
 #include <cstdint>
 #include <string>

@@ -3,10 +3,10 @@
 // to send one request.
 #include "collector/https_receiver.hpp"
 #include "collector/rate_limit.hpp"
-#include "collector/tcp_service.hpp"
+#include "net/tcp_service.hpp"
 
-#include "collector/decode.hpp"
-#include "collector/report_parser.hpp"
+#include "tlsrpt/decode.hpp"
+#include "tlsrpt/report_parser.hpp"
 #include "common/domain.hpp"
 #include "common/log.hpp"
 
@@ -102,7 +102,7 @@ media_label classify_media_type(const std::string& media)
     // application/tlsrpt+gzip or application/tlsrpt+json.
     static constexpr std::array<std::string_view, 5> report_types{
         "application/tlsrpt+gzip", "application/tlsrpt+json",
-        // Senders label reports with the generic types of their format (QUIRKS.md); the body
+        // Senders label reports with the generic types of their format (docs/senders.md); the body
         // is sniffed anyway.
         "application/json", "application/gzip", "application/x-gzip"};
     if (std::find(report_types.begin(), report_types.end(), media) != report_types.end())
@@ -266,7 +266,7 @@ intake_decision examine_report_body(const https_receiver_options& options,
         return refuse(413, "the request body is larger than " + std::to_string(options.max_body_bytes)
                                + " bytes");
 
-    // The first bytes decide, not the labels (QUIRKS.md: gzip sent as application/octet-stream
+    // The first bytes decide, not the labels (docs/senders.md: gzip sent as application/octet-stream
     // or application/json; Content-Encoding: gzip on JSON). raw ends up as the report the way a
     // sender would write it to a file, gzip or JSON, without the HTTP content coding.
     std::string raw = std::move(body);
@@ -378,7 +378,7 @@ intake_response handle_report_body(const https_receiver_options& options, report
         fallback->metadata = decision.report.metadata.fields;
     }
     try {
-        // A 2xx only once the report's transaction has committed (DESIGN.md, acknowledgement).
+        // A 2xx only once the report's transaction has committed (docs/contracts.md, acknowledgement).
         const auto result = store.store(std::move(decision.report));
         if (result.outcome == store_outcome::stored) {
             response.status = 201;
@@ -731,7 +731,7 @@ private:
     {
         const auto& o = ctx_.options;
         const auto connection = request.socket().impl();
-        // QUIRKS.md: HTTPS reports are unauthenticated, so one address may not flood the store.
+        // docs/senders.md: HTTPS reports are unauthenticated, so one address may not flood the store.
         unsigned retry_after = 0;
         if (!ctx_.limiter.allow(request.clientAddress().host().toString(), retry_after)) {
             response.set("Retry-After", std::to_string(retry_after));

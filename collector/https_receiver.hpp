@@ -1,13 +1,13 @@
 // HTTPS report intake (RFC 8460 §5.4): POST of a gzipped or plain report JSON.
 //
-// Status codes (DESIGN.md): 201 stored, 200 already stored, 400 not a valid report (body
+// Status codes (docs/contracts.md): 201 stored, 200 already stored, 400 not a valid report (body
 // says why), 403 policy domain not accepted, 413 body or inflated report over the limit,
 // 415 a type that cannot be a report, 503 + Retry-After when it cannot be made durable.
 // A 2xx is sent only once the report is durable: its transaction has committed (201, 200),
 // or, with the database unavailable, it is fsynced in the spool (202).
 #pragma once
 
-#include "collector/report_store.hpp"
+#include "store/report_store.hpp"
 #include "collector/spool.hpp"
 #include "common/settings.hpp"
 
@@ -38,7 +38,7 @@ struct https_receiver_options {
     unsigned idle_timeout = 15;         // seconds between bytes (a TLS read may wait twice); keep-alive idle
     unsigned max_header_fields = 64;
     // Where a report waits, fsynced, while the database is unavailable (not owned; may be
-    // null: then such a report gets 503). DESIGN.md: a spooled report is durable, so 202.
+    // null: then such a report gets 503). docs/contracts.md: a spooled report is durable, so 202.
     stswatch::spool* spool = nullptr;
     // Requests a minute from one client address, and the burst allowed (429 past them);
     // 0: no limit.

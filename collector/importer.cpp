@@ -1,9 +1,9 @@
 #include "collector/importer.hpp"
 
-#include "checks/dns.hpp"
-#include "collector/decode.hpp"
-#include "collector/mbox.hpp"
-#include "collector/report_parser.hpp"
+#include "net/dns.hpp"
+#include "tlsrpt/decode.hpp"
+#include "mail/mbox.hpp"
+#include "tlsrpt/report_parser.hpp"
 #include "common/domain.hpp"
 
 #include <algorithm>

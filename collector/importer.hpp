@@ -9,9 +9,9 @@
 // transactions. Storing is idempotent: importing the same files again gives duplicates.
 #pragma once
 
-#include "collector/dkim.hpp"
+#include "mail/dkim.hpp"
 #include "collector/mail_intake.hpp"
-#include "collector/report_store.hpp"
+#include "store/report_store.hpp"
 #include "common/settings.hpp"
 
 #include <cstdint>

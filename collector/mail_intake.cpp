@@ -1,8 +1,8 @@
 // From one email message to stored reports (RFC 8460 §5.3 report mail).
 #include "collector/mail_intake.hpp"
 
-#include "collector/decode.hpp"
-#include "collector/report_parser.hpp"
+#include "tlsrpt/decode.hpp"
+#include "tlsrpt/report_parser.hpp"
 #include "collector/spool.hpp"
 #include "common/domain.hpp"
 #include "common/log.hpp"
@@ -62,7 +62,7 @@ bool domain_accepted(const std::vector<std::string>& accept_domains, const std::
                        [&](const std::string& d) { return normalize_domain(d) == wanted; });
 }
 
-// The headers kept with each report of the message (DESIGN.md: metadata).
+// The headers kept with each report of the message (docs/contracts.md: metadata).
 report_metadata message_metadata(const mail_message_info& info)
 {
     report_metadata m;
@@ -263,7 +263,7 @@ mail_intake_result intake_mail(std::string_view message, transport via, const st
     add(spooled, "spooled");
     add(refused, "refused");
     if (waiting > 0) {
-        // DESIGN.md: acknowledged only when every report is durable; the ones already stored
+        // docs/contracts.md: acknowledged only when every report is durable; the ones already stored
         // are duplicates when the sender retries.
         result.verdict = mail_verdict::try_later;
         result.summary = "cannot store " + plural(waiting, "report") + " now; try again later";

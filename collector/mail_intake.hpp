@@ -8,9 +8,9 @@
 // durable (stored, duplicate, or spooled).
 #pragma once
 
-#include "collector/dkim.hpp"
-#include "collector/mime.hpp"
-#include "collector/report_store.hpp"
+#include "mail/dkim.hpp"
+#include "mail/mime.hpp"
+#include "store/report_store.hpp"
 
 #include <optional>
 #include <string>

@@ -1,4 +1,4 @@
-// Per-source rate limiting for the unauthenticated intake (QUIRKS.md: anyone can POST).
+// Per-source rate limiting for the unauthenticated intake (docs/senders.md: anyone can POST).
 //
 // A token bucket per source address: `burst` requests at once, refilled at `per_second`.
 // Real senders post one report per policy domain per day, in bursts from a few addresses

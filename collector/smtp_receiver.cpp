@@ -3,9 +3,9 @@
 // pipelined before the handshake), and intake_mail() after DATA.
 #include "collector/smtp_receiver.hpp"
 
-#include "collector/smtp_command.hpp"
+#include "mail/smtp_command.hpp"
 #include "collector/spool.hpp"
-#include "collector/tcp_service.hpp"
+#include "net/tcp_service.hpp"
 #include "common/domain.hpp"
 #include "common/log.hpp"
 

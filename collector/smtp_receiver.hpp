@@ -2,13 +2,13 @@
 // RFC 2920 PIPELINING, RFC 6152 8BITMIME, RFC 3207 STARTTLS, RFC 3463 enhanced codes).
 //
 // Accepts mail only for the configured report addresses (never a relay) and answers 250
-// after DATA only once every report of the message is durable (DESIGN.md): 554 when the
+// after DATA only once every report of the message is durable (docs/contracts.md): 554 when the
 // message holds no report, 550/554 when its reports are refused, 451 when they cannot be
 // made durable now.
 #pragma once
 
 #include "collector/mail_intake.hpp"
-#include "collector/report_store.hpp"
+#include "store/report_store.hpp"
 #include "common/settings.hpp"
 
 #include <cstdint>

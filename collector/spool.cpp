@@ -1,7 +1,7 @@
 #include "collector/spool.hpp"
 
-#include "collector/decode.hpp"
-#include "collector/report_parser.hpp"
+#include "tlsrpt/decode.hpp"
+#include "tlsrpt/report_parser.hpp"
 #include "common/log.hpp"
 
 #include <algorithm>

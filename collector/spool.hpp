@@ -1,13 +1,13 @@
 // The on-disk spool: where a report waits, durable, while PostgreSQL is unavailable.
 //
-// DESIGN.md: an acknowledgement means committed in PostgreSQL or written and fsynced to the
+// docs/contracts.md: an acknowledgement means committed in PostgreSQL or written and fsynced to the
 // spool. put() writes the raw bytes and how they came in to a temporary file, fsyncs it,
 // renames it into place and fsyncs the directory; drain() re-decodes and re-parses each
 // spooled report (so the spool holds only bytes, never a half-parsed state) and stores it
 // with the time it was received, removing the file only after the commit.
 #pragma once
 
-#include "collector/report_store.hpp"
+#include "store/report_store.hpp"
 
 #include <atomic>
 #include <condition_variable>

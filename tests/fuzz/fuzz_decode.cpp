@@ -1,6 +1,6 @@
 // decode_body on arbitrary bytes, with a small limit: it either yields report JSON within
 // the limit or throws decode_error with a reason, and its answers agree with sniff_body.
-#include "collector/decode.hpp"
+#include "tlsrpt/decode.hpp"
 #include "tests/fuzz/invariant.hpp"
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 // DKIM on arbitrary bytes: the tag-list and signature parser, the key record parser, the
 // canonicalizations, and verify_dkim on whole messages with a lookup that returns fixed
 // keys (RFC 8463 Appendix A). The first byte chooses which; the rest is the input.
-#include "collector/dkim.hpp"
+#include "mail/dkim.hpp"
 #include "tests/fuzz/invariant.hpp"
 #include "tests/unit/dkim_cases.hpp"
 

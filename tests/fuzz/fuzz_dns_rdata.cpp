@@ -1,6 +1,6 @@
 // The DNS rdata parsers on arbitrary bytes (the first byte picks the type): they never read
 // past the data, and what they accept holds together.
-#include "checks/dns_rdata.hpp"
+#include "net/dns_rdata.hpp"
 #include "tests/fuzz/invariant.hpp"
 
 #include <arpa/inet.h>

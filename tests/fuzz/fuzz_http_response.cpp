@@ -1,6 +1,6 @@
 // The HTTP response parser on arbitrary bytes, whole and split at a point taken from the
 // input: it never throws, stays within its limits, and splitting changes nothing.
-#include "checks/http_response.hpp"
+#include "net/http_response.hpp"
 #include "tests/fuzz/invariant.hpp"
 
 #include <cstdint>

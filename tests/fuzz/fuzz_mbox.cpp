@@ -1,7 +1,7 @@
 // The mbox splitter on arbitrary bytes: it never holds a message over the limit, numbers
 // messages in order, accounts for every byte it keeps, and gives the same messages however
 // the stream is chunked.
-#include "collector/mbox.hpp"
+#include "mail/mbox.hpp"
 #include "tests/fuzz/invariant.hpp"
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 // read_report_message on arbitrary bytes, with small limits: it either reads the message or
 // throws mime_error with a reason, never anything else; what it finds is within the limits,
 // no larger than what was sent, and the same when read again.
-#include "collector/mime.hpp"
+#include "mail/mime.hpp"
 #include "tests/fuzz/invariant.hpp"
 
 #include <cctype>

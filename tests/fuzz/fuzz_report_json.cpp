@@ -3,8 +3,8 @@
 // Any input either is refused with report_error or parses to a report whose canonical JSON
 // parses back to the same report, and is a fixed point of the writer. Anything else (a
 // crash, another exception, a difference) aborts.
-#include "collector/report_json.hpp"
-#include "collector/report_parser.hpp"
+#include "tlsrpt/report_json.hpp"
+#include "tlsrpt/report_parser.hpp"
 
 #include <cstdint>
 #include <cstdio>

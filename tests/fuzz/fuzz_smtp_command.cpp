@@ -1,6 +1,6 @@
 // parse_smtp_command on arbitrary lines: it never throws, and what it accepts holds together:
 // refusals carry a code and a reason, and accepted paths respect the RFC 5321 limits.
-#include "collector/smtp_command.hpp"
+#include "mail/smtp_command.hpp"
 #include "tests/fuzz/invariant.hpp"
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 // The SMTP reply parser on arbitrary bytes: it never throws, what it accepts holds together
 // (one code of 2xx-5xx, bounded lines), and a complete reply is also complete in the
 // buffer that ends where it ends.
-#include "checks/smtp_reply.hpp"
+#include "net/smtp_reply.hpp"
 #include "tests/fuzz/invariant.hpp"
 
 #include <cstdint>

@@ -1,7 +1,7 @@
 // evaluate_policy on arbitrary policy bodies: it never throws, and a usable policy is one a
 // sender can apply: a mode, max_age within RFC 8461 §3.2's limit, at least one mx pattern
 // unless the mode is none, and only valid patterns. Every finding is catalogued.
-#include "checks/sts_policy.hpp"
+#include "mtasts/sts_policy.hpp"
 #include "tests/fuzz/invariant.hpp"
 #include "common/domain.hpp"
 

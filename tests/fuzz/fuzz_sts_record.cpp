@@ -3,7 +3,7 @@
 // together: a usable _mta-sts record has an id of 1 to 32 letters and digits, a usable
 // _smtp._tls record has at least one destination, and every finding is catalogued and says
 // something.
-#include "checks/sts_record.hpp"
+#include "mtasts/sts_record.hpp"
 #include "tests/fuzz/invariant.hpp"
 
 #include <cstdint>

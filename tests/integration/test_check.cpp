@@ -1,7 +1,7 @@
 // `stswatch check` end to end against real servers: one scenario per finding code of the
 // catalogue (a broken record, policy host, policy or MX), a healthy domain, the JSON shape
 // and the exit codes (0 healthy, 1 errors found, 69 DNS unavailable).
-#include "checks/findings.hpp"
+#include "mtasts/findings.hpp"
 #include "common/utf8.hpp"
 #include "tests/integration/check_scenario.hpp"
 

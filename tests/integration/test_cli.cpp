@@ -1,7 +1,7 @@
-// The `stswatch` command as users and scripts see it (DESIGN.md's CLI contract): exit
+// The `stswatch` command as users and scripts see it (the CLI contract, docs/contracts.md): exit
 // codes, stdout/stderr shapes, global options anywhere, and the newcomer's path: serve,
 // POST with curl, see the report in `reports list`.
-#include "collector/decode.hpp"
+#include "tlsrpt/decode.hpp"
 #include "tests/support/sample_reports.hpp"
 #include "tests/support/scratch.hpp"
 #include "tests/support/test_support.hpp"

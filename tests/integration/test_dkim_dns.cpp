@@ -1,7 +1,7 @@
 // DKIM verification with the keys served by a real DNS server (Knot) through dns_resolver,
 // as stswatch does for report mail (RFC 8460 §3).
-#include "checks/dns.hpp"
-#include "collector/dkim.hpp"
+#include "net/dns.hpp"
+#include "mail/dkim.hpp"
 #include "tests/integration/dns_server.hpp"
 #include "tests/support/loopback.hpp"
 #include "tests/unit/dkim_cases.hpp"

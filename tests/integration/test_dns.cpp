@@ -1,6 +1,6 @@
 // The resolver against a real authoritative server (Knot): every record type, every status,
 // DNSSEC state, special-use names, timeouts.
-#include "checks/dns.hpp"
+#include "net/dns.hpp"
 #include "tests/integration/dns_server.hpp"
 #include "tests/support/loopback.hpp"
 

@@ -1,8 +1,8 @@
 // The HTTPS receiver (RFC 8460 §5.4) end to end: a real server on 127.0.0.1, TLS with the
 // test CA, a real store on a scratch database, and real clients (curl, Poco, raw TLS sockets).
-#include "collector/decode.hpp"
+#include "tlsrpt/decode.hpp"
 #include "collector/https_receiver.hpp"
-#include "collector/report_store.hpp"
+#include "store/report_store.hpp"
 #include "common/time.hpp"
 #include "tests/support/sample_reports.hpp"
 #include "tests/support/scratch.hpp"

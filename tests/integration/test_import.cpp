@@ -1,7 +1,7 @@
 // Reports from files and mailboxes: `stswatch import` over a generated maildir, mbox and
 // report files (exact counts, rows in PostgreSQL, a second run all duplicates),
 // `stswatch ingest-mail` exit codes as an MTA sees them, `stswatch parse` of .eml files.
-#include "collector/decode.hpp"
+#include "tlsrpt/decode.hpp"
 #include "tests/support/sample_reports.hpp"
 #include "tests/support/scratch.hpp"
 #include "tests/support/test_support.hpp"
@@ -123,7 +123,7 @@ struct import_tree {
             deliver("cur", plain_mail("plain" + std::to_string(i)));
         for (int i = 0; i < 5; ++i)
             deliver("new", report_mail({invalid_report_json("bad-" + std::to_string(i))}, "bad" + std::to_string(i)));
-        // Several reports in one message (QUIRKS.md).
+        // Several reports in one message (docs/senders.md).
         deliver("cur", report_mail({expired_cert_report("m-270"), expired_cert_report("m-271")}, "pair1"));
         deliver("cur", report_mail({expired_cert_report("m-272"), expired_cert_report("m-273")}, "pair2"));
         big_message = (dir.path / "Maildir/cur/big:2,S").string();

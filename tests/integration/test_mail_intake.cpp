@@ -1,8 +1,8 @@
 // intake_mail against a real store: the verdict that decides the SMTP reply and the exit
 // code of ingest-mail and import, duplicates, per-part refusals, and the spool fallback.
-#include "collector/decode.hpp"
+#include "tlsrpt/decode.hpp"
 #include "collector/mail_intake.hpp"
-#include "collector/report_store.hpp"
+#include "store/report_store.hpp"
 #include "collector/spool.hpp"
 #include "tests/support/sample_reports.hpp"
 #include "tests/support/scratch.hpp"
@@ -25,7 +25,7 @@ using stswatch::test::temp_dir;
 
 namespace {
 
-// LF-only line ends, as mbox and maildir copies have them (QUIRKS.md).
+// LF-only line ends, as mbox and maildir copies have them (docs/senders.md).
 std::string report_mail(const std::vector<std::string>& reports, const std::string& extra_headers = {})
 {
     std::string m = extra_headers

@@ -1,6 +1,6 @@
 // Migrations against a real PostgreSQL: order, idempotence, concurrency, refusal to
 // downgrade.
-#include "common/migrations.hpp"
+#include "store/migrations.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <catch2/catch.hpp>

@@ -2,7 +2,7 @@
 // without-id finding as stored, the scheduler with a fake check, reported MX hosts, and
 // `stswatch monitor` as users run it.
 #include "checks/monitor.hpp"
-#include "collector/report_store.hpp"
+#include "store/report_store.hpp"
 #include "tests/integration/dns_server.hpp"
 #include "tests/support/check_builders.hpp"
 #include "tests/support/test_support.hpp"

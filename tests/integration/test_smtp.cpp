@@ -1,9 +1,9 @@
 // The SMTP receiver end to end: a real server on 127.0.0.1 with STARTTLS from the test CA,
 // a real store on a scratch database, and real clients (swaks, Poco's SMTPClientSession,
 // raw sockets for what clients should not do).
-#include "collector/decode.hpp"
+#include "tlsrpt/decode.hpp"
 #include "collector/https_receiver.hpp"
-#include "collector/report_store.hpp"
+#include "store/report_store.hpp"
 #include "collector/smtp_receiver.hpp"
 #include "collector/spool.hpp"
 #include "tests/support/sample_reports.hpp"

@@ -1,6 +1,6 @@
 // The spool drained into a real PostgreSQL: what waited is stored once, what no longer
 // parses is set aside with its reason, and an unavailable database leaves files in place.
-#include "collector/decode.hpp"
+#include "tlsrpt/decode.hpp"
 #include "collector/https_receiver.hpp"
 #include "collector/spool.hpp"
 #include "tests/support/test_support.hpp"

@@ -1,8 +1,8 @@
 // The report store against a real PostgreSQL: what is stored, idempotence, rollups,
 // partitions, group commit under concurrency, and the database going away.
-#include "collector/decode.hpp"
-#include "collector/report_store.hpp"
-#include "common/migrations.hpp"
+#include "tlsrpt/decode.hpp"
+#include "store/report_store.hpp"
+#include "store/migrations.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,7 +1,7 @@
 // Findings in a test's failure output, and the check that one is there for its reason.
 #pragma once
 
-#include "checks/findings.hpp"
+#include "mtasts/findings.hpp"
 
 #include <algorithm>
 #include <string>

@@ -9,7 +9,7 @@
 namespace stswatch::test {
 
 // Google: compact one-line JSON (sent gzipped), no failure-details, mx-host an array, a policy
-// line with a trailing space (QUIRKS.md).
+// line with a trailing space (docs/senders.md).
 inline std::string google_report(const std::string& id, const std::string& domain = "example.com")
 {
     return R"({"organization-name":"Google Inc.","date-range":{"start-datetime":"2025-07-08T00:00:00Z",)"

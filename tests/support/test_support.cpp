@@ -1,6 +1,6 @@
 #include "tests/support/test_support.hpp"
 
-#include "common/migrations.hpp"
+#include "store/migrations.hpp"
 
 #include <catch2/catch.hpp>
 

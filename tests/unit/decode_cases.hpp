@@ -2,7 +2,7 @@
 // (tests/unit/test_decode.cpp) and the fuzz seeds (tests/fuzz/seeds_decode.cpp).
 #pragma once
 
-#include "collector/decode.hpp"
+#include "tlsrpt/decode.hpp"
 
 #include <zlib.h>
 

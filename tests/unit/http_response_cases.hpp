@@ -2,7 +2,7 @@
 // parse to, bad ones with the reason, over-limit ones.
 #pragma once
 
-#include "checks/http_response.hpp"
+#include "net/http_response.hpp"
 
 #include <string>
 #include <vector>

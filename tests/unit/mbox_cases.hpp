@@ -2,7 +2,7 @@
 // (tests/unit/test_mbox.cpp) and the fuzz seeds (tests/fuzz/seeds_mbox.cpp).
 #pragma once
 
-#include "collector/mbox.hpp"
+#include "mail/mbox.hpp"
 
 #include <string>
 #include <vector>

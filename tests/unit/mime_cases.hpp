@@ -1,10 +1,10 @@
 // Email messages and what read_report_message must find in them: one case per transport
-// quirk of QUIRKS.md and per rejection. Shared by the unit tests (tests/unit/test_mime.cpp)
+// quirk of docs/senders.md and per rejection. Shared by the unit tests (tests/unit/test_mime.cpp)
 // and the fuzz seeds (tests/fuzz/seeds_mime.cpp).
 #pragma once
 
-#include "collector/decode.hpp"
-#include "collector/mime.hpp"
+#include "tlsrpt/decode.hpp"
+#include "mail/mime.hpp"
 #include "tests/unit/decode_cases.hpp"
 
 #include <map>
@@ -309,7 +309,7 @@ inline std::vector<mime_case> mime_cases()
                                   report_json() + "\n"})),
              true, {{"application/tlsrpt+json", "", report_json()}}));
 
-    // ---- generic attachment types (QUIRKS.md)
+    // ---- generic attachment types (docs/senders.md)
     add(good("application/octet-stream found by its .json.gz file name",
              crlf(report_message({gzip_part("Content-Type: application/octet-stream; name=\"" + google_file_name +
                                             "\"\n")})),

@@ -5,7 +5,7 @@
 // it is about. Sender-shaped whole reports live in tests/data/reports (sample_files()).
 #pragma once
 
-#include "collector/report_parser.hpp"
+#include "tlsrpt/report_parser.hpp"
 
 #include <map>
 #include <stdexcept>

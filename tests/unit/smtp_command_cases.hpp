@@ -2,7 +2,7 @@
 // they parse to, bad ones with the reply code and the reason.
 #pragma once
 
-#include "collector/smtp_command.hpp"
+#include "mail/smtp_command.hpp"
 
 #include <cstdint>
 #include <optional>

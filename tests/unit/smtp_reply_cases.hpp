@@ -2,7 +2,7 @@
 // lines and what the EHLO keywords say; bad ones with the reason.
 #pragma once
 
-#include "checks/smtp_reply.hpp"
+#include "net/smtp_reply.hpp"
 
 #include <string>
 #include <vector>

@@ -3,7 +3,7 @@
 // must give. The policy tables seed fuzz_sts_policy (tests/fuzz/seeds_sts_policy.cpp).
 #pragma once
 
-#include "checks/sts_policy.hpp"
+#include "mtasts/sts_policy.hpp"
 
 #include <cstdint>
 #include <string>

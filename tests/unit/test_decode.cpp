@@ -1,4 +1,4 @@
-#include "collector/decode.hpp"
+#include "tlsrpt/decode.hpp"
 #include "tests/support/memory_use.hpp"
 #include "tests/unit/decode_cases.hpp"
 

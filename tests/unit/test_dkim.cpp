@@ -1,6 +1,6 @@
 // DKIM verification (RFC 6376, RFC 8463): the RFC 8463 example, messages signed here with
 // fresh OpenSSL keys, and the parsers' tables.
-#include "collector/dkim.hpp"
+#include "mail/dkim.hpp"
 #include "tests/unit/dkim_cases.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,5 +1,5 @@
 // DNS rdata parsing: each type's good and malformed data (tests/unit/dns_rdata_cases.hpp).
-#include "checks/dns_rdata.hpp"
+#include "net/dns_rdata.hpp"
 #include "tests/unit/dns_rdata_cases.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,6 +1,6 @@
 // The findings catalogue: every code the checks need, well-formed, and documented in
 // docs/findings.md with the same severity.
-#include "checks/findings.hpp"
+#include "mtasts/findings.hpp"
 
 #include <catch2/catch.hpp>
 

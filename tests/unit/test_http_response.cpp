@@ -1,4 +1,4 @@
-#include "checks/http_response.hpp"
+#include "net/http_response.hpp"
 #include "tests/unit/http_response_cases.hpp"
 
 #include <catch2/catch.hpp>

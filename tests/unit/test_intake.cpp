@@ -1,6 +1,6 @@
 // The decisions of the HTTPS intake for one body (RFC 8460 §5.4), without network or
 // database: labels, sniffing, limits, parsing and accepted domains.
-#include "collector/decode.hpp"
+#include "tlsrpt/decode.hpp"
 #include "collector/https_receiver.hpp"
 #include "tests/support/sample_reports.hpp"
 
@@ -222,7 +222,7 @@ TEST_CASE("every policy domain of a report must be accepted")
 
 TEST_CASE("a complete gzip member followed by stray bytes is accepted with a warning")
 {
-    // Seen on the DMARC side (QUIRKS.md): a CRLF after the gzip member.
+    // Seen on the DMARC side (docs/senders.md): a CRLF after the gzip member.
     auto d = examine_report_body(test_options(), "application/tlsrpt+gzip", "",
                                  gzip_compress(google_report()) + "\r\n", peer);
     REQUIRE_FALSE(d.refusal.has_value());

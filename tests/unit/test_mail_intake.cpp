@@ -1,6 +1,6 @@
 // parse_mail_reports: from a message to the reports it holds, with their mail metadata, per
 // part errors and the operator's policy (accepted domains, DKIM required). No database.
-#include "collector/decode.hpp"
+#include "tlsrpt/decode.hpp"
 #include "collector/mail_intake.hpp"
 #include "tests/support/sample_reports.hpp"
 
@@ -21,7 +21,7 @@ using stswatch::test::google_report_without_mx_host;
 
 namespace {
 
-// Postfix with the sys4 reporter: no-policy-found without policy-domain (QUIRKS.md).
+// Postfix with the sys4 reporter: no-policy-found without policy-domain (docs/senders.md).
 std::string postfix_json(const std::string& id)
 {
     return R"({"organization-name":"mail.example.net","date-range":{"start-datetime":"2025-09-20T00:00:00Z",)"

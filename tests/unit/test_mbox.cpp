@@ -1,4 +1,4 @@
-#include "collector/mbox.hpp"
+#include "mail/mbox.hpp"
 #include "tests/support/memory_use.hpp"
 #include "tests/unit/mbox_cases.hpp"
 

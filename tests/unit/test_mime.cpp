@@ -1,6 +1,6 @@
-#include "collector/decode.hpp"
-#include "collector/mime.hpp"
-#include "collector/report_parser.hpp"
+#include "tlsrpt/decode.hpp"
+#include "mail/mime.hpp"
+#include "tlsrpt/report_parser.hpp"
 #include "tests/support/test_support.hpp"
 #include "tests/unit/mime_cases.hpp"
 

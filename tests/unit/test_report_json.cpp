@@ -1,8 +1,8 @@
 // Canonical report JSON: RFC 8460 §4.4 key order and shape, string escaping, the
 // `stswatch parse` output line, and the round trip parse(canonical(parse(x))) == parse(x).
-#include "collector/report_json.hpp"
+#include "tlsrpt/report_json.hpp"
 #include "common/utf8.hpp"
-#include "collector/report_parser.hpp"
+#include "tlsrpt/report_parser.hpp"
 #include "tests/unit/report_cases.hpp"
 
 #include <catch2/catch.hpp>

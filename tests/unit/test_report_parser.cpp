@@ -1,7 +1,7 @@
 // RFC 8460 §4.4 report parser: every good case asserts what was read, every bad case where
 // and why it was refused (tables in report_cases.hpp, shared with the fuzz seeds).
-#include "collector/report_json.hpp"
-#include "collector/report_parser.hpp"
+#include "tlsrpt/report_json.hpp"
+#include "tlsrpt/report_parser.hpp"
 #include "common/domain.hpp"
 #include "tests/unit/report_cases.hpp"
 

@@ -1,4 +1,4 @@
-#include "collector/smtp_command.hpp"
+#include "mail/smtp_command.hpp"
 #include "tests/unit/smtp_command_cases.hpp"
 
 #include <catch2/catch.hpp>

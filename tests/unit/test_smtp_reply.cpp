@@ -1,4 +1,4 @@
-#include "checks/smtp_reply.hpp"
+#include "net/smtp_reply.hpp"
 #include "tests/unit/smtp_reply_cases.hpp"
 
 #include <catch2/catch.hpp>

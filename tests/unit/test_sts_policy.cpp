@@ -1,6 +1,6 @@
 // The MTA-STS policy evaluator (RFC 8461 §3.2) and MX pattern matching (§4.1), from the
 // tables in sts_policy_cases.hpp.
-#include "checks/sts_policy.hpp"
+#include "mtasts/sts_policy.hpp"
 #include "tests/support/findings_text.hpp"
 #include "tests/unit/sts_policy_cases.hpp"
 

@@ -1,6 +1,6 @@
 // The _mta-sts (RFC 8461 §3.1) and _smtp._tls (RFC 8460 §3) record evaluators, from the
 // tables in sts_record_cases.hpp.
-#include "checks/sts_record.hpp"
+#include "mtasts/sts_record.hpp"
 #include "tests/support/findings_text.hpp"
 #include "tests/unit/sts_record_cases.hpp"
 

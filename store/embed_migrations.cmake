@@ -1,0 +1,12 @@
+# Writes OUT: a C++ table of the migrations in FILES (sorted), each as a raw string.
+set(body "// Generated from sql/*.sql at build time; do not edit.\n#include \"store/migrations.hpp\"\n\nnamespace stswatch {\n\nconst std::vector<migration>& migrations()\n{\n    static const std::vector<migration> all = {\n")
+foreach(f IN LISTS FILES)
+  get_filename_component(name ${f} NAME)
+  string(REGEX MATCH "^[0-9]+" num ${name})
+  math(EXPR num "${num} + 0")
+  file(READ ${f} sql)
+  string(APPEND body "        {${num}, \"${name}\", R\"__sql__(${sql})__sql__\"},\n")
+endforeach()
+string(APPEND body "    };\n    return all;\n}\n\n} // namespace stswatch\n")
+file(WRITE ${OUT}.tmp "${body}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

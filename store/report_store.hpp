@@ -1,0 +1,140 @@
+// Durable storage of reports in PostgreSQL.
+//
+// One report is stored whole or not at all, in one transaction with its policies, failure
+// details, raw bytes and rollups. Identity is (organization-name, report-id): storing it
+// again is "duplicate", which is success: a new transport is still recorded as a receipt, a
+// stronger DKIM verdict upgrades the stored one, and an earlier receive time replaces a later.
+//
+// Group commit: concurrent callers of store() are batched by writer threads into one
+// transaction, so that a burst of reports costs one fsync, not one per report. store()
+// returns only after the commit that holds the report (or throws).
+#pragma once
+
+#include "tlsrpt/report.hpp"
+#include "tlsrpt/report_parser.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <pqxx/connection>
+
+namespace stswatch {
+
+enum class transport { https, smtp, import, pipe };
+const char* to_string(transport t);
+
+struct incoming_report {
+    tls_report report;
+    std::vector<std::string> warnings;
+    report_metadata metadata;
+    std::string raw;                 // bytes as received (gzip or JSON)
+    bool raw_is_gzip = false;        // else the store compresses it
+    stswatch::transport via = transport::https;
+    std::string source_address;      // peer IP, file path, …
+    // Mail only (RFC 8460 §3): "pass", "fail", "none", "temperror", "permerror"; empty
+    // for HTTPS, where there is no signature to check.
+    std::string dkim_state;
+    std::string dkim_domain;         // d= of the signature that passed
+    // When the report came in, if not now: a report that waited in the spool while the
+    // database was down keeps the time it was received. Unset: the time of storing.
+    std::optional<utc_time> received_at;
+};
+
+enum class store_outcome { stored, duplicate };
+
+struct store_result {
+    store_outcome outcome;
+    std::int64_t report_key;         // reports.id
+};
+
+// The database cannot make the report durable now (down, broken connection, timeout):
+// the caller should answer "try later" (HTTP 503, SMTP 451, exit 75).
+class store_unavailable : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// The database refuses a value of this report (e.g. a count that overflows when summed):
+// storing it again will fail again. The caller should answer "bad report" (HTTP 400,
+// SMTP 554, exit 65). Other reports of the same batch are not affected.
+class store_rejected : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+struct store_options {
+    std::string db_url;
+    unsigned writers = 2;                              // connections / writer threads
+    unsigned batch_max = 256;                          // reports per transaction at most
+    std::chrono::milliseconds batch_wait{2};           // linger for more before committing
+    std::chrono::milliseconds enqueue_timeout{10000};  // how long store() waits in total
+    std::size_t queue_max = 4096;                      // pending reports before refusing
+};
+
+class report_store {
+public:
+    explicit report_store(store_options options);
+    ~report_store();   // drains the queue, stops the writers
+    report_store(const report_store&) = delete;
+    report_store& operator=(const report_store&) = delete;
+
+    // Blocks until committed. Throws store_unavailable (try later) or store_rejected.
+    store_result store(incoming_report report);
+
+    // Counters since start, for logs and /healthz.
+    struct stats { std::uint64_t stored, duplicates, batches, failures; };
+    stats counters() const;
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+// Stores one batch in one transaction on conn (used by the writers, the importers and tests).
+// A report twice in one batch is stored once; the second is a duplicate. When one report
+// makes the transaction fail, the others are stored one by one, so that it cannot cost them
+// their place; that report's error (store_rejected) is then thrown after the others are
+// committed. A broken connection is retried once (libpqxx reconnects), then store_unavailable.
+std::vector<store_result> store_batch(pqxx::connection& conn,
+                                      const std::vector<const incoming_report*>& batch);
+
+// The outcome of one report of a batch: a result, or store_rejected / store_unavailable.
+struct store_attempt {
+    std::optional<store_result> result;
+    std::exception_ptr error;
+};
+
+// As store_batch, but never throws: one attempt per report, in the batch's order.
+std::vector<store_attempt> store_batch_each(pqxx::connection& conn,
+                                           const std::vector<const incoming_report*>& batch);
+
+struct report_row {
+    std::int64_t key;
+    std::string organization_name, report_id;
+    utc_time start_datetime, end_datetime;
+    std::vector<std::string> policy_domains;
+    std::int64_t successful_sessions, failed_sessions;
+    std::vector<std::string> transports;
+    utc_time received_at;
+    std::string dkim_state;     // "" when no mail copy was checked
+    std::string dkim_domain;
+};
+
+struct report_query {
+    std::optional<std::string> domain;       // any policy of the report
+    // On the report's date range: reports that end after since and start at or before until.
+    std::optional<utc_time> since, until;
+    std::size_t limit = 1000;
+};
+
+// Newest first (start-datetime descending). policy_domains sorted and distinct; transports
+// in the order they were first received; received_at is the first receipt.
+std::vector<report_row> list_reports(pqxx::connection& conn, const report_query& q);
+
+} // namespace stswatch

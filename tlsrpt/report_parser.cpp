@@ -1,0 +1,620 @@
+// RFC 8460 §4.4 report JSON, read the way real senders write it (docs/senders.md, "Report JSON").
+//
+// Decisions where the RFC leaves room or senders stray from it:
+// - JSON null, an absent key and (for optional strings) "" all mean "not given"
+//   (Stalwart sends null and empty values for absent fields).
+// - Counts are JSON integers >= 0. An integral float (3.0, 1e3) is the same number and is
+//   accepted; a count in quotes made of digits only ("12") is kept with a warning; negative
+//   numbers, fractions, other strings and other types are rejected.
+// - A report must describe at least one policy: an empty "policies" array is rejected, as
+//   it carries neither a policy domain nor a session count.
+// - Inconsistencies that lose no data (failure details adding up to more than the total,
+//   a date range that ends before it starts, an unregistered result-type) are warnings.
+#include "tlsrpt/report_parser.hpp"
+
+#include "tlsrpt/report_json.hpp"
+#include "common/domain.hpp"
+#include "common/utf8.hpp"
+
+#include <Poco/Dynamic/Var.h>
+#include <Poco/Exception.h>
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+#include <Poco/JSON/Parser.h>
+
+#include <cmath>
+#include <initializer_list>
+#include <limits>
+
+namespace stswatch {
+
+report_error::report_error(std::string field, std::string reason)
+    : std::runtime_error(field.empty() ? reason : field + ": " + reason),
+      field_(std::move(field)),
+      reason_(std::move(reason))
+{
+}
+
+namespace {
+
+using Poco::Dynamic::Var;
+using Poco::JSON::Array;
+using Poco::JSON::Object;
+
+constexpr std::int64_t max_count = std::numeric_limits<std::int64_t>::max();
+
+// Untrusted text quoted in an error or a warning: printable ASCII only, bounded.
+std::string excerpt(std::string_view s, std::size_t max = 60)
+{
+    std::string out;
+    for (std::size_t i = 0; i < s.size() && i < max; ++i) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        out += c >= 0x20 && c < 0x7F ? static_cast<char>(c) : '?';
+    }
+    if (s.size() > max)
+        out += "...";
+    return out;
+}
+
+std::string quoted(std::string_view s) { return "\"" + excerpt(s) + "\""; }
+
+std::string member_path(const std::string& parent, std::string_view key)
+{
+    return parent.empty() ? std::string(key) : parent + "." + std::string(key);
+}
+
+std::string index_path(const std::string& parent, std::size_t i)
+{
+    return parent + "[" + std::to_string(i) + "]";
+}
+
+bool is_object(const Var& v) { return v.type() == typeid(Object::Ptr); }
+bool is_array(const Var& v) { return v.type() == typeid(Array::Ptr); }
+
+std::string type_name(const Var& v)
+{
+    if (v.isEmpty())
+        return "null";
+    if (is_object(v))
+        return "an object";
+    if (is_array(v))
+        return "an array";
+    if (v.isString())
+        return "a string";
+    if (v.isBoolean())
+        return "a boolean";
+    if (v.isNumeric())
+        return "a number";
+    return "an unexpected value";
+}
+
+[[noreturn]] void wrong_type(const std::string& path, const char* expected, const Var& v)
+{
+    throw report_error(path, std::string("expected ") + expected + ", found " + type_name(v));
+}
+
+struct parse_context {
+    const report_metadata& metadata;
+    const parse_limits& limits;
+    std::vector<std::string>& warnings;
+    std::vector<std::string> filled;   // notes for metadata.filled, added once the report is accepted
+
+    void warn(const std::string& path, const std::string& what)
+    {
+        warnings.push_back(path.empty() ? what : path + ": " + what);
+    }
+};
+
+// The value of key, or nothing when it is absent or null.
+std::optional<Var> member(const Object& o, const std::string& key)
+{
+    if (!o.has(key))
+        return std::nullopt;
+    Var v = o.get(key);
+    if (v.isEmpty())
+        return std::nullopt;
+    return v;
+}
+
+Var required(const Object& o, const std::string& key, const std::string& path)
+{
+    if (!o.has(key))
+        throw report_error(path, "missing");
+    Var v = o.get(key);
+    if (v.isEmpty())
+        throw report_error(path, "missing (null)");
+    return v;
+}
+
+// The objects and arrays handed out by reference belong to the parsed document, which
+// outlives every use of them in parse_report.
+const Object& as_object(const Var& v, const std::string& path)
+{
+    if (!is_object(v))
+        wrong_type(path, "an object", v);
+    const auto& ptr = v.extract<Object::Ptr>();
+    if (ptr.isNull())
+        wrong_type(path, "an object", Var());
+    return *ptr;
+}
+
+const Array& as_array(const Var& v, const std::string& path)
+{
+    if (!is_array(v))
+        wrong_type(path, "an array", v);
+    const auto& ptr = v.extract<Array::Ptr>();
+    if (ptr.isNull())
+        wrong_type(path, "an array", Var());
+    return *ptr;
+}
+
+std::string as_string(const Var& v, const std::string& path)
+{
+    if (!v.isString())
+        wrong_type(path, "a string", v);
+    std::string s = v.extract<std::string>();
+    // RFC 8259 §8.1: JSON text is UTF-8; what is kept must be written back unchanged.
+    if (!is_valid_utf8(s))
+        throw report_error(path, "not valid UTF-8");
+    return s;
+}
+
+std::string required_string(const Object& o, const std::string& key, const std::string& path)
+{
+    std::string s = as_string(required(o, key, path), path);
+    if (s.empty())
+        throw report_error(path, "empty");
+    return s;
+}
+
+std::optional<std::string> optional_string(const Object& o, const std::string& key, const std::string& path)
+{
+    const auto v = member(o, key);
+    if (!v)
+        return std::nullopt;
+    std::string s = as_string(*v, path);
+    // Stalwart-built senders: "" for a field they have no value for; it says no more than
+    // an absent field, and the canonical form leaves both out.
+    if (s.empty())
+        return std::nullopt;
+    return s;
+}
+
+// RFC 8460 §4.4: counts are "integer, encoded as a JSON number".
+std::int64_t as_count(const Var& v, const std::string& path, parse_context& ctx)
+{
+    if (v.isBoolean())
+        wrong_type(path, "a count (a JSON integer)", v);
+    if (v.isInteger()) {
+        if (v.isSigned()) {
+            const auto n = v.convert<Poco::Int64>();
+            if (n < 0)
+                throw report_error(path, "negative count " + std::to_string(n));
+            return n;
+        }
+        const auto n = v.convert<Poco::UInt64>();
+        if (n > static_cast<Poco::UInt64>(max_count))
+            throw report_error(path, "count " + std::to_string(n) + " too large");
+        return static_cast<std::int64_t>(n);
+    }
+    if (v.isNumeric()) {
+        // Writers that hold every number as a float print 3 as 3.0: still an integer.
+        const auto d = v.convert<double>();
+        if (!std::isfinite(d))
+            throw report_error(path, "not a finite number");
+        if (d < 0)
+            throw report_error(path, "negative count " + v.convert<std::string>());
+        if (std::floor(d) != d)
+            throw report_error(path, "not an integer: " + v.convert<std::string>());
+        if (d >= 9223372036854775808.0)
+            throw report_error(path, "count " + v.convert<std::string>() + " too large");
+        return static_cast<std::int64_t>(d);
+    }
+    if (v.isString()) {
+        const std::string s = v.extract<std::string>();
+        bool digits = !s.empty() && s.size() <= 18;
+        for (char c : s)
+            digits = digits && c >= '0' && c <= '9';
+        if (!digits)
+            throw report_error(path, "expected a count (a JSON integer), found the string " + quoted(s));
+        // A count in quotes names its number unambiguously: keep it, but say so.
+        ctx.warn(path, "count written as a string " + quoted(s) + ", read as a number");
+        return std::stoll(s);
+    }
+    wrong_type(path, "a count (a JSON integer)", v);
+}
+
+std::int64_t required_count(const Object& o, const std::string& key, const std::string& path, parse_context& ctx)
+{
+    return as_count(required(o, key, path), path, ctx);
+}
+
+utc_time required_datetime(const Object& o, const std::string& key, const std::string& path)
+{
+    const std::string text = required_string(o, key, path);
+    const time_parse t = parse_rfc3339(text);
+    if (!t.value)
+        throw report_error(path, "not an RFC 3339 date-time: " + quoted(text) + " (" + t.error + ")");
+    // Microsoft (2023): date-times without a zone; read as UTC (t.zone_missing), which is
+    // what the sender means, so no warning.
+    return *t.value;
+}
+
+// A string or an array of strings, as a list: absent or null is an empty list.
+std::vector<std::string> string_list(const Object& o, const std::string& key, const std::string& path)
+{
+    std::vector<std::string> items;
+    const auto v = member(o, key);
+    if (!v)
+        return items;
+    if (v->isString()) {
+        // RFC 8460 Appendix B writes "mx-host" as a bare string (erratum 6241 made it an
+        // array); a sender following the example does the same: one item.
+        items.push_back(as_string(*v, path));
+        return items;
+    }
+    if (!is_array(*v))
+        wrong_type(path, "an array of strings", *v);
+    const Array& array = as_array(*v, path);
+    items.reserve(array.size());
+    for (std::size_t i = 0; i < array.size(); ++i)
+        items.push_back(as_string(array.get(static_cast<unsigned>(i)), index_path(path, i)));
+    return items;
+}
+
+bool is_domain_label_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_' || c >= 0x80;
+}
+
+// Whether name (normalised) can serve as a policy domain. Host names (LDH) are the norm;
+// a name with "_" labels or U-labels is still the sender's name for the domain, so it is
+// kept with a warning, while anything with blanks, "@", "*", empty labels and the like is
+// not a domain at all.
+enum class domain_check { host_name, unusual, invalid };
+
+domain_check check_policy_domain(std::string_view name)
+{
+    if (is_valid_domain(name))
+        return domain_check::host_name;
+    if (name.empty() || name.size() > 253)
+        return domain_check::invalid;
+    std::size_t label_size = 0;
+    for (char ch : name) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c == '.') {
+            if (label_size == 0)
+                return domain_check::invalid;
+            label_size = 0;
+            continue;
+        }
+        if (!is_domain_label_char(c) || ++label_size > 63)
+            return domain_check::invalid;
+    }
+    return label_size == 0 ? domain_check::invalid : domain_check::unusual;
+}
+
+std::string_view trim(std::string_view s)
+{
+    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+    while (!s.empty() && blank(s.front()))
+        s.remove_prefix(1);
+    while (!s.empty() && blank(s.back()))
+        s.remove_suffix(1);
+    return s;
+}
+
+bool all_digits(std::string_view s)
+{
+    if (s.empty())
+        return false;
+    for (char c : s) {
+        if (c < '0' || c > '9')
+            return false;
+    }
+    return true;
+}
+
+bool ends_with_ignoring_case(std::string_view s, std::string_view suffix)
+{
+    if (s.size() < suffix.size())
+        return false;
+    return normalize_domain(s.substr(s.size() - suffix.size())) == suffix;
+}
+
+// RFC 8460 §5.1: sender "!" policy-domain "!" begin-timestamp "!" end-timestamp
+// [ "!" unique-id ] "." ("json" / "json.gz"). Paths are reduced to their base name.
+std::optional<std::string> domain_from_file_name(std::string_view name)
+{
+    const std::size_t slash = name.find_last_of("/\\");
+    if (slash != std::string_view::npos)
+        name.remove_prefix(slash + 1);
+    name = trim(name);
+    if (ends_with_ignoring_case(name, ".json.gz"))
+        name.remove_suffix(8);
+    else if (ends_with_ignoring_case(name, ".json"))
+        name.remove_suffix(5);
+    else
+        return std::nullopt;
+    std::vector<std::string_view> parts;
+    for (std::size_t start = 0;;) {
+        const std::size_t bang = name.find('!', start);
+        parts.push_back(name.substr(start, bang == std::string_view::npos ? std::string_view::npos : bang - start));
+        if (bang == std::string_view::npos)
+            break;
+        start = bang + 1;
+    }
+    if (parts.size() != 4 && parts.size() != 5)
+        return std::nullopt;
+    if (!all_digits(parts[2]) || !all_digits(parts[3]) || (parts.size() == 5 && parts[4].empty()))
+        return std::nullopt;
+    std::string domain = normalize_domain(parts[1]);
+    if (!is_valid_domain(domain))
+        return std::nullopt;
+    return domain;
+}
+
+struct filled_value {
+    std::string value;
+    std::string source;   // the metadata field it came from
+};
+
+// Postfix with the sys4 tlsrpt reporter (2025): "no-policy-found" policies without a
+// "policy-domain". The email's TLS-Report-Domain header (RFC 8460 §5.3) names the policy
+// domain; failing that, the report's file name does (RFC 8460 §5.1).
+std::optional<filled_value> policy_domain_from_metadata(const report_metadata& metadata)
+{
+    if (const auto it = metadata.fields.find("tls-report-domain"); it != metadata.fields.end()) {
+        std::string domain = normalize_domain(trim(it->second));
+        if (is_valid_domain(domain))
+            return filled_value{std::move(domain), "tls-report-domain"};
+    }
+    for (const char* key : {"file-name", "attachment-file-name"}) {
+        if (const auto it = metadata.fields.find(key); it != metadata.fields.end()) {
+            if (auto domain = domain_from_file_name(it->second))
+                return filled_value{std::move(*domain), key};
+        }
+    }
+    return std::nullopt;
+}
+
+std::string policy_domain(const Object& policy, const std::string& path, parse_context& ctx, bool& filled)
+{
+    filled = false;
+    if (auto given = optional_string(policy, "policy-domain", path)) {
+        std::string domain = normalize_domain(*given);
+        switch (check_policy_domain(domain)) {
+        case domain_check::host_name:
+            return domain;
+        case domain_check::unusual:
+            // RFC 8460 §4.4: IDNs "MUST consist of the Punycode-encoded A-labels".
+            ctx.warn(path, "not a host name: " + quoted(*given) + " (kept as sent)");
+            return domain;
+        case domain_check::invalid:
+            throw report_error(path, "not a domain name: " + quoted(*given));
+        }
+    }
+    auto source = policy_domain_from_metadata(ctx.metadata);
+    if (!source)
+        throw report_error(path, "missing, and no TLS-Report-Domain header or RFC 8460 §5.1 file name to take it from");
+    ctx.filled.push_back(path + " from " + source->source);
+    filled = true;
+    return std::move(source->value);
+}
+
+policy_type read_policy_type(const Object& policy, const std::string& path)
+{
+    const std::string text = required_string(policy, "policy-type", path);
+    // Case carries no meaning here ("STS" is "sts").
+    std::string lower = text;
+    for (char& c : lower)
+        c = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
+    if (auto t = policy_type_from_string(lower))
+        return *t;
+    throw report_error(path, "unknown policy-type " + quoted(text) + " (RFC 8460 §4.4 allows sts, tlsa, no-policy-found)");
+}
+
+failure_detail read_failure_detail(const Var& v, const std::string& path, parse_context& ctx)
+{
+    const Object& o = as_object(v, path);
+    failure_detail d;
+    // RFC 8460 §4.3: result types form an IANA registry that grows; kept as sent.
+    d.result_type = required_string(o, "result-type", member_path(path, "result-type"));
+    if (!result_type_known(d.result_type))
+        ctx.warn(member_path(path, "result-type"), "unregistered result-type " + quoted(d.result_type) + " (kept as sent)");
+    d.sending_mta_ip = optional_string(o, "sending-mta-ip", member_path(path, "sending-mta-ip"));
+    d.receiving_mx_hostname = optional_string(o, "receiving-mx-hostname", member_path(path, "receiving-mx-hostname"));
+    if (!d.receiving_mx_hostname) {
+        // SocketLabs (2020): "receiving-mx-host-name", with an extra hyphen.
+        d.receiving_mx_hostname = optional_string(o, "receiving-mx-host-name", member_path(path, "receiving-mx-host-name"));
+    }
+    if (d.receiving_mx_hostname) {
+        d.receiving_mx_hostname = normalize_domain(*d.receiving_mx_hostname);
+        // "." is the root and names no MX: as absent as "".
+        if (d.receiving_mx_hostname->empty())
+            d.receiving_mx_hostname.reset();
+    }
+    d.receiving_mx_helo = optional_string(o, "receiving-mx-helo", member_path(path, "receiving-mx-helo"));
+    d.receiving_ip = optional_string(o, "receiving-ip", member_path(path, "receiving-ip"));
+    if (!o.has("failed-session-count") && o.has("session-count"))
+        throw report_error(member_path(path, "session-count"),
+                           "pre-RFC draft schema (draft-ietf-uta-smtp-tlsrpt): \"session-count\" instead of RFC 8460 \"failed-session-count\"");
+    d.failed_session_count = required_count(o, "failed-session-count", member_path(path, "failed-session-count"), ctx);
+    // RFC 8460 §4.4 names the key "additional-information" (its value an
+    // "additional-info-uri"); the RFC's own example puts a "URI" with spaces in it: verbatim.
+    d.additional_information = optional_string(o, "additional-information", member_path(path, "additional-information"));
+    // mail.ru: free text such as "bad https response code: 404": verbatim.
+    d.failure_reason_code = optional_string(o, "failure-reason-code", member_path(path, "failure-reason-code"));
+    return d;
+}
+
+report_policy read_policy(const Var& v, const std::string& path, parse_context& ctx)
+{
+    // Postfix with the sys4 reporter writes "summary" before "policy": key order is free
+    // (RFC 8259 §4), and Poco's objects are read by key.
+    const Object& o = as_object(v, path);
+    report_policy p;
+
+    const std::string policy_path = member_path(path, "policy");
+    const Object& policy = as_object(required(o, "policy", policy_path), policy_path);
+    p.type = read_policy_type(policy, member_path(policy_path, "policy-type"));
+    // Microsoft (sts-policy-fetch-error) and mail.ru: no "policy-string" at all; Stalwart: [].
+    // Google: lines kept verbatim, trailing spaces and the domain's line order included.
+    // Microsoft TLSA: one string that is itself a JSON array text of TLSA records, kept as is.
+    p.policy_string = string_list(policy, "policy-string", member_path(policy_path, "policy-string"));
+    p.policy_domain = policy_domain(policy, member_path(policy_path, "policy-domain"), ctx, p.policy_domain_filled);
+    // Google: "mx-host" an array (recent) or absent (older); Microsoft: absent; Stalwart: [].
+    p.mx_host = string_list(policy, "mx-host", member_path(policy_path, "mx-host"));
+    for (auto& pattern : p.mx_host)
+        pattern = normalize_domain(pattern);
+
+    const std::string summary_path = member_path(path, "summary");
+    const Object& summary = as_object(required(o, "summary", summary_path), summary_path);
+    if (!summary.has("total-successful-session-count") && !summary.has("total-failure-session-count")
+        && (summary.has("success-aggregate") || summary.has("failure-aggregate")))
+        throw report_error(summary_path,
+                           "pre-RFC draft schema (draft-ietf-uta-smtp-tlsrpt): \"success-aggregate\"/\"failure-aggregate\" "
+                           "instead of RFC 8460 \"total-successful-session-count\"/\"total-failure-session-count\"");
+    p.total_successful_session_count = required_count(
+        summary, "total-successful-session-count", member_path(summary_path, "total-successful-session-count"), ctx);
+    p.total_failure_session_count = required_count(
+        summary, "total-failure-session-count", member_path(summary_path, "total-failure-session-count"), ctx);
+
+    // Google: no "failure-details" key when there were no failures; Stalwart: [] or null.
+    const std::string details_path = member_path(path, "failure-details");
+    if (const auto details = member(o, "failure-details")) {
+        const Array& array = as_array(*details, details_path);
+        if (array.size() > ctx.limits.max_failure_details)
+            throw report_error(details_path, std::to_string(array.size()) + " failure details, more than the limit of "
+                                                 + std::to_string(ctx.limits.max_failure_details));
+        p.failure_details.reserve(array.size());
+        for (std::size_t i = 0; i < array.size(); ++i)
+            p.failure_details.push_back(read_failure_detail(array.get(static_cast<unsigned>(i)), index_path(details_path, i), ctx));
+    }
+
+    // mail.ru: failure details that add up to more than total-failure-session-count. Both
+    // numbers are the sender's; neither is corrected, the inconsistency is reported.
+    std::int64_t detailed = 0;
+    for (const auto& d : p.failure_details) {
+        if (__builtin_add_overflow(detailed, d.failed_session_count, &detailed))
+            detailed = max_count;
+    }
+    if (detailed > p.total_failure_session_count)
+        ctx.warn(path, "failure-details add up to " + std::to_string(detailed)
+                           + " failed sessions, more than summary.total-failure-session-count "
+                           + std::to_string(p.total_failure_session_count) + " (policy " + to_string(p.type) + " "
+                           + excerpt(p.policy_domain) + "); both kept");
+    return p;
+}
+
+std::string not_json_reason(const std::string& poco_message, const parse_limits& limits)
+{
+    if (poco_message.find("depth") != std::string::npos || poco_message.find("Depth") != std::string::npos)
+        return "JSON nested deeper than the limit of " + std::to_string(limits.max_depth) + " levels";
+    return "not JSON: " + excerpt(poco_message, 200);
+}
+
+Var parse_json(std::string_view json, const parse_limits& limits)
+{
+    // A UTF-8 byte order mark is not JSON (RFC 8259 §8.1) but some writers add one.
+    if (json.substr(0, 3) == "\xEF\xBB\xBF")
+        json.remove_prefix(3);
+    const std::size_t first = json.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos)
+        throw report_error("", "not JSON: empty document");
+    if (json[first] != '{' && json[first] != '[')
+        throw report_error("", "not a TLS report: expected a JSON object, found " + quoted(json.substr(first, 16)));
+    try {
+        Poco::JSON::Parser parser;
+        parser.setDepth(limits.max_depth);
+        // A NUL (even escaped as \u0000) has no place in a report and cannot be stored in a
+        // PostgreSQL text column.
+        parser.setAllowNullByte(false);
+        return parser.parse(std::string(json));
+    } catch (const Poco::Exception& e) {
+        throw report_error("", not_json_reason(e.message().empty() ? e.displayText() : e.message(), limits));
+    } catch (const std::bad_alloc&) {
+        throw;
+    } catch (const std::exception& e) {
+        throw report_error("", not_json_reason(e.what(), limits));
+    }
+}
+
+std::string report_id(const Object& root, parse_context& ctx)
+{
+    if (auto id = optional_string(root, "report-id", "report-id"))
+        return *id;
+    // RFC 8460 §5.6: the Report-ID of the email Subject names the same report; the body's
+    // report-id wins when there is one (Google writes them differently), and the Subject's
+    // stands in when there is not.
+    if (const auto it = ctx.metadata.fields.find("subject-report-id"); it != ctx.metadata.fields.end()) {
+        std::string_view id = trim(it->second);
+        if (id.size() >= 2 && id.front() == '<' && id.back() == '>')
+            id = trim(id.substr(1, id.size() - 2));
+        if (!id.empty() && is_valid_utf8(id)) {
+            ctx.filled.push_back("report-id from subject-report-id");
+            return std::string(id);
+        }
+    }
+    if (root.has("report-id") && !root.isNull("report-id"))
+        throw report_error("report-id", "empty");
+    throw report_error("report-id", root.has("report-id") ? "missing (null)" : "missing");
+}
+
+} // namespace
+
+parsed_report parse_report(std::string_view json, report_metadata& metadata, const parse_limits& limits)
+{
+    const Var document = parse_json(json, limits);
+    if (!is_object(document))
+        throw report_error("", "not a TLS report: the JSON document is " + type_name(document) + ", not an object");
+    const Object& root = as_object(document, "");
+
+    bool has_rfc_key = false;
+    for (const char* key : {"organization-name", "date-range", "report-id", "policies", "policy", "contact-info"})
+        has_rfc_key = has_rfc_key || root.has(key);
+    if (!has_rfc_key)
+        throw report_error("", "not a TLS report: none of the RFC 8460 §4.4 keys (organization-name, date-range, "
+                               "report-id, policies)");
+    if (!root.has("policies") && (root.has("policy") || root.has("summary")))
+        throw report_error("", "pre-RFC draft schema (draft-ietf-uta-smtp-tlsrpt): a single \"policy\" object "
+                               "instead of the RFC 8460 \"policies\" array");
+
+    parsed_report result;
+    parse_context ctx{metadata, limits, result.warnings, {}};
+    tls_report& report = result.report;
+
+    // Stalwart-built senders: the organization name is a host name; kept as sent.
+    report.organization_name = required_string(root, "organization-name", "organization-name");
+
+    const Object& range = as_object(required(root, "date-range", "date-range"), "date-range");
+    // RFC 3339 §5.6 with numeric offsets and fractions normalised to UTC. mail.ru's range
+    // ends at the next midnight rather than at 23:59:59Z: accepted as written.
+    report.start_datetime = required_datetime(range, "start-datetime", "date-range.start-datetime");
+    report.end_datetime = required_datetime(range, "end-datetime", "date-range.end-datetime");
+    if (report.end_datetime < report.start_datetime)
+        ctx.warn("date-range", "end-datetime " + format_rfc3339(report.end_datetime) + " is before start-datetime "
+                                   + format_rfc3339(report.start_datetime));
+
+    // Stalwart-built senders: "contact-info": null.
+    report.contact_info = optional_string(root, "contact-info", "contact-info");
+    // SocketLabs: upper-case hex ids; Microsoft: "<digits>+<domain>"; kept as sent.
+    report.report_id = report_id(root, ctx);
+
+    const Array& policies = as_array(required(root, "policies", "policies"), "policies");
+    if (policies.size() == 0)
+        throw report_error("policies", "empty: an RFC 8460 report describes at least one policy");
+    if (policies.size() > limits.max_policies)
+        throw report_error("policies", std::to_string(policies.size()) + " policies, more than the limit of "
+                                           + std::to_string(limits.max_policies));
+    // Google: several entries for the same domain (no-policy-found and two sts policies when
+    // the policy changed during the day); Microsoft: a tlsa and an sts entry counting the
+    // same sessions. Each is kept as its own policy; none are merged or added up here.
+    report.policies.reserve(policies.size());
+    for (std::size_t i = 0; i < policies.size(); ++i)
+        report.policies.push_back(read_policy(policies.get(static_cast<unsigned>(i)), index_path("policies", i), ctx));
+    metadata.filled.insert(metadata.filled.end(), ctx.filled.begin(), ctx.filled.end());
+    return result;
+}
+
+} // namespace stswatch
