@@ -211,6 +211,20 @@ std::vector<std::string> strings_at(const Object::Ptr& o, const std::string& key
     return out;
 }
 
+// Calls each(object) for the elements of the array at key, in order; `entry` names one in
+// the error when it is not an object ("a finding").
+template <typename Each>
+void for_each_object_at(const Object::Ptr& o, const std::string& key, const char* entry, Each each)
+{
+    const auto a = array_at(o, key);
+    for (std::size_t i = 0; i < a->size(); ++i) {
+        const auto item = a->getObject(static_cast<unsigned>(i));
+        if (!item)
+            malformed(std::string(entry) + " is not an object");
+        each(item);
+    }
+}
+
 template <typename Enum, std::size_t N>
 Enum enum_from(const std::string& text, const Enum (&values)[N], const std::string& key)
 {
@@ -327,11 +341,7 @@ check_result check_result_from_json(const std::string& text)
     check_result r;
     r.domain = string_at(root, "domain");
     r.checked_at = string_at(root, "checked_at");
-    const auto findings = array_at(root, "findings");
-    for (std::size_t i = 0; i < findings->size(); ++i) {
-        const auto fo = findings->getObject(static_cast<unsigned>(i));
-        if (!fo)
-            malformed("a finding is not an object");
+    for_each_object_at(root, "findings", "a finding", [&](const Object::Ptr& fo) {
         finding f;
         f.code = string_at(fo, "code");
         f.level = enum_from(string_at(fo, "severity"), all_severities, "severity");
@@ -339,7 +349,7 @@ check_result check_result_from_json(const std::string& text)
         f.message = string_at(fo, "message");
         f.rfc = string_at(fo, "rfc");
         r.findings.push_back(std::move(f));
-    }
+    });
     r.dns_unavailable = std::any_of(r.findings.begin(), r.findings.end(),
                                     [](const finding& f) { return f.code == "sts-record-dns-error"; });
 
@@ -380,11 +390,7 @@ check_result check_result_from_json(const std::string& text)
     r.tlsrpt.record = opt_string_at(tlsrpt, "record");
     r.tlsrpt.rua = strings_at(tlsrpt, "rua");
 
-    const auto mx = array_at(root, "mx");
-    for (std::size_t i = 0; i < mx->size(); ++i) {
-        const auto mo = mx->getObject(static_cast<unsigned>(i));
-        if (!mo)
-            malformed("an mx entry is not an object");
+    for_each_object_at(root, "mx", "an mx entry", [&](const Object::Ptr& mo) {
         mx_check m;
         m.host = string_at(mo, "host");
         m.preference = int_at<std::uint16_t>(mo, "preference");
@@ -402,20 +408,16 @@ check_result check_result_from_json(const std::string& text)
             m.probe = std::move(probe);
         }
         if (mo->has("other_probes")) {   // absent in older snapshots
-            const auto others = array_at(mo, "other_probes");
-            for (std::size_t k = 0; k < others->size(); ++k) {
-                const auto p = others->getObject(static_cast<unsigned>(k));
-                if (!p)
-                    malformed("an other_probes entry is not an object");
+            for_each_object_at(mo, "other_probes", "an other_probes entry", [&](const Object::Ptr& p) {
                 starttls_probe_result probe = probe_from(p, m.host);
                 probe.tls_version = opt_string_at(p, "tls_version").value_or("");
                 if (const auto c = object_at(p, "certificate", true))
                     probe.certificate = certificate_from(c);
                 m.other_probes.push_back(std::move(probe));
-            }
+            });
         }
         r.mx.push_back(std::move(m));
-    }
+    });
     return r;
 }
 
