@@ -145,8 +145,9 @@ struct dns_resolver::impl {
 
 void dns_resolver::impl::abandon(query_state* state, int async_id)
 {
-    // ub_cancel fails when the answer is being delivered (or was): the callback then comes
-    // (or came: state->done), and frees an abandoned state.
+    // A cancelled query's answer is dropped without a callback. ub_cancel fails (UB_NOID)
+    // once ub_process has taken the answer for delivery: the callback then comes (or came:
+    // state->done), and frees an abandoned state.
     if (state->done) {
         ub_resolve_free(state->result);
         delete state;
