@@ -9,6 +9,7 @@
 
 #include <ctime>
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include <sys/stat.h>
