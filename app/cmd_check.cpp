@@ -1,5 +1,6 @@
 // stswatch check [--json] [--resolver IP:PORT] [--ca-file F] [--allow-private] [--no-probe]
 //                [--policy-file FILE] DOMAIN...
+#include "app/check_text.hpp"
 #include "app/cli.hpp"
 
 #include "checks/checker.hpp"

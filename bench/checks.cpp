@@ -9,6 +9,8 @@
 //          [--label TEXT] [--summary FILE] [--mx-listen IP:PORT --mx-cert PEM --mx-key PEM]
 #include "bench/bench_support.hpp"
 #include "checks/checker.hpp"
+#include "common/handles.hpp"
+#include "common/text.hpp"
 #include "net/dns.hpp"
 
 #include <openssl/err.h>
@@ -23,7 +25,6 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <cctype>
 #include <cstdio>
 #include <fstream>
 #include <iostream>
@@ -216,24 +217,6 @@ run_figures run_stswatch(const bench_options& o, unsigned threads)
 
 // ---- the floor: the same network work, done directly ----
 
-struct ssl_ctx_deleter { void operator()(SSL_CTX* c) const { SSL_CTX_free(c); } };
-struct ssl_deleter { void operator()(SSL* s) const { SSL_free(s); } };
-using ssl_ctx_ptr = std::unique_ptr<SSL_CTX, ssl_ctx_deleter>;
-using ssl_ptr = std::unique_ptr<SSL, ssl_deleter>;
-
-class socket_fd {
-public:
-    explicit socket_fd(int fd) : fd_(fd) {}
-    socket_fd(socket_fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-    ~socket_fd() { if (fd_ >= 0) ::close(fd_); }
-    socket_fd(const socket_fd&) = delete;
-    socket_fd& operator=(const socket_fd&) = delete;
-    int get() const { return fd_; }
-
-private:
-    int fd_;
-};
-
 std::string openssl_error()
 {
     const unsigned long e = ERR_get_error();
@@ -244,13 +227,13 @@ std::string openssl_error()
 }
 
 // A TCP connection to address:port whose reads and writes time out after timeout_ms.
-socket_fd connect_ipv4(const std::string& address, std::uint16_t port, unsigned timeout_ms, bool no_delay)
+unique_fd connect_ipv4(const std::string& address, std::uint16_t port, unsigned timeout_ms, bool no_delay)
 {
     sockaddr_in sa{};
     sa.sin_family = AF_INET;
     sa.sin_port = htons(port);
     if (::inet_pton(AF_INET, address.c_str(), &sa.sin_addr) != 1) throw std::runtime_error(address + ": not IPv4");
-    socket_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    unique_fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (fd.get() < 0) throw std::runtime_error("socket failed");
     timeval tv{};
     tv.tv_sec = static_cast<time_t>(timeout_ms / 1000);
@@ -296,7 +279,7 @@ ssl_ctx_ptr make_floor_context(const std::string& ca_file)
 // returns the HTTP status, throws on a network or TLS failure.
 int floor_fetch(SSL_CTX* ctx, const std::string& host, const std::string& address, unsigned timeout_ms)
 {
-    const socket_fd fd = connect_ipv4(address, 443, timeout_ms, true);
+    const unique_fd fd = connect_ipv4(address, 443, timeout_ms, true);
     const ssl_ptr ssl = tls_connect(ctx, fd.get(), host, "handshake");
     const std::string request = "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: " + host +
                                 "\r\nUser-Agent: stswatch-bench-floor\r\nConnection: close\r\n\r\n";
@@ -349,7 +332,7 @@ private:
 void floor_starttls(SSL_CTX* ctx, const std::string& host, const std::string& address, std::uint16_t port,
                     unsigned timeout_ms)
 {
-    const socket_fd fd = connect_ipv4(address, port, timeout_ms, false);
+    const unique_fd fd = connect_ipv4(address, port, timeout_ms, false);
     smtp_line_io io(fd.get());
     // A reply is complete at its last line: "NNN " rather than "NNN-".
     auto reply = [&io, &address](const char* expect) {
@@ -457,7 +440,7 @@ private:
                 if (stopping_.load()) return;
                 continue;
             }
-            socket_fd conn(fd);
+            unique_fd conn(fd);
             timeval tv{5, 0};
             ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
             ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -472,7 +455,7 @@ private:
         if (!io.write("220 mx.bench.test ESMTP stswatch-bench\r\n")) return;
         for (std::string cmd; io.read_line(cmd);) {
             std::string verb = cmd.substr(0, cmd.find(' '));
-            for (auto& c : verb) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+            for (auto& c : verb) c = text::upper(c);
             if (verb == "EHLO") {
                 if (!io.write(ssl ? "250-mx.bench.test\r\n250 PIPELINING\r\n"
                                   : "250-mx.bench.test\r\n250-PIPELINING\r\n250 STARTTLS\r\n")) return;

@@ -195,18 +195,20 @@ policy_fetch_result fetch_policy(const std::string& domain, dns_resolver& resolv
     const auto out_of_time = [&] { return overall - net::clock::now() < std::chrono::milliseconds(1); };
     const std::string over_limit = "the whole fetch exceeded " + std::to_string(overall_limit_ms(options)) + " ms";
 
-    net::socket_fd fd;
+    unique_fd fd;
     std::string connect_errors;
     std::size_t tried = 0;
     for (const auto& address : allowed) {
         if (tried == policy_fetch_max_addresses || out_of_time()) break;
         ++tried;
         result.address = address;
-        std::string error;
-        fd = net::connect_tcp(address, options.port, step_deadline(), error);
-        if (fd) break;
-        if (!connect_errors.empty()) connect_errors += "; ";
-        connect_errors += address + ": " + error;
+        try {
+            fd = net::connect_tcp(address, options.port, step_deadline());
+            break;
+        } catch (const net::network_error& e) {
+            if (!connect_errors.empty()) connect_errors += "; ";
+            connect_errors += address + ": " + e.what();
+        }
     }
     if (!fd) {
         result.status = policy_fetch_status::connect_failed;
@@ -222,11 +224,12 @@ policy_fetch_result fetch_policy(const std::string& domain, dns_resolver& resolv
     }
 
     // RFC 8461 §3.3: HTTPS with SNI, the certificate valid for the policy host (RFC 6125).
-    std::string error;
-    auto ssl = net::tls_connect(fd.get(), result.host, step_deadline(), error);
-    if (!ssl) {
+    ssl_ptr ssl;
+    try {
+        ssl = net::tls_connect(fd.get(), result.host, step_deadline());
+    } catch (const net::network_error& e) {
         result.status = policy_fetch_status::tls_failed;
-        result.error = "TLS with " + result.host + " (" + result.address + ") failed: " + error +
+        result.error = "TLS with " + result.host + " (" + result.address + ") failed: " + e.what() +
                        (out_of_time() ? " (" + over_limit + ")" : "");
         return result;
     }
@@ -241,10 +244,13 @@ policy_fetch_result fetch_policy(const std::string& domain, dns_resolver& resolv
     const auto deadline = step_deadline();
     const std::string request = "GET /.well-known/mta-sts.txt HTTP/1.1\r\nHost: " + result.host +
                                 "\r\nUser-Agent: stswatch\r\nAccept: text/plain\r\nConnection: close\r\n\r\n";
-    if (net::tls_write_all(ssl.get(), fd.get(), request, deadline, error) != net::io_result::ok) {
+    const auto timed_out = [](const net::network_error& e) { return e.kind() == net::network_error_kind::timeout; };
+    try {
+        net::tls_write_all(ssl.get(), fd.get(), request, deadline);
+    } catch (const net::network_error& e) {
         result.status = policy_fetch_status::bad_response;
         result.error = "cannot send the request to " + result.host + ": " +
-                       (!error.empty() ? error : out_of_time() ? "timed out: " + over_limit : std::string("timed out"));
+                       (!timed_out(e) ? std::string(e.what()) : out_of_time() ? "timed out: " + over_limit : std::string("timed out"));
         return result;
     }
     http_limits limits;
@@ -254,17 +260,17 @@ policy_fetch_result fetch_policy(const std::string& domain, dns_resolver& resolv
     bool closed_early = false;   // the host closed before the response was complete
     while (parser.state() == http_parse_state::incomplete) {
         chunk.clear();
-        error.clear();
-        const auto io = net::tls_read_some(ssl.get(), fd.get(), chunk, 16384, deadline, error);
-        if (io == net::io_result::ok) {
-            parser.feed(chunk);
-        } else if (io == net::io_result::closed) {
-            closed_early = parser.state() == http_parse_state::incomplete;
-            parser.finish();
-        } else {
+        try {
+            if (net::tls_read_some(ssl.get(), fd.get(), chunk, 16384, deadline)) {
+                parser.feed(chunk);
+            } else {
+                closed_early = parser.state() == http_parse_state::incomplete;
+                parser.finish();
+            }
+        } catch (const net::network_error& e) {
             result.status = policy_fetch_status::bad_response;
-            if (io != net::io_result::timeout)
-                result.error = "reading the response from " + result.url + " failed: " + error;
+            if (!timed_out(e))
+                result.error = "reading the response from " + result.url + " failed: " + e.what();
             else if (out_of_time())
                 result.error = "no complete response from " + result.url + ": " + over_limit;
             else

@@ -56,11 +56,17 @@ reply_read read_reply(int fd, std::string& buffer, net::clock::time_point deadli
             r.error = parsed.error;
             return r;
         }
-        const auto io = net::read_some(fd, buffer, 4096, deadline, r.error);
-        if (io == net::io_result::closed) r.outcome = reply_read::closed;
-        if (io == net::io_result::timeout) r.outcome = reply_read::timeout;
-        if (io == net::io_result::error) r.outcome = reply_read::io_error;
-        if (io != net::io_result::ok) return r;
+        try {
+            if (!net::read_some(fd, buffer, 4096, deadline)) {
+                r.outcome = reply_read::closed;
+                return r;
+            }
+        } catch (const net::network_error& e) {
+            // A read fails only by the deadline or an I/O error.
+            r.outcome = e.kind() == net::network_error_kind::timeout ? reply_read::timeout : reply_read::io_error;
+            if (r.outcome == reply_read::io_error) r.error = e.what();
+            return r;
+        }
     }
 }
 
@@ -146,14 +152,16 @@ private:
 
     bool send(const std::string& line, const std::string& step)
     {
-        std::string error;
-        const auto io = net::write_all(fd_.get(), line, step_deadline(), error);
-        if (io == net::io_result::ok) return true;
-        if (io == net::io_result::timeout)
-            timed_out(starttls_status::smtp_error, "sending " + step + " to " + where() + " timed out");
-        else
-            set(starttls_status::smtp_error, "sending " + step + " to " + where() + " failed: " + error);
-        return false;
+        try {
+            net::write_all(fd_.get(), line, step_deadline());
+            return true;
+        } catch (const net::network_error& e) {
+            if (e.kind() == net::network_error_kind::timeout)
+                timed_out(starttls_status::smtp_error, "sending " + step + " to " + where() + " timed out");
+            else
+                set(starttls_status::smtp_error, "sending " + step + " to " + where() + " failed: " + e.what());
+            return false;
+        }
     }
 
     // Sends one command on the plain connection and reads its reply; nullopt, with the
@@ -177,21 +185,33 @@ private:
 
     void quit_plain()
     {
-        std::string ignored;
         const auto bye = bye_deadline();
-        if (net::write_all(fd_.get(), "QUIT\r\n", bye, ignored) == net::io_result::ok) read_reply(fd_.get(), buffer_, bye);
+        try {
+            net::write_all(fd_.get(), "QUIT\r\n", bye);
+        } catch (const net::network_error&) {
+            return;
+        }
+        read_reply(fd_.get(), buffer_, bye);
+    }
+
+    // A step of net/ that failed, as this probe's status and message: timed_out when the
+    // step's deadline has passed (whatever error ended it).
+    void step_failed(starttls_status status, const std::string& what, const net::network_error& e,
+                     net::clock::time_point deadline)
+    {
+        if (net::clock::now() >= deadline)
+            timed_out(status, what + e.what());
+        else
+            set(status, what + e.what());
     }
 
     void steps()
     {
-        std::string error;
         const auto connect_deadline = step_deadline();
-        fd_ = net::connect_tcp(result_.address, options_.port, connect_deadline, error);
-        if (!fd_) {
-            if (net::clock::now() >= connect_deadline)
-                timed_out(starttls_status::unreachable, "cannot connect to " + where() + ": " + error);
-            else
-                set(starttls_status::unreachable, "cannot connect to " + where() + ": " + error);
+        try {
+            fd_ = net::connect_tcp(result_.address, options_.port, connect_deadline);
+        } catch (const net::network_error& e) {
+            step_failed(starttls_status::unreachable, "cannot connect to " + where() + ": ", e, connect_deadline);
             return;
         }
 
@@ -242,13 +262,12 @@ private:
         buffer_.clear();
 
         const auto handshake_deadline = step_deadline();
-        auto ssl = net::tls_connect(fd_.get(), result_.host, handshake_deadline, error);
-        if (!ssl) {
-            const std::string failed = "TLS with " + where() + " after STARTTLS failed: " + error;
-            if (net::clock::now() >= handshake_deadline)
-                timed_out(starttls_status::tls_failed, failed);
-            else
-                set(starttls_status::tls_failed, failed);
+        ssl_ptr ssl;
+        try {
+            ssl = net::tls_connect(fd_.get(), result_.host, handshake_deadline);
+        } catch (const net::network_error& e) {
+            step_failed(starttls_status::tls_failed, "TLS with " + where() + " after STARTTLS failed: ", e,
+                        handshake_deadline);
             return;
         }
         result_.tls_version = SSL_get_version(ssl.get());
@@ -259,12 +278,15 @@ private:
         result_.status = starttls_status::ok;
 
         // QUIT over TLS, best effort and short.
-        std::string tls_buffer, ignored;
+        std::string tls_buffer;
         const auto bye = bye_deadline();
-        if (net::tls_write_all(ssl.get(), fd_.get(), "QUIT\r\n", bye, ignored) == net::io_result::ok) {
+        try {
+            net::tls_write_all(ssl.get(), fd_.get(), "QUIT\r\n", bye);
             while (parse_smtp_reply(tls_buffer).state == smtp_reply_state::incomplete &&
-                   net::tls_read_some(ssl.get(), fd_.get(), tls_buffer, 4096, bye, ignored) == net::io_result::ok) {
+                   net::tls_read_some(ssl.get(), fd_.get(), tls_buffer, 4096, bye)) {
             }
+        } catch (const net::network_error&) {
+            // The outcome is already known.
         }
         SSL_shutdown(ssl.get());
     }
@@ -273,7 +295,7 @@ private:
     net::clock::time_point start_;
     net::clock::time_point overall_;   // when the whole exchange must be over
     starttls_probe_result result_;
-    net::socket_fd fd_;
+    unique_fd fd_;
     std::string buffer_;
 };
 

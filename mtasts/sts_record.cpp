@@ -22,6 +22,7 @@ using text::is_alnum;
 using text::is_alpha;
 using text::is_digit;
 using text::is_ext_name;
+using text::is_hex_digit;
 using text::is_wsp;
 using text::istarts_with;
 using text::lower;
@@ -123,10 +124,20 @@ split_result split_fields(std::string_view text, std::string_view tag, const std
     return out;
 }
 
-// Checks an extension field; adds a syntax finding when it is malformed.
-bool check_extension(const record_field& f, const std::string& record_name, const char* syntax_code,
-                     std::vector<finding>& findings)
+// A field that is not the record's own (id, rua): the version field again (a syntax finding,
+// the record stays usable), or an extension (RFC 8461 §3.1 sts-extension, RFC 8460 §3
+// tlsrpt-extension), kept in `extensions` when well-formed. false when the field is a
+// malformed extension, which makes the record unusable.
+bool other_field(const record_field& f, const std::string& record_name, const char* syntax_code,
+                 std::string_view version_tag, std::vector<finding>& findings,
+                 std::vector<std::pair<std::string, std::string>>& extensions)
 {
+    if (f.name == "v") {
+        findings.push_back(make_finding(syntax_code, record_name,
+            record_name + ": the version field appears again in " + quote_untrusted(f.text) +
+            "; remove it, the record begins with \"" + std::string(version_tag) + "\" once"));
+        return true;
+    }
     if (!is_ext_name(f.name)) {
         findings.push_back(make_finding(syntax_code, record_name,
             record_name + ": the field name " + quote_untrusted(f.name) + " in " + quote_untrusted(f.text) +
@@ -141,6 +152,7 @@ bool check_extension(const record_field& f, const std::string& record_name, cons
             "with no space after \"=\""));
         return false;
     }
+    extensions.emplace_back(std::string(f.name), std::string(f.value));
     return true;
 }
 
@@ -214,7 +226,6 @@ std::string id_problem(std::string_view id)
 
 // --- TLS-RPT rua (RFC 8460 §3) ---------------------------------------------------------
 
-bool is_hex(char c) { return is_digit(c) || (lower(c) >= 'a' && lower(c) <= 'f'); }
 int hex_value(char c) { return is_digit(c) ? c - '0' : lower(c) - 'a' + 10; }
 
 // RFC 3986 §2: the characters a URI may hold (unreserved, reserved, "%").
@@ -235,7 +246,7 @@ std::optional<std::string> percent_decode(std::string_view s)
             out += s[i];
             continue;
         }
-        if (i + 2 >= s.size() || !is_hex(s[i + 1]) || !is_hex(s[i + 2]))
+        if (i + 2 >= s.size() || !is_hex_digit(s[i + 1]) || !is_hex_digit(s[i + 2]))
             return std::nullopt;
         out += static_cast<char>(hex_value(s[i + 1]) * 16 + hex_value(s[i + 2]));
         i += 2;
@@ -256,7 +267,7 @@ bool is_address_literal(std::string_view host)
     if (host.size() < 3 || host.front() != '[' || host.back() != ']')
         return false;
     for (const char c : host.substr(1, host.size() - 2)) {
-        if (!(is_hex(c) || c == '.' || c == ':' || is_alpha(c)))
+        if (!(is_hex_digit(c) || c == '.' || c == ':' || is_alpha(c)))
             return false;
     }
     return true;
@@ -435,16 +446,8 @@ sts_record_evaluation evaluate_sts_records(std::string_view domain, const std::v
             }
             continue;
         }
-        if (f.name == "v") {
-            add("sts-record-syntax", "the version field appears again in " + quote_untrusted(f.text) +
-                "; remove it, the record begins with \"v=STSv1\" once");
-            continue;
-        }
-        if (!check_extension(f, name, "sts-record-syntax", out.findings)) {
+        if (!other_field(f, name, "sts-record-syntax", sts_version_tag, out.findings, record.extensions))
             usable = false;
-            continue;
-        }
-        record.extensions.emplace_back(std::string(f.name), std::string(f.value));
     }
     if (!id) {
         usable = false;
@@ -537,16 +540,8 @@ tlsrpt_record_evaluation evaluate_tlsrpt_records(std::string_view domain, const 
             }
             continue;
         }
-        if (f.name == "v") {
-            add("tlsrpt-record-syntax", "the version field appears again in " + quote_untrusted(f.text) +
-                "; remove it, the record begins with \"v=TLSRPTv1\" once");
-            continue;
-        }
-        if (!check_extension(f, name, "tlsrpt-record-syntax", out.findings)) {
+        if (!other_field(f, name, "tlsrpt-record-syntax", tlsrpt_version_tag, out.findings, record.extensions))
             usable = false;
-            continue;
-        }
-        record.extensions.emplace_back(std::string(f.name), std::string(f.value));
     }
     if (!rua_seen) {
         usable = false;

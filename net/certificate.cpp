@@ -1,12 +1,15 @@
 // Certificate description and verification (RFC 8461 §3.3, §4.1; RFC 6125 name matching).
-// See certificate.hpp and tls_util.hpp.
+// See certificate.hpp and tls.hpp.
 #include "net/certificate.hpp"
 #include "net/tls.hpp"
 #include "common/domain.hpp"
+#include "common/handles.hpp"
+#include "common/text.hpp"
 #include "common/time.hpp"
 
 #include <ctime>
 #include <map>
+#include <memory>
 #include <mutex>
 
 #include <sys/stat.h>
@@ -22,20 +25,10 @@ namespace net {
 
 namespace {
 
-struct bio_free { void operator()(BIO* p) const { BIO_free(p); } };
-struct store_ctx_free { void operator()(X509_STORE_CTX* p) const { X509_STORE_CTX_free(p); } };
-struct names_free { void operator()(GENERAL_NAMES* p) const { GENERAL_NAMES_free(p); } };
-
-std::string lower(std::string s)
+// The RFC 2253 one-line form of a name ("CN=mx.example.com,O=Example").
+std::string rfc2253_text(const X509_NAME* name)
 {
-    for (auto& c : s)
-        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-    return s;
-}
-
-std::string one_line(const X509_NAME* name)
-{
-    std::unique_ptr<BIO, bio_free> bio(BIO_new(BIO_s_mem()));
+    bio_ptr bio(BIO_new(BIO_s_mem()));
     if (!bio || !name) return {};
     X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253);
     char* data = nullptr;
@@ -55,15 +48,15 @@ bool to_epoch(const ASN1_TIME* t, std::int64_t& seconds)
 std::vector<std::string> subject_names(X509* cert)
 {
     std::vector<std::string> names;
-    std::unique_ptr<GENERAL_NAMES, names_free> sans(
+    general_names_ptr sans(
         static_cast<GENERAL_NAMES*>(X509_get_ext_d2i(cert, NID_subject_alt_name, nullptr, nullptr)));
     if (sans) {
         for (int i = 0; i < sk_GENERAL_NAME_num(sans.get()); ++i) {
             const GENERAL_NAME* n = sk_GENERAL_NAME_value(sans.get(), i);
             if (n->type != GEN_DNS) continue;
             const ASN1_STRING* s = n->d.dNSName;
-            names.push_back(lower(std::string(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
-                                              static_cast<std::size_t>(ASN1_STRING_length(s)))));
+            names.push_back(text::lowered(std::string_view(reinterpret_cast<const char*>(ASN1_STRING_get0_data(s)),
+                                                           static_cast<std::size_t>(ASN1_STRING_length(s)))));
         }
     }
     if (!names.empty()) return names;
@@ -73,15 +66,21 @@ std::vector<std::string> subject_names(X509* cert)
     if (index >= 0) {
         unsigned char* utf8 = nullptr;
         const int n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, index)));
-        if (n >= 0) names.push_back(lower(std::string(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(n))));
+        if (n >= 0) names.push_back(text::lowered(std::string_view(reinterpret_cast<char*>(utf8), static_cast<std::size_t>(n))));
         OPENSSL_free(utf8);
     }
     return names;
 }
 
-} // namespace
+// The trust store: the system's default paths plus ca_file (when set), loaded once per
+// ca_file and shared (X509_STORE is safe to use from several threads). The error says why
+// ca_file could not be read (the system's anchors still apply then).
+struct trust_store_result {
+    std::shared_ptr<X509_STORE> store;
+    std::string error;
+};
 
-std::shared_ptr<X509_STORE> trust_store(const std::string& ca_file, std::string& error)
+trust_store_result trust_store(const std::string& ca_file)
 {
     // Keyed by the file and its modification time, so that a replaced ca_file is re-read.
     std::string key = ca_file;
@@ -92,22 +91,21 @@ std::shared_ptr<X509_STORE> trust_store(const std::string& ca_file, std::string&
     static std::mutex mutex;
     static std::map<std::string, std::shared_ptr<X509_STORE>> stores;
     std::lock_guard lock(mutex);
-    if (const auto it = stores.find(key); it != stores.end()) return it->second;
+    if (const auto it = stores.find(key); it != stores.end()) return {it->second, {}};
 
-    std::shared_ptr<X509_STORE> store(X509_STORE_new(), x509_store_free{});
-    if (!store) {
-        error = openssl_error("cannot make a trust store");
-        return store;
-    }
+    std::shared_ptr<X509_STORE> store(X509_STORE_new(), X509_STORE_free);
+    if (!store) return {store, openssl_error("cannot make a trust store")};
     X509_STORE_set_default_paths(store.get());
     ERR_clear_error();
     if (!ca_file.empty() && X509_STORE_load_file(store.get(), ca_file.c_str()) != 1) {
-        error = "cannot read the CA file " + ca_file + ": " + openssl_error("no certificate in it");
-        return store;   // the system's anchors still apply; not cached, so a fixed file is read
+        // The system's anchors still apply; not cached, so a fixed file is read.
+        return {store, "cannot read the CA file " + ca_file + ": " + openssl_error("no certificate in it")};
     }
     stores.emplace(key, store);
-    return store;
+    return {store, {}};
 }
+
+} // namespace
 
 certificate_info describe_certificate(X509* leaf, STACK_OF(X509)* chain, const std::string& host, const std::string& ca_file)
 {
@@ -118,8 +116,8 @@ certificate_info describe_certificate(X509* leaf, STACK_OF(X509)* chain, const s
     }
     info.present = true;
     info.subject_names = subject_names(leaf);
-    info.subject = one_line(X509_get_subject_name(leaf));
-    info.issuer = one_line(X509_get_issuer_name(leaf));
+    info.subject = rfc2253_text(X509_get_subject_name(leaf));
+    info.issuer = rfc2253_text(X509_get_issuer_name(leaf));
 
     const std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
     std::int64_t not_before = 0, not_after = 0;
@@ -143,9 +141,8 @@ certificate_info describe_certificate(X509* leaf, STACK_OF(X509)* chain, const s
         }
     }
 
-    std::string store_error;
-    const auto store = trust_store(ca_file, store_error);
-    std::unique_ptr<X509_STORE_CTX, store_ctx_free> ctx(X509_STORE_CTX_new());
+    const auto [store, store_error] = trust_store(ca_file);
+    x509_store_ctx_ptr ctx(X509_STORE_CTX_new());
     if (store && ctx && X509_STORE_CTX_init(ctx.get(), store.get(), leaf, chain) == 1) {
         // The checks a TLS client makes of a server's chain (purpose serverAuth).
         X509_STORE_CTX_set_default(ctx.get(), "ssl_server");
@@ -174,10 +171,8 @@ certificate_info describe_peer(SSL* ssl, const std::string& host, const std::str
 
 certificate_info describe_certificate_pem(const std::string& pem, const std::string& host, const std::string& ca_file)
 {
-    struct bio_free { void operator()(BIO* p) const { BIO_free(p); } };
-    struct chain_free { void operator()(STACK_OF(X509)* p) const { sk_X509_pop_free(p, X509_free); } };
-    std::unique_ptr<BIO, bio_free> bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
-    std::unique_ptr<STACK_OF(X509), chain_free> chain(sk_X509_new_null());
+    bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())));
+    x509_chain_ptr chain(sk_X509_new_null());
     if (!bio || !chain) return {};
     while (X509* cert = PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr))
         sk_X509_push(chain.get(), cert);
@@ -209,8 +204,7 @@ std::string certificate_problems(const certificate_info& certificate, const std:
         !(certificate.expired && certificate.verify_error.find("not yet valid") != std::string::npos))
         add("not trusted (" + (certificate.verify_error.empty() ? std::string("unknown reason") : certificate.verify_error) + ")");
     if (!certificate.name_matches) {
-        std::string names;
-        for (const auto& n : certificate.subject_names) names += (names.empty() ? "" : ", ") + n;
+        const std::string names = text::join(certificate.subject_names, ", ");
         add("not valid for " + normalize_domain(host) + " (names: " + (names.empty() ? "none" : names) + ")");
     }
     return out;

@@ -2,6 +2,8 @@
 // (RFC 1035 §3.3, RFC 3596, RFC 6698 §2.1), bounds-checked: the server is not trusted.
 #include "net/dns.hpp"
 #include "net/dns_rdata.hpp"
+#include "common/handles.hpp"
+#include "common/text.hpp"
 
 #include <unbound.h>
 
@@ -11,10 +13,11 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <cctype>
 #include <chrono>
+#include <condition_variable>
 #include <fstream>
 #include <mutex>
+#include <set>
 #include <stdexcept>
 
 namespace stswatch {
@@ -25,15 +28,8 @@ constexpr int type_a = 1, type_mx = 15, type_txt = 16, type_aaaa = 28, type_tlsa
 constexpr int class_in = 1;
 constexpr int rcode_nxdomain = 3;
 
-struct ub_ctx_deleter {
-    void operator()(ub_ctx* ctx) const { ub_ctx_delete(ctx); }
-};
-using ub_ctx_ptr = std::unique_ptr<ub_ctx, ub_ctx_deleter>;
-
-struct ub_result_deleter {
-    void operator()(ub_result* r) const { ub_resolve_free(r); }
-};
-using ub_result_ptr = std::unique_ptr<ub_result, ub_result_deleter>;
+using ub_ctx_ptr = handle<ub_ctx, ub_ctx_delete>;
+using ub_result_ptr = handle<ub_result, ub_resolve_free>;
 
 // "IP", "IP:PORT", "[IPv6]:PORT" or a bare IPv6 address → unbound's "IP@PORT".
 std::string unbound_forwarder(const std::string& server)
@@ -68,7 +64,7 @@ std::string unbound_forwarder(const std::string& server)
         return host;
     unsigned long value = 0;
     for (char c : port) {
-        if (!std::isdigit(static_cast<unsigned char>(c)) || (value = value * 10 + unsigned(c - '0')) > 65535)
+        if (!text::is_digit(c) || (value = value * 10 + unsigned(c - '0')) > 65535)
             throw bad("bad port \"" + port + "\"");
     }
     if (port.empty() || value == 0)
@@ -82,8 +78,13 @@ void set_option(ub_ctx* ctx, const char* option, const std::string& value)
         throw std::runtime_error(std::string("unbound option ") + option + " " + value + ": " + ub_strerror(err));
 }
 
+// One asynchronous query. Its answer is delivered by whichever thread runs ub_process
+// (see impl::query), so it lives on the heap and every field is guarded by impl::mutex.
 struct query_state {
+    std::mutex* mutex = nullptr;
+    std::set<query_state*>* abandoned_set = nullptr;
     bool done = false;
+    bool abandoned = false;   // the asker gave up: the callback frees the state
     int err = 0;
     ub_result* result = nullptr;
 };
@@ -91,6 +92,14 @@ struct query_state {
 void on_answer(void* arg, int err, ub_result* result)
 {
     auto* state = static_cast<query_state*>(arg);
+    std::unique_lock lock(*state->mutex);
+    if (state->abandoned) {
+        state->abandoned_set->erase(state);
+        lock.unlock();
+        ub_resolve_free(result);
+        delete state;
+        return;
+    }
     state->done = true;
     state->err = err;
     state->result = result;
@@ -98,16 +107,92 @@ void on_answer(void* arg, int err, ub_result* result)
 
 } // namespace
 
+// libunbound(3) (1.17.1, DESCRIPTION): "The functions are thread-safe, and a context can
+// be used in a threaded (as well as in a non-threaded) environment." So queries from
+// several threads share one ub_ctx (and its cache) without taking turns: each starts its
+// query with ub_resolve_async, and one waiting thread at a time (the "poller") waits on
+// ub_fd and runs ub_process, which calls back for whichever queries are answered; the
+// others wait on a condition variable and take over polling when the poller leaves.
 struct dns_resolver::impl {
     dns_options options;
     std::string server_text;
-    std::mutex mutex;   // one ub_ctx, used by one query at a time
-    ub_ctx_ptr ctx;
+    std::mutex mutex;                      // guards every query_state, polling, abandoned
+    std::condition_variable changed;       // an answer arrived, or the poller left
+    bool polling = false;                  // a thread is in poll/ub_process
+    std::set<query_state*> abandoned;      // given up, their callback not yet run
+    ub_ctx_ptr ctx;                        // destroyed first: no callback after it
+
+    ~impl()
+    {
+        ctx.reset();   // "Outstanding async queries are killed and callbacks are not called"
+        for (auto* state : abandoned)
+            delete state;
+    }
 
     // Answers of one type; rcode, data and DNSSEC state mapped to dns_result.
     template <typename Record, typename Parse>
     dns_result<Record> query(const std::string& name, int type, Parse parse);
+
+    // Waits for the answer of `state` until the deadline, polling when no other thread
+    // does. Returns "" with state->done, or why not (the query is then cancelled and the
+    // state handed to its callback when one may still come). Called with `lock` held.
+    std::string wait(std::unique_lock<std::mutex>& lock, query_state* state, int async_id,
+                     std::chrono::steady_clock::time_point deadline, const std::string& name);
+
+    // Gives up on a query; frees its state unless a callback may still come.
+    void abandon(query_state* state, int async_id);
 };
+
+void dns_resolver::impl::abandon(query_state* state, int async_id)
+{
+    // A cancelled query's answer is dropped without a callback. ub_cancel fails (UB_NOID)
+    // once ub_process has taken the answer for delivery: the callback then comes (or came:
+    // state->done), and frees an abandoned state.
+    if (state->done) {
+        ub_resolve_free(state->result);
+        delete state;
+    } else if (ub_cancel(ctx.get(), async_id) == 0) {
+        delete state;
+    } else {
+        state->abandoned = true;
+        abandoned.insert(state);
+    }
+}
+
+std::string dns_resolver::impl::wait(std::unique_lock<std::mutex>& lock, query_state* state, int async_id,
+                                     std::chrono::steady_clock::time_point deadline, const std::string& name)
+{
+    while (!state->done) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now()).count();
+        if (left <= 0) {
+            abandon(state, async_id);
+            return name + ": no answer from " + server_text + " within " + std::to_string(options.timeout_ms) + " ms";
+        }
+        if (polling) {
+            changed.wait_until(lock, deadline);
+            continue;
+        }
+        polling = true;
+        lock.unlock();
+        pollfd pfd{ub_fd(ctx.get()), POLLIN, 0};
+        const int ready = ::poll(&pfd, 1, static_cast<int>(left));
+        const int poll_errno = errno;
+        const int err = ready > 0 ? ub_process(ctx.get()) : 0;
+        lock.lock();
+        polling = false;
+        changed.notify_all();
+        if (err != 0) {
+            abandon(state, async_id);
+            return name + ": " + ub_strerror(err);
+        }
+        if (ready < 0 && poll_errno != EINTR) {
+            abandon(state, async_id);
+            return name + ": poll failed";
+        }
+    }
+    return {};
+}
 
 template <typename Record, typename Parse>
 dns_result<Record> dns_resolver::impl::query(const std::string& name, int type, Parse parse)
@@ -118,42 +203,30 @@ dns_result<Record> dns_resolver::impl::query(const std::string& name, int type, 
         out.error = "not a valid domain name";
         return out;
     }
-    std::lock_guard lock(mutex);
-    query_state state;
+    auto* state = new query_state;
+    state->mutex = &mutex;
+    state->abandoned_set = &abandoned;
     int async_id = 0;
-    if (int err = ub_resolve_async(ctx.get(), name.c_str(), type, class_in, &state, on_answer, &async_id); err != 0) {
+    // Not under the mutex: the callback, run by the poller, takes it.
+    if (int err = ub_resolve_async(ctx.get(), name.c_str(), type, class_in, state, on_answer, &async_id); err != 0) {
+        delete state;
         out.error = std::string("query ") + name + ": " + ub_strerror(err);
         return out;
     }
+    std::unique_lock lock(mutex);
     // libunbound has no per-query timeout of its own: its retries against a silent server
     // last tens of seconds. Wait on its descriptor up to the deadline, then cancel.
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.timeout_ms);
-    while (!state.done) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now()).count();
-        if (left <= 0) {
-            ub_cancel(ctx.get(), async_id);
-            out.error = name + ": no answer from " + server_text + " within " +
-                        std::to_string(options.timeout_ms) + " ms";
-            return out;
-        }
-        pollfd pfd{ub_fd(ctx.get()), POLLIN, 0};
-        const int ready = ::poll(&pfd, 1, static_cast<int>(left));
-        if (ready > 0) {
-            if (int err = ub_process(ctx.get()); err != 0) {
-                ub_cancel(ctx.get(), async_id);
-                out.error = name + ": " + ub_strerror(err);
-                return out;
-            }
-        } else if (ready < 0 && errno != EINTR) {
-            ub_cancel(ctx.get(), async_id);
-            out.error = name + ": poll failed";
-            return out;
-        }
+    if (auto error = wait(lock, state, async_id, deadline, name); !error.empty()) {
+        out.error = std::move(error);
+        return out;
     }
-    const ub_result_ptr result(state.result);
-    if (state.err != 0 || !result) {
-        out.error = name + ": " + ub_strerror(state.err);
+    const int answer_err = state->err;
+    const ub_result_ptr result(state->result);
+    delete state;
+    lock.unlock();
+    if (answer_err != 0 || !result) {
+        out.error = name + ": " + ub_strerror(answer_err);
         return out;
     }
     out.secure = result->secure != 0;

@@ -17,6 +17,8 @@ struct dns_options {
     std::string trust_anchor_file;   // DNSSEC root key; "" = no validation
 };
 
+// Queries may come from several threads at once: they share one libunbound context (and
+// its cache) without waiting for one another (see dns.cpp).
 class dns_resolver {
 public:
     explicit dns_resolver(dns_options options);   // throws std::invalid_argument on a bad server

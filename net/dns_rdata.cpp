@@ -1,9 +1,9 @@
 // DNS rdata parsers (RFC 1035 §3.3, RFC 3596, RFC 6698 §2.1), bounds-checked.
 #include "net/dns_rdata.hpp"
 
-#include <arpa/inet.h>
+#include "common/text.hpp"
 
-#include <cctype>
+#include <arpa/inet.h>
 
 namespace stswatch {
 
@@ -38,7 +38,7 @@ bool read_name(const unsigned char* rdata, std::size_t len, std::size_t& pos, st
         if (!out.empty())
             out += '.';
         for (unsigned i = 0; i < label; ++i)
-            out += static_cast<char>(std::tolower(rdata[pos + i]));
+            out += text::lower(static_cast<char>(rdata[pos + i]));
         pos += label;
     }
     return false;

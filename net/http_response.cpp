@@ -14,6 +14,7 @@ namespace {
 using text::iequals;
 using text::is_digit;
 using text::lower;
+using text::trim_wsp;
 
 int hex_value(char c)
 {
@@ -30,8 +31,7 @@ bool is_tchar(char c)
     return std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
 }
 
-// RFC 9110 §5.6.3: OWS = *( SP / HTAB ).
-std::string_view trim(std::string_view s) { return text::trim_wsp(s); }
+// RFC 9110 §5.6.3: OWS = *( SP / HTAB ), what text::trim_wsp removes.
 
 std::string excerpt(std::string_view s) { return text::excerpt(s, 40, "…"); }
 
@@ -65,7 +65,7 @@ constexpr std::int64_t int64_max = std::numeric_limits<std::int64_t>::max();
 // 1*DIGIT, saturating; -2 when not a number.
 std::int64_t parse_length(std::string_view s)
 {
-    s = trim(s);
+    s = trim_wsp(s);
     if (s.empty()) return -2;
     std::int64_t v = 0;
     for (const char c : s) {
@@ -160,7 +160,7 @@ bool http_response_parser::parse_head(std::string_view head)
             fail("no space after the status code: " + excerpt(line));
             return false;
         }
-        response_.reason = std::string(trim(line.substr(13)));
+        response_.reason = std::string(trim_wsp(line.substr(13)));
     }
     response_.headers.clear();
     while (take_line(head, line)) {
@@ -172,7 +172,7 @@ bool http_response_parser::parse_head(std::string_view head)
                 return false;
             }
             auto& value = response_.headers.back().value;
-            const auto more = trim(line);
+            const auto more = trim_wsp(line);
             if (!more.empty()) {
                 if (!value.empty()) value += ' ';
                 value.append(more);
@@ -194,7 +194,7 @@ bool http_response_parser::parse_head(std::string_view head)
             fail("more than " + std::to_string(limits_.max_headers) + " header fields");
             return false;
         }
-        response_.headers.push_back({std::string(name), std::string(trim(line.substr(colon + 1)))});
+        response_.headers.push_back({std::string(name), std::string(trim_wsp(line.substr(colon + 1)))});
     }
     return true;
 }
@@ -231,7 +231,7 @@ http_parse_state http_response_parser::advance()
             // Transfer-Encoding overrides Content-Length.
             std::string_view codings = *te;
             const auto comma = codings.rfind(',');
-            const auto last = trim(comma == std::string_view::npos ? codings : codings.substr(comma + 1));
+            const auto last = trim_wsp(comma == std::string_view::npos ? codings : codings.substr(comma + 1));
             response_.framing = iequals(last, "chunked") ? http_framing::chunked : http_framing::until_close;
         } else if (cl) {
             // RFC 9110 §8.6: a list of identical values is one value; different values are an error.
@@ -303,7 +303,7 @@ http_parse_state http_response_parser::advance()
                 ++i;
             }
             if (i == 0) return fail("a chunk-size line does not start with a hex number: " + excerpt(line));
-            const auto ext = trim(line.substr(i));
+            const auto ext = trim_wsp(line.substr(i));
             if (!ext.empty() && ext.front() != ';') return fail("a chunk-size line has junk after the size: " + excerpt(line));
             if (size == 0) {
                 chunk_step_ = chunk_step::trailers;
@@ -361,7 +361,7 @@ http_parse_result parse_http_response(std::string_view bytes, const http_limits&
 std::string http_media_type(std::string_view content_type)
 {
     const auto semi = content_type.find(';');
-    const auto type = trim(content_type.substr(0, semi));
+    const auto type = trim_wsp(content_type.substr(0, semi));
     std::string out;
     out.reserve(type.size());
     for (const char c : type) out += lower(c);

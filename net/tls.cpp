@@ -1,4 +1,4 @@
-// Sockets and the TLS client for the network checks. See tls_util.hpp.
+// Sockets and the TLS client for the network checks. See tls.hpp.
 #include "net/tls.hpp"
 
 #include <algorithm>
@@ -39,12 +39,13 @@ int wait_ready(int fd, short events, clock::time_point deadline)
 std::string errno_text(int err) { return std::strerror(err); }
 
 // What a wait that did not find the socket ready (wait_ready() <= 0) means for the caller.
-io_result wait_failure(int ready, std::string& error)
+[[noreturn]] void wait_failed(int ready)
 {
-    if (ready == 0) return io_result::timeout;
-    error = errno_text(errno);
-    return io_result::error;
+    if (ready == 0) throw network_error(network_error_kind::timeout, "timed out");
+    throw network_error(network_error_kind::io_error, errno_text(errno));
 }
+
+[[noreturn]] void fail(network_error_kind kind, const std::string& message) { throw network_error(kind, message); }
 
 // OpenSSL on a non-blocking socket: SSL_ERROR_WANT_READ / _WANT_WRITE ask to call again once
 // the socket is readable / writable (either may come from a read or a write, because of
@@ -63,22 +64,7 @@ clock::time_point deadline_after(unsigned timeout_ms)
     return clock::now() + std::chrono::milliseconds(timeout_ms);
 }
 
-socket_fd::~socket_fd()
-{
-    if (fd_ >= 0) ::close(fd_);
-}
-
-socket_fd& socket_fd::operator=(socket_fd&& other) noexcept
-{
-    if (this != &other) {
-        if (fd_ >= 0) ::close(fd_);
-        fd_ = other.fd_;
-        other.fd_ = -1;
-    }
-    return *this;
-}
-
-socket_fd connect_tcp(const std::string& address, std::uint16_t port, clock::time_point deadline, std::string& error)
+unique_fd connect_tcp(const std::string& address, std::uint16_t port, clock::time_point deadline)
 {
     std::string literal = address;
     if (literal.size() > 2 && literal.front() == '[' && literal.back() == ']') literal = literal.substr(1, literal.size() - 2);
@@ -95,56 +81,40 @@ socket_fd connect_tcp(const std::string& address, std::uint16_t port, clock::tim
         v6->sin6_port = htons(port);
         length = sizeof(sockaddr_in6);
     } else {
-        error = "\"" + address + "\" is not an IP address";
-        return {};
+        fail(network_error_kind::connect_failed, "\"" + address + "\" is not an IP address");
     }
-    socket_fd fd(::socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
-    if (!fd) {
-        error = "cannot make a socket: " + errno_text(errno);
-        return {};
-    }
+    unique_fd fd(::socket(storage.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+    if (!fd) fail(network_error_kind::connect_failed, "cannot make a socket: " + errno_text(errno));
     if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&storage), length) != 0) {
-        if (errno != EINPROGRESS) {
-            error = errno_text(errno);
-            return {};
-        }
+        if (errno != EINPROGRESS) fail(network_error_kind::connect_failed, errno_text(errno));
         const int ready = wait_ready(fd.get(), POLLOUT, deadline);
-        if (ready == 0) {
-            error = "connect timed out";
-            return {};
-        }
+        if (ready == 0) fail(network_error_kind::timeout, "connect timed out");
         int so_error = 0;
         socklen_t so_len = sizeof so_error;
         if (ready < 0 || ::getsockopt(fd.get(), SOL_SOCKET, SO_ERROR, &so_error, &so_len) != 0) so_error = errno;
-        if (so_error != 0) {
-            error = errno_text(so_error);
-            return {};
-        }
+        if (so_error != 0) fail(network_error_kind::connect_failed, errno_text(so_error));
     }
     return fd;
 }
 
-io_result read_some(int fd, std::string& into, std::size_t max, clock::time_point deadline, std::string& error)
+bool read_some(int fd, std::string& into, std::size_t max, clock::time_point deadline)
 {
     char buffer[16384];
     while (true) {
         const auto n = ::recv(fd, buffer, std::min(max, sizeof buffer), 0);
         if (n > 0) {
             into.append(buffer, static_cast<std::size_t>(n));
-            return io_result::ok;
+            return true;
         }
-        if (n == 0) return io_result::closed;
+        if (n == 0) return false;
         if (errno == EINTR) continue;
-        if (errno != EAGAIN && errno != EWOULDBLOCK) {
-            error = errno_text(errno);
-            return io_result::error;
-        }
+        if (errno != EAGAIN && errno != EWOULDBLOCK) fail(network_error_kind::io_error, errno_text(errno));
         const int ready = wait_ready(fd, POLLIN, deadline);
-        if (ready <= 0) return wait_failure(ready, error);
+        if (ready <= 0) wait_failed(ready);
     }
 }
 
-io_result write_all(int fd, std::string_view data, clock::time_point deadline, std::string& error)
+void write_all(int fd, std::string_view data, clock::time_point deadline)
 {
     while (!data.empty()) {
         const auto n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
@@ -154,13 +124,13 @@ io_result write_all(int fd, std::string_view data, clock::time_point deadline, s
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) {
-            error = errno_text(errno);
-            return errno == EPIPE || errno == ECONNRESET ? io_result::closed : io_result::error;
+            const int err = errno;
+            fail(err == EPIPE || err == ECONNRESET ? network_error_kind::closed : network_error_kind::io_error,
+                 errno_text(err));
         }
         const int ready = wait_ready(fd, POLLOUT, deadline);
-        if (ready <= 0) return wait_failure(ready, error);
+        if (ready <= 0) wait_failed(ready);
     }
-    return io_result::ok;
 }
 
 std::string openssl_error(const std::string& fallback)
@@ -200,26 +170,19 @@ SSL_CTX* client_context()
     return context;
 }
 
-ssl_ptr tls_connect(int fd, const std::string& server_name, clock::time_point deadline, std::string& error)
+ssl_ptr tls_connect(int fd, const std::string& server_name, clock::time_point deadline)
 {
     SSL_CTX* ctx = client_context();
-    if (!ctx) {
-        error = openssl_error("cannot make a TLS context");
-        return nullptr;
-    }
+    if (!ctx) fail(network_error_kind::tls_failed, openssl_error("cannot make a TLS context"));
     ssl_ptr ssl(SSL_new(ctx));
-    if (!ssl || SSL_set_fd(ssl.get(), fd) != 1) {
-        error = openssl_error("cannot make a TLS connection");
-        return nullptr;
-    }
+    if (!ssl || SSL_set_fd(ssl.get(), fd) != 1)
+        fail(network_error_kind::tls_failed, openssl_error("cannot make a TLS connection"));
     in6_addr ignored{};
     const bool literal = ::inet_pton(AF_INET, server_name.c_str(), &ignored) == 1 ||
                          ::inet_pton(AF_INET6, server_name.c_str(), &ignored) == 1;
     // RFC 6066 §3: SNI carries host names only, never address literals.
-    if (!server_name.empty() && !literal && SSL_set_tlsext_host_name(ssl.get(), server_name.c_str()) != 1) {
-        error = openssl_error("cannot set the server name");
-        return nullptr;
-    }
+    if (!server_name.empty() && !literal && SSL_set_tlsext_host_name(ssl.get(), server_name.c_str()) != 1)
+        fail(network_error_kind::tls_failed, openssl_error("cannot set the server name"));
     while (true) {
         ERR_clear_error();
         errno = 0;
@@ -228,25 +191,20 @@ ssl_ptr tls_connect(int fd, const std::string& server_name, clock::time_point de
         const int err = SSL_get_error(ssl.get(), rc);
         const auto ready = wait_for_tls(err, fd, deadline);
         if (!ready) {
+            std::string error;
             if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0)
                 error = errno != 0 ? "TLS handshake: " + errno_text(errno) : "the peer closed the connection during the TLS handshake";
             else
                 error = "TLS handshake: " + openssl_error("failed");
             ERR_clear_error();
-            return nullptr;
+            fail(network_error_kind::tls_failed, error);
         }
-        if (*ready == 0) {
-            error = "TLS handshake timed out";
-            return nullptr;
-        }
-        if (*ready < 0) {
-            error = "TLS handshake: " + errno_text(errno);
-            return nullptr;
-        }
+        if (*ready == 0) fail(network_error_kind::timeout, "TLS handshake timed out");
+        if (*ready < 0) fail(network_error_kind::tls_failed, "TLS handshake: " + errno_text(errno));
     }
 }
 
-io_result tls_read_some(SSL* ssl, int fd, std::string& into, std::size_t max, clock::time_point deadline, std::string& error)
+bool tls_read_some(SSL* ssl, int fd, std::string& into, std::size_t max, clock::time_point deadline)
 {
     char buffer[16384];
     while (true) {
@@ -255,22 +213,22 @@ io_result tls_read_some(SSL* ssl, int fd, std::string& into, std::size_t max, cl
         const int n = SSL_read(ssl, buffer, static_cast<int>(std::min(max, sizeof buffer)));
         if (n > 0) {
             into.append(buffer, static_cast<std::size_t>(n));
-            return io_result::ok;
+            return true;
         }
         const int err = SSL_get_error(ssl, n);
-        if (err == SSL_ERROR_ZERO_RETURN) return io_result::closed;
+        if (err == SSL_ERROR_ZERO_RETURN) return false;
         const auto ready = wait_for_tls(err, fd, deadline);
         if (!ready) {
             if (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0 && errno == 0)
-                return io_result::closed;   // EOF without close_notify
-            error = openssl_error(err == SSL_ERROR_SYSCALL ? errno_text(errno) : "TLS read failed");
-            return io_result::error;
+                return false;   // EOF without close_notify
+            fail(network_error_kind::io_error,
+                 openssl_error(err == SSL_ERROR_SYSCALL ? errno_text(errno) : "TLS read failed"));
         }
-        if (*ready <= 0) return wait_failure(*ready, error);
+        if (*ready <= 0) wait_failed(*ready);
     }
 }
 
-io_result tls_write_all(SSL* ssl, int fd, std::string_view data, clock::time_point deadline, std::string& error)
+void tls_write_all(SSL* ssl, int fd, std::string_view data, clock::time_point deadline)
 {
     while (!data.empty()) {
         ERR_clear_error();
@@ -281,13 +239,11 @@ io_result tls_write_all(SSL* ssl, int fd, std::string_view data, clock::time_poi
         }
         const int err = SSL_get_error(ssl, n);
         const auto ready = wait_for_tls(err, fd, deadline);
-        if (!ready) {
-            error = openssl_error(err == SSL_ERROR_SYSCALL ? errno_text(errno) : "TLS write failed");
-            return io_result::error;
-        }
-        if (*ready <= 0) return wait_failure(*ready, error);
+        if (!ready)
+            fail(network_error_kind::io_error,
+                 openssl_error(err == SSL_ERROR_SYSCALL ? errno_text(errno) : "TLS write failed"));
+        if (*ready <= 0) wait_failed(*ready);
     }
-    return io_result::ok;
 }
 
 } // namespace stswatch::net

@@ -1,5 +1,6 @@
 // The checker's outputs on hand-built results: the JSON shape that `stswatch check --json`
 // prints and the monitor stores, reading it back, the text report, the order of findings.
+#include "app/check_text.hpp"
 #include "checks/checker.hpp"
 #include "common/settings.hpp"
 

@@ -34,6 +34,20 @@ void check_subjects(const std::vector<finding>& findings, const std::string& nam
     }
 }
 
+// Each bad record gives its finding (and is usable or not as the table says), about `name`.
+template <typename Evaluate>
+void check_bad_cases(const std::vector<test::record_bad>& cases, Evaluate evaluate, const std::string& name)
+{
+    for (const auto& b : cases) {
+        INFO(describe(b.txts) << "\nexpected " << b.code << ": " << b.reason);
+        const auto e = evaluate("example.com", b.txts);
+        INFO(describe(e.findings));
+        CHECK(has_finding(e.findings, b.code, b.reason));
+        CHECK(e.record.has_value() == b.usable);
+        check_subjects(e.findings, name);
+    }
+}
+
 } // namespace
 
 TEST_CASE("evaluate_sts_records: good records parse to their id and extensions")
@@ -53,14 +67,7 @@ TEST_CASE("evaluate_sts_records: good records parse to their id and extensions")
 
 TEST_CASE("evaluate_sts_records: bad records give their finding")
 {
-    for (const auto& b : test::sts_record_bad_cases()) {
-        INFO(describe(b.txts) << "\nexpected " << b.code << ": " << b.reason);
-        const auto e = evaluate_sts_records("example.com", b.txts);
-        INFO(describe(e.findings));
-        CHECK(has_finding(e.findings, b.code, b.reason));
-        CHECK(e.record.has_value() == b.usable);
-        check_subjects(e.findings, "_mta-sts.example.com");
-    }
+    check_bad_cases(test::sts_record_bad_cases(), evaluate_sts_records, "_mta-sts.example.com");
 }
 
 TEST_CASE("evaluate_sts_records: which record is selected")
@@ -128,14 +135,7 @@ TEST_CASE("evaluate_tlsrpt_records: good records parse to their destinations")
 
 TEST_CASE("evaluate_tlsrpt_records: bad records give their finding")
 {
-    for (const auto& b : test::tlsrpt_record_bad_cases()) {
-        INFO(describe(b.txts) << "\nexpected " << b.code << ": " << b.reason);
-        const auto e = evaluate_tlsrpt_records("example.com", b.txts);
-        INFO(describe(e.findings));
-        CHECK(has_finding(e.findings, b.code, b.reason));
-        CHECK(e.record.has_value() == b.usable);
-        check_subjects(e.findings, "_smtp._tls.example.com");
-    }
+    check_bad_cases(test::tlsrpt_record_bad_cases(), evaluate_tlsrpt_records, "_smtp._tls.example.com");
 }
 
 TEST_CASE("evaluate_tlsrpt_records: an invalid destination beside a valid one")
