@@ -20,8 +20,8 @@ class key_cache {
 public:
     using clock = std::chrono::steady_clock;
 
-    key_cache(std::shared_ptr<dns_resolver> resolver, std::size_t max_entries, std::chrono::seconds max_age)
-        : resolver_(std::move(resolver)), max_entries_(std::max<std::size_t>(1, max_entries)), max_age_(max_age)
+    key_cache(dkim_key_lookup fetch, std::size_t max_entries, std::chrono::seconds max_age)
+        : fetch_(std::move(fetch)), max_entries_(std::max<std::size_t>(1, max_entries)), max_age_(max_age)
     {
     }
 
@@ -29,13 +29,9 @@ public:
     {
         if (auto cached = find(name))
             return std::move(*cached);
-        // Outside the lock: a slow answer for one name holds up no other.
-        auto answer = resolver_->txt(name);
-        if (answer.status == dns_status::temporary_failure)
-            throw dkim_temporary_failure("TXT " + name + ": " + answer.error);
-        std::vector<std::string> records;
-        if (answer.status == dns_status::ok)
-            records = std::move(answer.records);
+        // Outside the lock: a slow answer for one name holds up no other. A temporary
+        // failure throws past keep().
+        auto records = fetch_(name);
         keep(name, records);
         return records;
     }
@@ -80,7 +76,7 @@ private:
         return max_age_ > std::chrono::seconds::zero() && clock::now() - e.fetched >= max_age_;
     }
 
-    std::shared_ptr<dns_resolver> resolver_;
+    dkim_key_lookup fetch_;
     std::size_t max_entries_;
     std::chrono::seconds max_age_;
     std::mutex mutex_;
@@ -90,11 +86,26 @@ private:
 
 } // namespace
 
+dkim_key_lookup caching_dkim_lookup(dkim_key_lookup fetch, std::size_t max_entries, std::chrono::seconds max_age)
+{
+    auto cache = std::make_shared<key_cache>(std::move(fetch), max_entries, max_age);
+    return [cache](const std::string& name) { return cache->lookup(name); };
+}
+
 dkim_key_lookup caching_dkim_lookup(std::shared_ptr<dns_resolver> resolver, std::size_t max_entries,
                                     std::chrono::seconds max_age)
 {
-    auto cache = std::make_shared<key_cache>(std::move(resolver), max_entries, max_age);
-    return [cache](const std::string& name) { return cache->lookup(name); };
+    auto fetch = [resolver = std::move(resolver)](const std::string& name) {
+        auto answer = resolver->txt(name);
+        if (answer.status == dns_status::temporary_failure)
+            throw dkim_temporary_failure("TXT " + name + ": " + answer.error);
+        // RFC 6376 §6.1.2: nothing found (NXDOMAIN, no TXT) is "no key", an empty answer.
+        std::vector<std::string> records;
+        if (answer.status == dns_status::ok)
+            records = std::move(answer.records);
+        return records;
+    };
+    return caching_dkim_lookup(dkim_key_lookup(std::move(fetch)), max_entries, max_age);
 }
 
 } // namespace stswatch

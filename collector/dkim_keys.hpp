@@ -22,4 +22,9 @@ class dns_resolver;
 dkim_key_lookup caching_dkim_lookup(std::shared_ptr<dns_resolver> resolver, std::size_t max_entries = 4096,
                                     std::chrono::seconds max_age = std::chrono::seconds::zero());
 
+// The same cache over any lookup (which throws dkim_temporary_failure for a failure that is
+// not to be kept); the one above is this over resolver's TXT answers.
+dkim_key_lookup caching_dkim_lookup(dkim_key_lookup fetch, std::size_t max_entries = 4096,
+                                    std::chrono::seconds max_age = std::chrono::seconds::zero());
+
 } // namespace stswatch
