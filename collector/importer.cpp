@@ -5,6 +5,7 @@
 #include "tlsrpt/report_parser.hpp"
 #include "common/domain.hpp"
 #include "common/text.hpp"
+#include "common/worker.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -14,7 +15,6 @@
 #include <deque>
 #include <fstream>
 #include <mutex>
-#include <thread>
 
 namespace stswatch {
 
@@ -156,14 +156,14 @@ struct importer::impl {
     std::vector<import_rejection> rejections;
     std::uint64_t unlisted = 0;
 
-    std::vector<std::thread> workers;
+    // Last: they start once the members above exist, and are joined before those go. They
+    // end when the queue is closed and empty (or the import stops), not on a stop request:
+    // what was handed over is stored.
+    worker_group workers;
 
     impl(import_options o, report_store& s) : options(std::move(o)), store(s)
     {
-        const unsigned n = std::max(1u, options.workers);
-        workers.reserve(n);
-        for (unsigned i = 0; i < n; ++i)
-            workers.emplace_back([this] { work(); });
+        workers.start("import", std::max(1u, options.workers), [this](std::stop_token, unsigned) { work(); });
     }
 
     void join()
@@ -174,9 +174,7 @@ struct importer::impl {
         }
         queue_ready.notify_all();
         queue_room.notify_all();
-        for (auto& t : workers)
-            if (t.joinable())
-                t.join();
+        workers.stop();
     }
 
     // ---- outcomes --------------------------------------------------------------------
