@@ -1,6 +1,7 @@
 // HTTPS report intake (RFC 8460 §5.4): Poco's TCPServer over TLS with Poco's HTTP session
-// classes, one handler for every path, and a watchdog that bounds the time a client may take
-// to send one request.
+// classes and one handler for every path. What a body is answered is decided in
+// collector/intake.cpp; the watchdog that bounds the time a client may take to send one
+// request is in collector/http_deadlines.cpp.
 #include "collector/https_receiver.hpp"
 #include "collector/http_deadlines.hpp"
 #include "collector/rate_limit.hpp"
