@@ -10,6 +10,7 @@
 #include "checks/checker.hpp"
 #include "net/dns.hpp"
 #include "checks/monitor.hpp"
+#include "collector/dkim_keys.hpp"
 #include "collector/https_receiver.hpp"
 #include "store/report_store.hpp"
 #include "collector/smtp_receiver.hpp"
@@ -105,24 +106,20 @@ protected:
             return exit_code_ = config_error;
         }
         // RFC 8460 §3: DKIM keys of report mail come from DNS, through the resolver the
-        // checks use (checks.resolver).
-        std::unique_ptr<dns_resolver> resolver;
+        // checks use (checks.resolver), cached for every SMTP session; kept ten minutes so
+        // that a rotated key is seen while the service runs.
+        std::shared_ptr<dns_resolver> resolver;
         try {
             dns_options dns;
             dns.server = s.checks_resolver;
-            resolver = std::make_unique<dns_resolver>(dns);
+            resolver = std::make_shared<dns_resolver>(dns);
         } catch (const std::exception& e) {
             std::cerr << "stswatch: checks.resolver " << s.checks_resolver << ": " << e.what() << "\n";
             return exit_code_ = config_error;
         }
         auto smtp_options = smtp_receiver_options::from(s);
         smtp_options.spool = waiting.get();
-        smtp_options.intake.dkim_lookup = [r = resolver.get()](const std::string& name) {
-            auto answer = r->txt(name);
-            if (answer.status == dns_status::temporary_failure)
-                throw dkim_temporary_failure("DNS lookup of " + name + " failed: " + answer.error);
-            return std::move(answer.records);
-        };
+        smtp_options.intake.dkim_lookup = caching_dkim_lookup(resolver, 4096, std::chrono::minutes(10));
         std::unique_ptr<smtp_receiver> smtp;
         try {
             smtp = std::make_unique<smtp_receiver>(smtp_options, store);

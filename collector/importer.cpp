@@ -1,10 +1,11 @@
 #include "collector/importer.hpp"
 
-#include "net/dns.hpp"
 #include "tlsrpt/decode.hpp"
 #include "mail/mbox.hpp"
 #include "tlsrpt/report_parser.hpp"
 #include "common/domain.hpp"
+#include "common/text.hpp"
+#include "common/worker.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -13,10 +14,7 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
-#include <list>
 #include <mutex>
-#include <thread>
-#include <unordered_map>
 
 namespace stswatch {
 
@@ -27,19 +25,8 @@ namespace {
 // Enough of a file's head to tell an mbox, a report and a mail header apart.
 constexpr std::size_t head_bytes = 512;
 
-bool ends_with(std::string_view text, std::string_view suffix)
-{
-    return text.size() >= suffix.size() && text.compare(text.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-std::string lower(std::string_view text)
-{
-    std::string out(text);
-    for (auto& c : out)
-        if (c >= 'A' && c <= 'Z')
-            c = static_cast<char>(c - 'A' + 'a');
-    return out;
-}
+// Reasons are printed one per line: no control characters, bounded; UTF-8 in file names kept.
+constexpr auto keep = text::high_bytes::keep;
 
 // RFC 5322 §2.2: a header field name is printable US-ASCII but ':', then the colon.
 bool begins_like_mail_header(std::string_view head)
@@ -48,21 +35,6 @@ bool begins_like_mail_header(std::string_view head)
     while (i < head.size() && head[i] > 32 && head[i] < 127 && head[i] != ':')
         ++i;
     return i > 0 && i < head.size() && head[i] == ':';
-}
-
-// Reasons are printed one per line: no control characters, bounded.
-std::string one_line(std::string_view text, std::size_t max = 400)
-{
-    std::string out;
-    for (const char c : text) {
-        if (out.size() >= max) {
-            out += "...";
-            break;
-        }
-        const auto u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u == 0x7f) ? ' ' : c;
-    }
-    return out;
 }
 
 enum class read_status { ok, unreadable, too_large };
@@ -140,13 +112,13 @@ import_options import_options::from(const settings& s)
 
 import_kind classify_file(const fs::path& path, std::string_view first_bytes)
 {
-    const std::string name = lower(path.filename().string());
+    const std::string name = text::lowered(path.filename().string());
     // RFC 8460 §5.1: sender!policy-domain!begin!end[!unique-id].json[.gz]
-    if (ends_with(name, ".json") || ends_with(name, ".json.gz") || ends_with(name, ".gz"))
+    if (name.ends_with(".json") || name.ends_with(".json.gz") || name.ends_with(".gz"))
         return import_kind::report_file;
     if (looks_like_mbox(first_bytes))
         return import_kind::mbox;
-    if (ends_with(name, ".eml"))
+    if (name.ends_with(".eml"))
         return import_kind::message;
     if (sniff_body(first_bytes) != body_kind::unknown)
         return import_kind::report_file;
@@ -184,14 +156,14 @@ struct importer::impl {
     std::vector<import_rejection> rejections;
     std::uint64_t unlisted = 0;
 
-    std::vector<std::thread> workers;
+    // Last: they start once the members above exist, and are joined before those go. They
+    // end when the queue is closed and empty (or the import stops), not on a stop request:
+    // what was handed over is stored.
+    worker_group workers;
 
     impl(import_options o, report_store& s) : options(std::move(o)), store(s)
     {
-        const unsigned n = std::max(1u, options.workers);
-        workers.reserve(n);
-        for (unsigned i = 0; i < n; ++i)
-            workers.emplace_back([this] { work(); });
+        workers.start("import", std::max(1u, options.workers), [this](std::stop_token, unsigned) { work(); });
     }
 
     void join()
@@ -202,9 +174,7 @@ struct importer::impl {
         }
         queue_ready.notify_all();
         queue_room.notify_all();
-        for (auto& t : workers)
-            if (t.joinable())
-                t.join();
+        workers.stop();
     }
 
     // ---- outcomes --------------------------------------------------------------------
@@ -214,7 +184,7 @@ struct importer::impl {
         ++counts.rejected;
         std::lock_guard lock(result_mutex);
         if (rejections.size() < options.max_listed_rejections)
-            rejections.push_back({one_line(source, 1024), one_line(reason)});
+            rejections.push_back({text::one_line(source, 1024, keep), text::one_line(reason, 400, keep)});
         else
             ++unlisted;
     }
@@ -230,7 +200,7 @@ struct importer::impl {
         {
             std::lock_guard lock(result_mutex);
             if (unavailable_reason.empty())
-                unavailable_reason = one_line(reason);
+                unavailable_reason = text::one_line(reason, 400, keep);
         }
         stopping = true;
         std::lock_guard lock(queue_mutex);
@@ -539,42 +509,6 @@ import_counts importer::counts() const
 bool importer::stopped() const
 {
     return impl_->stopping;
-}
-
-dkim_key_lookup caching_dkim_lookup(std::shared_ptr<dns_resolver> resolver, std::size_t max_entries)
-{
-    struct cache {
-        std::shared_ptr<dns_resolver> resolver;
-        std::size_t max_entries;
-        std::mutex mutex;
-        std::unordered_map<std::string, std::vector<std::string>> answers;
-        std::list<std::string> order;   // oldest first, for eviction
-    };
-    auto c = std::make_shared<cache>();
-    c->resolver = std::move(resolver);
-    c->max_entries = std::max<std::size_t>(1, max_entries);
-    return [c](const std::string& name) -> std::vector<std::string> {
-        {
-            std::lock_guard lock(c->mutex);
-            if (const auto it = c->answers.find(name); it != c->answers.end())
-                return it->second;
-        }
-        auto answer = c->resolver->txt(name);
-        if (answer.status == dns_status::temporary_failure)
-            throw dkim_temporary_failure("TXT " + name + ": " + answer.error);
-        std::vector<std::string> records;
-        if (answer.status == dns_status::ok)
-            records = std::move(answer.records);
-        std::lock_guard lock(c->mutex);
-        if (c->answers.emplace(name, records).second) {
-            c->order.push_back(name);
-            if (c->order.size() > c->max_entries) {
-                c->answers.erase(c->order.front());
-                c->order.pop_front();
-            }
-        }
-        return records;
-    };
 }
 
 } // namespace stswatch

@@ -9,6 +9,7 @@
 // transactions. Storing is idempotent: importing the same files again gives duplicates.
 #pragma once
 
+#include "collector/dkim_keys.hpp"   // caching_dkim_lookup, for the callers of the importer
 #include "mail/dkim.hpp"
 #include "collector/mail_intake.hpp"
 #include "store/report_store.hpp"
@@ -22,8 +23,6 @@
 #include <vector>
 
 namespace stswatch {
-
-class dns_resolver;
 
 struct import_options {
     mail_intake_options mail;                  // limits, accepted domains, DKIM lookup
@@ -99,9 +98,5 @@ private:
     struct impl;
     std::unique_ptr<impl> impl_;
 };
-
-// TXT lookups of DKIM keys through resolver, remembered for the run (an archive holds many
-// messages signed with the same few keys). Thread-safe. Temporary failures are not kept.
-dkim_key_lookup caching_dkim_lookup(std::shared_ptr<dns_resolver> resolver, std::size_t max_entries = 4096);
 
 } // namespace stswatch

@@ -5,6 +5,7 @@
 #include "tlsrpt/report_parser.hpp"
 #include "collector/spool.hpp"
 #include "common/domain.hpp"
+#include "common/text.hpp"
 #include "common/log.hpp"
 
 #include <algorithm>
@@ -16,21 +17,9 @@ namespace stswatch {
 namespace {
 
 constexpr std::string_view component = "mail";
-
-// Metadata values and reasons are one line of bounded length, whatever the message held.
-std::string one_line(std::string_view text, std::size_t max = 400)
-{
-    std::string out;
-    for (const char c : text) {
-        if (out.size() >= max) {
-            out += "...";
-            break;
-        }
-        const auto u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u == 0x7f) ? ' ' : c;
-    }
-    return out;
-}
+// Metadata values and reasons are one line of bounded length, whatever the message held; a
+// header's UTF-8 (RFC 6532) is kept.
+constexpr auto keep = text::high_bytes::keep;
 
 // "Reporter <tlsrpt@example.com>", "tlsrpt@example.com (Reporter)" → "example.com".
 std::string from_domain(std::string_view from)
@@ -69,7 +58,7 @@ report_metadata message_metadata(const mail_message_info& info)
     for (const char* key : {"from", "message-id", "subject", "tls-report-domain", "tls-report-submitter",
                             "subject-report-id"}) {
         const auto it = info.headers.find(key);
-        if (it != info.headers.end() && !it->second.empty()) m.fields[key] = one_line(it->second, 512);
+        if (it != info.headers.end() && !it->second.empty()) m.fields[key] = text::one_line(it->second, 512, keep);
     }
     return m;
 }
@@ -114,10 +103,10 @@ std::vector<mail_report_outcome> parse_mail_reports(std::string_view message, co
     for (const auto& part : info.reports) {
         ++index;
         mail_report_outcome outcome;
-        outcome.part = part.file_name.empty() ? "part " + std::to_string(index) : one_line(part.file_name, 255);
+        outcome.part = part.file_name.empty() ? "part " + std::to_string(index) : text::one_line(part.file_name, 255, keep);
         incoming_report report;
         report.metadata = common;
-        if (!part.file_name.empty()) report.metadata.fields["attachment-file-name"] = one_line(part.file_name, 255);
+        if (!part.file_name.empty()) report.metadata.fields["attachment-file-name"] = text::one_line(part.file_name, 255, keep);
         try {
             auto decoded = decode_body(part.data, options.max_report_bytes);
             auto parsed = parse_report(decoded.json, report.metadata, limits);
@@ -127,7 +116,7 @@ std::vector<mail_report_outcome> parse_mail_reports(std::string_view message, co
             for (const auto& policy : parsed.report.policies)
                 if (!domain_accepted(options.accept_domains, policy.policy_domain))
                     refused.push_back(policy.policy_domain.empty() ? "(no policy-domain)"
-                                                                   : one_line(policy.policy_domain, 255));
+                                                                   : text::one_line(policy.policy_domain, 255, keep));
             if (!options.accept_domains.empty() && parsed.report.policies.empty())
                 refused.emplace_back("(no policy-domain)");
             if (!refused.empty()) {
@@ -156,10 +145,10 @@ std::vector<mail_report_outcome> parse_mail_reports(std::string_view message, co
                 out.push_back(std::move(report));
             }
         } catch (const decode_error& e) {
-            outcome.error = one_line(std::string(e.kind() == decode_failure::too_large ? "too large: " : "cannot decode: ")
-                                     + e.what());
+            outcome.error = text::one_line(std::string(e.kind() == decode_failure::too_large ? "too large: " : "cannot decode: ")
+                                     + e.what(), 400, keep);
         } catch (const report_error& e) {
-            outcome.error = one_line(std::string("not a valid TLS report: ") + e.what());
+            outcome.error = text::one_line(std::string("not a valid TLS report: ") + e.what(), 400, keep);
         }
         outcomes.push_back(std::move(outcome));
     }
@@ -175,7 +164,7 @@ mail_intake_result intake_mail(std::string_view message, transport via, const st
         result.reports = parse_mail_reports(message, options, reports, &result.dkim);
     } catch (const mime_error& e) {
         result.verdict = mail_verdict::no_report;
-        result.summary = one_line(std::string("not a readable message: ") + e.what());
+        result.summary = text::one_line(std::string("not a readable message: ") + e.what(), 400, keep);
         return result;
     }
     if (result.reports.empty()) {
@@ -227,8 +216,8 @@ mail_intake_result intake_mail(std::string_view message, transport via, const st
         } catch (const store_unavailable& e) {
             if (!store_down)
                 log::warning(component, "cannot store report",
-                             {{"report_id", one_line(outcome.report_id, 200)}, {"peer", source_address},
-                              {"error", one_line(e.what())}});
+                             {{"report_id", text::one_line(outcome.report_id, 200, keep)}, {"peer", source_address},
+                              {"error", text::one_line(e.what(), 400, keep)}});
             store_down = true;
             bool put = false;
             if (fallback) {
@@ -236,7 +225,7 @@ mail_intake_result intake_mail(std::string_view message, transport via, const st
                     put = spool->put(*fallback);
                     if (!put) log::error(component, "spool full", {{"spool", spool->directory()}});
                 } catch (const std::exception& spool_error) {
-                    log::error(component, "cannot spool report", {{"error", one_line(spool_error.what())}});
+                    log::error(component, "cannot spool report", {{"error", text::one_line(spool_error.what(), 400, keep)}});
                 }
             }
             if (put) {
@@ -248,7 +237,7 @@ mail_intake_result intake_mail(std::string_view message, transport via, const st
             }
         } catch (const store_rejected& e) {
             // Retrying cannot help: the database refuses a value of this report.
-            outcome.error = one_line(std::string("not storable: ") + e.what());
+            outcome.error = text::one_line(std::string("not storable: ") + e.what(), 400, keep);
             ++refused;
         }
     }

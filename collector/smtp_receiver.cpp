@@ -8,6 +8,7 @@
 #include "net/tcp_service.hpp"
 #include "common/domain.hpp"
 #include "common/log.hpp"
+#include "common/text.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -39,20 +40,6 @@ using steady = std::chrono::steady_clock;
 constexpr std::string_view component = "smtp";
 // How often a waiting session looks at the stop flag.
 constexpr auto stop_check = std::chrono::milliseconds(200);
-
-std::string one_line(std::string_view text, std::size_t max = 300)
-{
-    std::string out;
-    for (const char c : text) {
-        if (out.size() >= max) {
-            out += "...";
-            break;
-        }
-        const auto u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u >= 0x7f) ? ' ' : c;
-    }
-    return out;
-}
 
 std::string local_host_name()
 {
@@ -267,7 +254,7 @@ private:
         const auto parsed = parse_smtp_command(line);
         if (!parsed.command) {
             const auto& e = parsed.error;
-            return error(std::to_string(e.code) + " " + e.enhanced + " " + one_line(e.reason));
+            return error(std::to_string(e.code) + " " + e.enhanced + " " + text::one_line(e.reason, 300));
         }
         const auto& cmd = *parsed.command;
         switch (cmd.verb) {
@@ -298,7 +285,7 @@ private:
         case smtp_verb::starttls: return starttls();
         case smtp_verb::unknown: break;
         }
-        error("500 5.5.2 command not recognized: " + one_line(cmd.verb_text, 16));
+        error("500 5.5.2 command not recognized: " + text::one_line(cmd.verb_text, 16));
     }
 
     void ehlo(const smtp_command& cmd, bool extended)
@@ -339,8 +326,8 @@ private:
         // Never a relay: only the report addresses. Postmaster too is refused: this receiver
         // takes reports only, and RFC 5321 §4.5.1's postmaster belongs to the domain's MTA.
         if (cmd.postmaster || !smtp_recipient_matches(cmd.path, o_.recipients)) {
-            log::info(component, "recipient refused", {{"peer", peer_}, {"rcpt", one_line(cmd.path, 200)}});
-            return error("550 5.7.1 <" + one_line(cmd.path, 200) + ">: not a report address here, relaying denied");
+            log::info(component, "recipient refused", {{"peer", peer_}, {"rcpt", text::one_line(cmd.path, 200)}});
+            return error("550 5.7.1 <" + text::one_line(cmd.path, 200) + ">: not a report address here, relaying denied");
         }
         // RFC 5321 §4.5.3.1.10: 452 for too many recipients; the sender retries the rest.
         if (rcpts_.size() >= o_.max_recipients) {
@@ -371,7 +358,7 @@ private:
             secure_->setSendTimeout(Poco::Timespan(static_cast<long>(o_.idle_timeout), 0));
             secure_->completeHandshake();
         } catch (const Poco::Exception& e) {
-            log::info(component, "TLS handshake failed", {{"peer", peer_}, {"error", one_line(e.displayText())}});
+            log::info(component, "TLS handshake failed", {{"peer", peer_}, {"error", text::one_line(e.displayText(), 300)}});
             closed_ = true;   // nothing can be said in clear any more
             return;
         }
@@ -402,7 +389,7 @@ private:
             }
             if (status != read_status::line) {
                 log::info(component, "message not completed",
-                          {{"peer", peer_}, {"from", one_line(*mail_from_, 200)}, {"bytes", std::to_string(message.size())}});
+                          {{"peer", peer_}, {"from", text::one_line(*mail_from_, 200)}, {"bytes", std::to_string(message.size())}});
                 return end_for(status);
             }
             // RFC 5321 §4.1.1.4: the end is <CRLF>.<CRLF>; a bare-LF "." is data, which is
@@ -439,12 +426,12 @@ private:
         try {
             result = intake_mail(message, transport::smtp, peer_, o_.intake, ctx_.store, o_.spool);
         } catch (const std::exception& e) {
-            log::error(component, "intake failed", {{"peer", peer_}, {"error", one_line(e.what())}});
+            log::error(component, "intake failed", {{"peer", peer_}, {"error", text::one_line(e.what(), 300)}});
             reply("451 4.3.0 internal error; try again later");
             write_log(from, rcpt, size, "error", "", 0, 451, began);
             return;
         }
-        const auto summary = one_line(result.summary, 400);
+        const auto summary = text::one_line(result.summary, 400);
         std::string verdict;
         switch (result.verdict) {
         case mail_verdict::stored:
@@ -484,7 +471,7 @@ private:
         // A refusal is the sender's matter; only "try later" means something here needs care.
         const auto level = code == 451 ? log::level::warning : log::level::info;
         log::write(level, component, "message",
-                   {{"peer", peer_}, {"from", one_line(from, 200)}, {"rcpt", one_line(rcpt, 300)},
+                   {{"peer", peer_}, {"from", text::one_line(from, 200)}, {"rcpt", text::one_line(rcpt, 300)},
                     {"size", std::to_string(size)}, {"reports", std::to_string(reports)}, {"verdict", verdict},
                     {"dkim", dkim}, {"code", std::to_string(code)}, {"tls", tls_ ? "yes" : "no"},
                     {"ms", std::to_string(ms)}});
@@ -508,9 +495,9 @@ public:
             session s(ctx_, socket());
             s.run();
         } catch (const Poco::Exception& e) {
-            log::info(component, "session ended", {{"error", one_line(e.displayText())}});
+            log::info(component, "session ended", {{"error", text::one_line(e.displayText(), 300)}});
         } catch (const std::exception& e) {
-            log::error(component, "session failed", {{"error", one_line(e.what())}});
+            log::error(component, "session failed", {{"error", text::one_line(e.what(), 300)}});
         }
     }
 

@@ -2,6 +2,7 @@
 
 #include "tlsrpt/decode.hpp"
 #include "tlsrpt/report_parser.hpp"
+#include "common/handles.hpp"
 #include "common/log.hpp"
 
 #include <algorithm>
@@ -63,19 +64,6 @@ std::optional<stswatch::transport> transport_from_string(std::string_view s)
     return std::nullopt;
 }
 
-// RAII file descriptor.
-class fd_handle {
-public:
-    explicit fd_handle(int fd) : fd_(fd) {}
-    ~fd_handle() { if (fd_ >= 0) ::close(fd_); }
-    fd_handle(const fd_handle&) = delete;
-    fd_handle& operator=(const fd_handle&) = delete;
-    int get() const { return fd_; }
-    int release() { int f = fd_; fd_ = -1; return f; }
-private:
-    int fd_;
-};
-
 [[noreturn]] void fail(const std::string& what, const std::string& path)
 {
     throw std::runtime_error("spool: " + what + " " + path + ": " + std::strerror(errno));
@@ -96,7 +84,7 @@ void write_all(int fd, std::string_view data, const std::string& path)
 
 void fsync_dir(const std::string& dir)
 {
-    fd_handle d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    unique_fd d(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (d.get() < 0 || ::fsync(d.get()) != 0)
         fail("cannot fsync directory", dir);
 }
@@ -244,7 +232,7 @@ bool spool::put(const spool_entry& entry)
     std::string tmp = dir_ + "/." + name + ".tmp";
     std::string final_path = dir_ + "/" + name + std::string(suffix);
     try {
-        fd_handle fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+        unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
         if (fd.get() < 0)
             fail("cannot create", tmp);
         write_all(fd.get(), data, tmp);
@@ -373,19 +361,12 @@ spool::drain_result spool::drain(report_store& store, std::uint64_t max_report_b
 spool_drainer::spool_drainer(spool& s, report_store& store, std::uint64_t max_report_bytes,
                              unsigned max_json_depth, std::chrono::milliseconds interval)
     : spool_(s), store_(store), max_report_bytes_(max_report_bytes), max_json_depth_(max_json_depth),
-      interval_(interval), thread_([this] { run(); })
+      interval_(interval), thread_("spool-drainer", [this](std::stop_token stop) { run(stop); })
 {
 }
 
-spool_drainer::~spool_drainer()
-{
-    {
-        std::lock_guard lock(mutex_);
-        stop_ = true;
-    }
-    wake_.notify_all();
-    thread_.join();
-}
+// The drain at work finishes; then the thread ends.
+spool_drainer::~spool_drainer() = default;
 
 void spool_drainer::poke()
 {
@@ -396,12 +377,12 @@ void spool_drainer::poke()
     wake_.notify_all();
 }
 
-void spool_drainer::run()
+void spool_drainer::run(std::stop_token stop)
 {
     std::unique_lock lock(mutex_);
-    while (!stop_) {
-        wake_.wait_for(lock, interval_, [this] { return stop_ || poked_; });
-        if (stop_)
+    while (!stop.stop_requested()) {
+        wake_.wait_for(lock, stop, interval_, [this] { return poked_; });
+        if (stop.stop_requested())
             break;
         poked_ = false;
         if (spool_.count() == 0)

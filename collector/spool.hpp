@@ -8,6 +8,7 @@
 #pragma once
 
 #include "store/report_store.hpp"
+#include "common/worker.hpp"
 
 #include <atomic>
 #include <condition_variable>
@@ -16,7 +17,6 @@
 #include <map>
 #include <mutex>
 #include <string>
-#include <thread>
 
 namespace stswatch {
 
@@ -86,10 +86,10 @@ private:
     unsigned max_json_depth_;
     std::chrono::milliseconds interval_;
     std::mutex mutex_;
-    std::condition_variable wake_;
-    bool stop_ = false, poked_ = false;
-    std::thread thread_;
-    void run();
+    std::condition_variable_any wake_;
+    bool poked_ = false;
+    worker thread_;   // last: starts once the members above exist, stops before they go
+    void run(std::stop_token stop);
 };
 
 } // namespace stswatch

@@ -46,4 +46,25 @@ bool is_valid_domain(std::string_view name)
     return true;
 }
 
+bool is_dns_name(std::string_view s)
+{
+    if (s.empty() || s.size() > 253 || s.front() == '.' || s.back() == '.')
+        return false;
+    std::size_t label = 0;
+    for (char c : s) {
+        if (c == '.') {
+            if (label == 0)
+                return false;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                   c == '_') {
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return true;
+}
+
 } // namespace stswatch

@@ -14,4 +14,9 @@ std::string normalize_domain(std::string_view name);
 // one dot not required); for domain names taken from untrusted input.
 bool is_valid_domain(std::string_view name);
 
+// True for a DNS name that need not be a host name (RFC 2181 §11): labels of letters, digits,
+// '-' and '_' (DKIM selectors and d= domains as real signers write them, RFC 6376 §3.5),
+// 1..63 each, none empty, total <= 253, no leading or trailing dot.
+bool is_dns_name(std::string_view name);
+
 } // namespace stswatch

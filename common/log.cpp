@@ -1,12 +1,12 @@
 // Logging: one logfmt-style line per event on stderr (journald and docker take it from there).
 #include "common/log.hpp"
+#include "common/text.hpp"
 
 #include "common/utf8.hpp"
 
 #include <unistd.h>
 
 #include <atomic>
-#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <ctime>
@@ -133,19 +133,11 @@ void write_all(int fd, const std::string& line)
     }
 }
 
-std::string lower(std::string_view s)
-{
-    std::string out(s);
-    for (char& c : out)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
-
 } // namespace
 
 level parse_level(std::string_view name)
 {
-    const std::string n = lower(name);
+    const std::string n = text::lowered(name);
     // Poco's names map onto the nearest of the four: trace is debug, notice is info,
     // critical and fatal are error.
     if (n == "debug" || n == "trace")

@@ -1,5 +1,6 @@
 // Configuration: every key stswatch reads, with its default, read and validated here.
 #include "common/settings.hpp"
+#include "common/text.hpp"
 
 #include "common/domain.hpp"
 #include "common/log.hpp"
@@ -7,7 +8,6 @@
 #include <Poco/Util/AbstractConfiguration.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdlib>
 #include <limits>
 #include <optional>
@@ -18,24 +18,6 @@
 namespace stswatch {
 
 namespace {
-
-std::string_view trim(std::string_view s)
-{
-    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-    while (!s.empty() && blank(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && blank(s.back()))
-        s.remove_suffix(1);
-    return s;
-}
-
-std::string lower(std::string_view s)
-{
-    std::string out(s);
-    for (char& c : out)
-        c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
 
 bool all_digits(std::string_view s)
 {
@@ -108,7 +90,7 @@ public:
     std::string text(const std::string& key, const std::string& fallback = {}) const
     {
         check_declared(key);
-        return std::string(trim(conf_.getString(key, fallback)));
+        return std::string(text::trim(conf_.getString(key, fallback)));
     }
 
     template <typename Number>
@@ -131,7 +113,7 @@ public:
     bool flag(const std::string& key, bool fallback) const
     {
         const std::string value = text(key, fallback ? "true" : "false");
-        const std::string v = lower(value);
+        const std::string v = text::lowered(value);
         if (v == "true" || v == "yes" || v == "on" || v == "1")
             return true;
         if (v == "false" || v == "no" || v == "off" || v == "0")
@@ -233,7 +215,7 @@ std::string listen_address::to_string() const
 
 listen_address parse_listen_address(const std::string& value)
 {
-    const std::string_view v = trim(value);
+    const std::string_view v = text::trim(value);
     if (v.empty())
         bad_address(value, "it is empty");
 
@@ -416,7 +398,7 @@ std::vector<std::string> split_list(const std::string& value)
     std::string_view rest = value;
     for (;;) {
         const auto comma = rest.find(',');
-        const std::string_view item = trim(rest.substr(0, comma));
+        const std::string_view item = text::trim(rest.substr(0, comma));
         if (!item.empty())
             items.emplace_back(item);
         if (comma == std::string_view::npos)

@@ -84,10 +84,16 @@ inline bool is_ext_name(std::string_view name)
                        [](char c) { return is_alnum(c) || c == '_' || c == '-' || c == '.'; });
 }
 
+// What one_line does with bytes 0x80..0xff: spaces by default; kept where the text may be
+// UTF-8 that belongs to it (a header value stored as metadata, an HTTP body in UTF-8).
+enum class high_bytes { to_space, keep };
+
 // Untrusted text made into one line of bounded length for a log line, an HTTP body or an SMTP
 // reply: control characters and bytes outside ASCII become spaces (replies and logs stay
-// ASCII whatever a peer echoed), and text past max_bytes is cut with "...".
-inline std::string one_line(std::string_view s, std::size_t max_bytes = 400)
+// ASCII whatever a peer echoed; high_bytes::keep keeps 0x80..0xff), and text past max_bytes
+// is cut with "...".
+inline std::string one_line(std::string_view s, std::size_t max_bytes = 400,
+                            high_bytes high = high_bytes::to_space)
 {
     std::string out;
     out.reserve(std::min(s.size(), max_bytes) + 3);
@@ -97,7 +103,8 @@ inline std::string one_line(std::string_view s, std::size_t max_bytes = 400)
             break;
         }
         const auto u = static_cast<unsigned char>(c);
-        out += (u < 0x20 || u >= 0x7f) ? ' ' : c;
+        const bool replaced = u < 0x20 || u == 0x7f || (u > 0x7f && high == high_bytes::to_space);
+        out += replaced ? ' ' : c;
     }
     return out;
 }

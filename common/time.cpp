@@ -3,6 +3,7 @@
 // The civil-date arithmetic is done here rather than through timegm/std::get_time, whose
 // results depend on the C library, the locale and the TZ variable.
 #include "common/time.hpp"
+#include "common/text.hpp"
 
 #include <cstdio>
 
@@ -119,15 +120,6 @@ private:
     std::size_t pos_ = 0;
 };
 
-std::string_view trim_blanks(std::string_view s)
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t'))
-        s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t'))
-        s.remove_suffix(1);
-    return s;
-}
-
 time_parse fail(std::string why)
 {
     time_parse r;
@@ -179,7 +171,7 @@ bool read_full_date(reader& in, int& year, int& month, int& day, std::string& er
 
 time_parse parse_rfc3339(std::string_view text)
 {
-    reader in(trim_blanks(text));
+    reader in(text::trim_wsp(text));
     int year = 0, month = 0, day = 0;
     std::string error;
     if (!read_full_date(in, year, month, day, error))
@@ -294,7 +286,7 @@ std::string format_date(const utc_time& t)
 
 std::optional<utc_time> parse_date_or_datetime(std::string_view text)
 {
-    const std::string_view trimmed = trim_blanks(text);
+    const std::string_view trimmed = text::trim_wsp(text);
     if (trimmed.size() == 10) {
         reader in(trimmed);
         int year = 0, month = 0, day = 0;

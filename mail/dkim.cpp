@@ -1,6 +1,9 @@
 // DKIM verification: RFC 6376 (signatures, key records, canonicalization), RFC 8301
 // (algorithm and key size floors), RFC 8463 (Ed25519-SHA256), on OpenSSL 3's EVP.
 #include "mail/dkim.hpp"
+#include "common/domain.hpp"
+#include "common/handles.hpp"
+#include "common/text.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/x509.h>
@@ -26,25 +29,12 @@ const char* to_string(dkim_status s)
 
 namespace {
 
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
-bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
+using text::iequals;
+using text::is_alpha;
+using text::is_digit;
+using text::is_wsp;
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
-std::string lower(std::string_view s)
-{
-    std::string out(s);
-    std::transform(out.begin(), out.end(), out.begin(), [](char c) { return lower(c); });
-    return out;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-        return lower(x) == lower(y);
-    });
-}
 
 std::string quoted_rest(std::string_view text, std::size_t pos)
 {
@@ -150,27 +140,6 @@ std::vector<std::string> split_colon_list(std::string_view value)
     }
 }
 
-// d= and s= become a DNS name: LDH labels (and "_" which real selectors use), none empty.
-bool is_dns_name(std::string_view s)
-{
-    if (s.empty() || s.size() > 253 || s.front() == '.' || s.back() == '.')
-        return false;
-    std::size_t label = 0;
-    for (char c : s) {
-        if (c == '.') {
-            if (label == 0)
-                return false;
-            label = 0;
-        } else if (is_alpha(c) || is_digit(c) || c == '-' || c == '_') {
-            if (++label > 63)
-                return false;
-        } else {
-            return false;
-        }
-    }
-    return true;
-}
-
 bool is_same_or_subdomain(std::string_view name, std::string_view domain)
 {
     return name == domain ||
@@ -197,7 +166,7 @@ dkim_signature signature_from_tags(const std::vector<dkim_tag>& tags)
     if (find_tag(tags, "v")->value != "1")
         throw dkim_syntax_error("unsupported signature version v=" + find_tag(tags, "v")->value);
 
-    sig.algorithm_name = lower(find_tag(tags, "a")->value);
+    sig.algorithm_name = text::lowered(find_tag(tags, "a")->value);
     if (sig.algorithm_name == "rsa-sha256")
         sig.algorithm = dkim_algorithm::rsa_sha256;
     else if (sig.algorithm_name == "ed25519-sha256")   // RFC 8463 §3
@@ -219,7 +188,7 @@ dkim_signature signature_from_tags(const std::vector<dkim_tag>& tags)
 
     // RFC 6376 §3.5: c= header[/body], each simple or relaxed; default simple/simple.
     if (const auto* c = find_tag(tags, "c")) {
-        const std::string value = lower(c->value);
+        const std::string value = text::lowered(c->value);
         const auto slash = value.find('/');
         const auto read = [&](std::string_view word) {
             if (word == "simple")
@@ -233,17 +202,17 @@ dkim_signature signature_from_tags(const std::vector<dkim_tag>& tags)
             sig.body_canonicalization = read(std::string_view(value).substr(slash + 1));
     }
 
-    sig.domain = lower(find_tag(tags, "d")->value);
+    sig.domain = text::lowered(find_tag(tags, "d")->value);
     if (!is_dns_name(sig.domain))
         throw dkim_syntax_error("d=" + find_tag(tags, "d")->value + " is not a domain name");
-    sig.selector = lower(find_tag(tags, "s")->value);
+    sig.selector = text::lowered(find_tag(tags, "s")->value);
     if (!is_dns_name(sig.selector))
         throw dkim_syntax_error("s=" + find_tag(tags, "s")->value + " is not a selector");
 
     for (auto& name : split_colon_list(find_tag(tags, "h")->value)) {
         if (name.empty())
             throw dkim_syntax_error("h= holds an empty header field name");
-        sig.signed_headers.push_back(lower(name));
+        sig.signed_headers.push_back(text::lowered(name));
     }
     // RFC 6376 §6.1.1: a signature that does not cover From is ignored (PERMFAIL).
     if (std::find(sig.signed_headers.begin(), sig.signed_headers.end(), "from") == sig.signed_headers.end())
@@ -255,7 +224,7 @@ dkim_signature signature_from_tags(const std::vector<dkim_tag>& tags)
         const auto at = i->value.rfind('@');
         if (at == std::string::npos)
             throw dkim_syntax_error("i=" + i->value + " has no '@'");
-        if (!is_same_or_subdomain(lower(std::string_view(i->value).substr(at + 1)), sig.domain))
+        if (!is_same_or_subdomain(text::lowered(std::string_view(i->value).substr(at + 1)), sig.domain))
             throw dkim_syntax_error("i=" + i->value + " is not in d=" + sig.domain);
         sig.identity = i->value;
     }
@@ -288,16 +257,6 @@ dkim_signature signature_from_tags(const std::vector<dkim_tag>& tags)
     }
     return sig;
 }
-
-struct evp_pkey_deleter {
-    void operator()(EVP_PKEY* k) const { EVP_PKEY_free(k); }
-};
-using evp_pkey_ptr = std::unique_ptr<EVP_PKEY, evp_pkey_deleter>;
-
-struct evp_md_ctx_deleter {
-    void operator()(EVP_MD_CTX* c) const { EVP_MD_CTX_free(c); }
-};
-using evp_md_ctx_ptr = std::unique_ptr<EVP_MD_CTX, evp_md_ctx_deleter>;
 
 std::string sha256(std::string_view data)
 {
@@ -367,7 +326,7 @@ split_message split(const std::string& message)
             std::string_view name = line.substr(0, colon);
             while (!name.empty() && is_wsp(name.back()))
                 name.remove_suffix(1);
-            m.headers.push_back({lower(name), std::string(line)});
+            m.headers.push_back({text::lowered(name), std::string(line)});
         }
         // else: not a header field (an mbox "From " line): no signature can cover it.
         pos = eol + 2;
@@ -412,9 +371,9 @@ dkim_signature_result verify_one(const split_message& m, const header_field& fie
     dkim_signature sig;
     try {
         const auto tags = parse_dkim_tag_list(value);
-        if (const auto* d = find_tag(tags, "d")) r.domain = lower(d->value);
-        if (const auto* s = find_tag(tags, "s")) r.selector = lower(s->value);
-        if (const auto* a = find_tag(tags, "a")) r.algorithm = lower(a->value);
+        if (const auto* d = find_tag(tags, "d")) r.domain = text::lowered(d->value);
+        if (const auto* s = find_tag(tags, "s")) r.selector = text::lowered(s->value);
+        if (const auto* a = find_tag(tags, "a")) r.algorithm = text::lowered(a->value);
         sig = signature_from_tags(tags);
     } catch (const dkim_syntax_error& e) {
         r.reason = std::string("malformed signature: ") + e.what();
@@ -475,7 +434,7 @@ dkim_signature_result verify_one(const split_message& m, const header_field& fie
         std::find(key->hash_algorithms.begin(), key->hash_algorithms.end(), "sha256") == key->hash_algorithms.end())
         return fail("key " + key_name + " does not allow sha256 (h=)");
     // RFC 6376 §3.6.1 (t=s): the i= domain must be d= itself, not a subdomain.
-    if (key->strict_identity && lower(sig.identity.substr(sig.identity.rfind('@') + 1)) != sig.domain)
+    if (key->strict_identity && text::lowered(sig.identity.substr(sig.identity.rfind('@') + 1)) != sig.domain)
         return fail("key " + key_name + " requires i= in d= exactly (t=s)");
     const bool ed25519 = sig.algorithm == dkim_algorithm::ed25519_sha256;
     if ((key->type == dkim_key_type::ed25519) != ed25519)
@@ -580,7 +539,7 @@ int rank(dkim_status s)
 
 std::string normalised_domain(std::string_view d)
 {
-    std::string out = lower(d);
+    std::string out = text::lowered(d);
     while (!out.empty() && out.back() == '.')
         out.pop_back();
     return out;
@@ -656,7 +615,7 @@ dkim_key parse_dkim_key_record(std::string_view record)
             throw dkim_syntax_error("v= is not the first tag of the key record");
     }
     if (const auto* k = find_tag(tags, "k")) {
-        const std::string type = lower(k->value);
+        const std::string type = text::lowered(k->value);
         if (type == "rsa")
             key.type = dkim_key_type::rsa;
         else if (type == "ed25519")   // RFC 8463 §4.1
@@ -673,7 +632,7 @@ dkim_key parse_dkim_key_record(std::string_view record)
     key.public_key = *decoded;
     if (const auto* h = find_tag(tags, "h"))
         for (const auto& alg : split_colon_list(h->value))
-            key.hash_algorithms.push_back(lower(alg));
+            key.hash_algorithms.push_back(text::lowered(alg));
     // RFC 6376 §3.6.1 (s=): service types; "*" or "email" make the key usable for mail.
     if (const auto* s = find_tag(tags, "s")) {
         key.for_email = false;
@@ -699,7 +658,7 @@ std::string canonicalize_header(std::string_view field, dkim_canonicalization c)
     std::string_view name = field.substr(0, colon);
     while (!name.empty() && is_wsp(name.back()))
         name.remove_suffix(1);
-    std::string out = lower(name);
+    std::string out = text::lowered(name);
     out += ':';
     if (colon == std::string_view::npos)
         return out;

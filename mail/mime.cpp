@@ -5,6 +5,7 @@
 // Everything works on views into the message; only decoded values are copied. Recursion
 // follows multipart nesting and stops at mime_limits::max_depth.
 #include "mail/mime.hpp"
+#include "common/text.hpp"
 
 #include <iconv.h>
 
@@ -20,46 +21,15 @@ namespace {
 
 constexpr std::size_t npos = std::string_view::npos;
 
-bool is_wsp(char c) { return c == ' ' || c == '\t'; }
-bool is_blank(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
-char to_lower_char(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + ('a' - 'A')) : c; }
+using text::iequals;
+using text::is_wsp;
+using text::istarts_with;
+using text::trim;
 
-std::string to_lower(std::string_view s)
-{
-    std::string out(s);
-    for (char& c : out)
-        c = to_lower_char(c);
-    return out;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (to_lower_char(a[i]) != to_lower_char(b[i]))
-            return false;
-    }
-    return true;
-}
-
-bool istarts_with(std::string_view s, std::string_view prefix)
-{
-    return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
-}
 
 bool iends_with(std::string_view s, std::string_view suffix)
 {
     return s.size() >= suffix.size() && iequals(s.substr(s.size() - suffix.size()), suffix);
-}
-
-std::string_view trim(std::string_view s)
-{
-    while (!s.empty() && is_blank(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && is_blank(s.back()))
-        s.remove_suffix(1);
-    return s;
 }
 
 // A short, printable excerpt of untrusted text for error messages.
@@ -169,7 +139,7 @@ std::optional<std::string> convert_with_iconv(const std::string& charset, const 
 
 std::string to_utf8(std::string_view charset, std::string bytes)
 {
-    const std::string cs = to_lower(charset);
+    const std::string cs = text::lowered(charset);
     if (cs.empty() || cs == "utf-8" || cs == "utf8" || cs == "us-ascii" || cs == "ascii")
         return bytes;
     if (cs != "iso-8859-1" && cs != "latin1" && cs != "iso_8859-1") {
@@ -243,7 +213,7 @@ base64_result decode_base64(std::string_view in)
             }
         } else if (c == '=') {
             break;
-        } else if (!is_blank(c)) {
+        } else if (!text::is_space(c)) {
             ++r.skipped;
         }
     }
@@ -257,7 +227,7 @@ base64_result decode_base64(std::string_view in)
     }
     r.data.resize(static_cast<std::size_t>(out - r.data.data()));
     for (; i < in.size(); ++i) {
-        if (!is_blank(in[i]) && in[i] != '=')
+        if (!text::is_space(in[i]) && in[i] != '=')
             ++r.after_padding;
     }
     return r;
@@ -546,7 +516,7 @@ structured_value parse_structured(std::string_view text)
     std::string_view head = text.substr(0, pos);
     // A comment after the value: "text/plain (report)".
     head = trim(head.substr(0, head.find('(')));
-    sv.value = to_lower(head);
+    sv.value = text::lowered(head);
 
     std::map<std::string, std::string> plain;
     // RFC 2231 §3: name*0, name*1 … (each optionally '*'-encoded) joined in order.
@@ -558,7 +528,7 @@ structured_value parse_structured(std::string_view text)
         ++pos;   // past ';'
         // Stray white space and empty parameters (";;", and docs/senders.md's trailing space after
         // `application/tlsrpt+gzip;`) are skipped.
-        while (pos < text.size() && (is_blank(text[pos]) || text[pos] == ';'))
+        while (pos < text.size() && (text::is_space(text[pos]) || text[pos] == ';'))
             ++pos;
         if (pos >= text.size())
             break;
@@ -567,9 +537,9 @@ structured_value parse_structured(std::string_view text)
             pos = eq;   // a parameter without '=': skipped
             continue;
         }
-        std::string name = to_lower(trim(text.substr(pos, eq - pos)));
+        std::string name = text::lowered(trim(text.substr(pos, eq - pos)));
         pos = eq + 1;
-        while (pos < text.size() && is_blank(text[pos]))
+        while (pos < text.size() && text::is_space(text[pos]))
             ++pos;
         std::string value;
         if (pos < text.size() && text[pos] == '"') {
@@ -756,7 +726,7 @@ bool starts_like_json(std::string_view data)
 {
     if (data.substr(0, 3) == "\xEF\xBB\xBF")
         data.remove_prefix(3);
-    while (!data.empty() && is_blank(data.front()))
+    while (!data.empty() && text::is_space(data.front()))
         data.remove_prefix(1);
     return !data.empty() && data.front() == '{';
 }
@@ -879,7 +849,7 @@ private:
 
     std::string decode_transfer(const entity& e, const std::string& where, const std::string& file_name)
     {
-        const std::string encoding = to_lower(field_value(e, "content-transfer-encoding").value_or(""));
+        const std::string encoding = text::lowered(field_value(e, "content-transfer-encoding").value_or(""));
         const std::string named = file_name.empty() ? where : where + " (" + excerpt(file_name) + ")";
         if (encoding == "base64") {
             base64_result r = decode_base64(e.body);
@@ -907,12 +877,12 @@ private:
 // RFC 8460 §5.3: Subject: Report Domain: … Submitter: … Report-ID: <…>
 std::optional<std::string> subject_report_id(std::string_view subject)
 {
-    const std::string lowered = to_lower(subject);
+    const std::string lowered = text::lowered(subject);
     const std::size_t label = lowered.find("report-id:");
     if (label == std::string::npos)
         return std::nullopt;
     std::string_view rest = subject.substr(label + 10);
-    while (!rest.empty() && is_blank(rest.front()))
+    while (!rest.empty() && text::is_space(rest.front()))
         rest.remove_prefix(1);
     if (rest.empty())
         return std::nullopt;
@@ -922,7 +892,7 @@ std::optional<std::string> subject_report_id(std::string_view subject)
             return std::string(rest.substr(0, close + 1));
     }
     std::size_t end = 0;
-    while (end < rest.size() && !is_blank(rest[end]))
+    while (end < rest.size() && !text::is_space(rest[end]))
         ++end;
     return std::string(rest.substr(0, end));
 }

@@ -1,12 +1,12 @@
 // SMTP command-line syntax (RFC 5321 §4.1), with the ESMTP parameters of RFC 1870 (SIZE)
 // and RFC 6152 (BODY=8BITMIME).
 #include "mail/smtp_command.hpp"
+#include "common/text.hpp"
 
 #include "common/domain.hpp"
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 
 namespace stswatch {
 
@@ -15,23 +15,8 @@ namespace {
 std::string upper(std::string_view s)
 {
     std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    for (char& c : out) c = text::upper(c);
     return out;
-}
-
-bool iequals(std::string_view a, std::string_view b)
-{
-    return a.size() == b.size()
-        && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
-           });
-}
-
-std::string_view trim_blanks(std::string_view s)
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    return s;
 }
 
 // Echoed text in replies stays short and printable.
@@ -210,7 +195,7 @@ path_parse read_path(std::string_view text)
 bool read_parameters(std::string_view text, smtp_command& cmd, std::string& why)
 {
     while (true) {
-        text = trim_blanks(text);
+        text = text::trim_wsp(text);
         if (text.empty()) return true;
         const auto end = text.find_first_of(" \t");
         const auto item = text.substr(0, end);
@@ -253,7 +238,7 @@ smtp_parse_result parse_smtp_command(std::string_view line)
     cmd.verb_text = upper(shown(verb_text, 16));
     if (verb_text.empty()) return refuse(500, "5.5.2", "empty command");
     for (const auto& n : verbs)
-        if (iequals(verb_text, n.name)) cmd.verb = n.verb;
+        if (text::iequals(verb_text, n.name)) cmd.verb = n.verb;
     if (cmd.verb == smtp_verb::unknown) {
         smtp_parse_result r;
         r.command = std::move(cmd);
@@ -269,7 +254,7 @@ smtp_parse_result parse_smtp_command(std::string_view line)
         // RFC 5321 §4.1.1.1: EHLO takes a domain or address literal. Clients send all kinds of
         // names here; only its presence is required, as a receiver that refuses a bad HELO
         // name loses reports from misconfigured but honest senders.
-        const auto domain = trim_blanks(args);
+        const auto domain = text::trim_wsp(args);
         if (domain.empty())
             return refuse(501, "5.5.4", cmd.verb_text + " requires a domain or address literal");
         cmd.argument = std::string(domain.substr(0, domain.find_first_of(" \t")));
@@ -279,17 +264,17 @@ smtp_parse_result parse_smtp_command(std::string_view line)
     case smtp_verb::rcpt: {
         const bool mail = cmd.verb == smtp_verb::mail;
         const std::string_view keyword = mail ? "FROM:" : "TO:";
-        if (args.size() < keyword.size() || !iequals(args.substr(0, keyword.size()), keyword))
+        if (args.size() < keyword.size() || !text::iequals(args.substr(0, keyword.size()), keyword))
             return refuse(501, "5.5.4", std::string("syntax: ") + (mail ? "MAIL FROM:<address>" : "RCPT TO:<address>"));
         // RFC 5321 §4.1.1.2 allows no space after the colon; many clients send one.
-        auto path = read_path(trim_blanks(args.substr(keyword.size())));
+        auto path = read_path(text::trim_wsp(args.substr(keyword.size())));
         if (!path.ok) return refuse(501, mail ? "5.1.7" : "5.1.3", "bad address: " + path.why);
         cmd.path = std::move(path.path);
         if (!mail) {
             if (cmd.path.empty()) return refuse(501, "5.1.3", "the null path <> is not a recipient");
             // RFC 5321 §4.5.1: "Postmaster" without a domain, in any case.
             if (cmd.path.find('@') == std::string::npos) {
-                if (!iequals(cmd.path, "postmaster"))
+                if (!text::iequals(cmd.path, "postmaster"))
                     return refuse(501, "5.1.3", "bad address: \"" + shown(cmd.path) + "\" has no domain");
                 cmd.postmaster = true;
             }
@@ -328,17 +313,17 @@ smtp_parse_result parse_smtp_command(std::string_view line)
     case smtp_verb::quit:
     case smtp_verb::starttls:
         // RFC 5321 §4.1.1.4/5/10 and RFC 3207 §4: these take no argument.
-        if (!trim_blanks(args).empty())
+        if (!text::trim_wsp(args).empty())
             return refuse(501, "5.5.4", cmd.verb_text + " takes no argument");
         break;
     case smtp_verb::vrfy:
     case smtp_verb::expn:
-        if (trim_blanks(args).empty()) return refuse(501, "5.5.4", cmd.verb_text + " requires an argument");
-        cmd.argument = std::string(trim_blanks(args));
+        if (text::trim_wsp(args).empty()) return refuse(501, "5.5.4", cmd.verb_text + " requires an argument");
+        cmd.argument = std::string(text::trim_wsp(args));
         break;
     case smtp_verb::noop:
     case smtp_verb::help:
-        cmd.argument = std::string(trim_blanks(args));
+        cmd.argument = std::string(text::trim_wsp(args));
         break;
     case smtp_verb::unknown:
         break;

@@ -95,7 +95,8 @@ void tcp_service::start(const Poco::Net::ServerSocket& socket, Poco::Net::TCPSer
     params->setMaxThreads(max_threads);
     params->setMaxQueued(static_cast<int>(std::max(1u, max_queued)));
     params->setThreadIdleTime(Poco::Timespan(thread_idle_seconds, 0));
-    pool_ = std::make_unique<Poco::ThreadPool>(std::min(2, max_threads), max_threads, thread_idle_seconds);
+    // Named after the service: its threads show as "https[#3]", "smtp[#1]" in top -H and gdb.
+    pool_ = std::make_unique<Poco::ThreadPool>(component_, std::min(2, max_threads), max_threads, thread_idle_seconds);
     server_ = std::make_unique<Poco::Net::TCPServer>(std::move(factory), *pool_, socket, params);
     if (filter) server_->setConnectionFilter(filter);
     server_->start();

@@ -2,6 +2,8 @@
 // pass-through of plain JSON (RFC 8259), both capped at the inflated-size limit.
 #include "tlsrpt/decode.hpp"
 
+#include "common/handles.hpp"
+
 #include <zlib.h>
 
 #include <algorithm>
@@ -34,50 +36,6 @@ const unsigned char* bytes_of(std::string_view s)
 {
     return reinterpret_cast<const unsigned char*>(s.data());
 }
-
-// Owns a z_stream set up for inflating gzip members.
-class gzip_inflater {
-public:
-    gzip_inflater()
-    {
-        // RFC 1952 via zlib: windowBits 16 + MAX_WBITS accepts the gzip wrapper only, and
-        // checks the member's CRC-32 and ISIZE trailer.
-        const int rc = inflateInit2(&stream_, 16 + MAX_WBITS);
-        if (rc == Z_MEM_ERROR)
-            throw std::bad_alloc();
-        if (rc != Z_OK)
-            throw std::runtime_error("zlib inflateInit2 failed (" + std::to_string(rc) + ")");
-    }
-    ~gzip_inflater() { inflateEnd(&stream_); }
-    gzip_inflater(const gzip_inflater&) = delete;
-    gzip_inflater& operator=(const gzip_inflater&) = delete;
-
-    z_stream& stream() noexcept { return stream_; }
-
-private:
-    z_stream stream_{};
-};
-
-// Owns a z_stream set up for writing one gzip member.
-class gzip_deflater {
-public:
-    explicit gzip_deflater(int level)
-    {
-        const int rc = deflateInit2(&stream_, level, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY);
-        if (rc == Z_MEM_ERROR)
-            throw std::bad_alloc();
-        if (rc != Z_OK)
-            throw std::runtime_error("zlib deflateInit2 failed (" + std::to_string(rc) + ")");
-    }
-    ~gzip_deflater() { deflateEnd(&stream_); }
-    gzip_deflater(const gzip_deflater&) = delete;
-    gzip_deflater& operator=(const gzip_deflater&) = delete;
-
-    z_stream& stream() noexcept { return stream_; }
-
-private:
-    z_stream stream_{};
-};
 
 std::string hex_bytes(std::string_view data, std::size_t max_bytes)
 {
@@ -177,18 +135,20 @@ std::uint64_t inflated_size_hint(std::string_view body)
     throw decode_error(kind, std::move(reason));
 }
 
-decoded_body inflate_gzip(std::string_view body, std::uint64_t max_inflated)
+// The gzip members of body inflated, as one text, within max_inflated (RFC 1952 §2.2: a
+// further member continues the text). Stops after the last member; *rest is what follows it.
+std::string inflate_members(std::string_view body, std::uint64_t max_inflated, std::string_view* rest_out)
 {
-    decoded_body result;
-    result.was_gzip = true;
-    std::string& out = result.json;
+    std::string out;
     // Up to one byte over the limit is produced, to tell "exactly the limit" from "over".
     const std::uint64_t ceiling =
         max_inflated < std::uint64_t{SIZE_MAX} ? max_inflated + 1 : std::uint64_t{SIZE_MAX};
     out.reserve(static_cast<std::size_t>(std::min(inflated_size_hint(body) + 1, ceiling)));
 
-    gzip_inflater inflater;
-    z_stream& z = inflater.stream();
+    // RFC 1952 via zlib: windowBits 16 + MAX_WBITS accepts the gzip wrapper only, and
+    // checks the member's CRC-32 and ISIZE trailer.
+    zlib_stream inflater(zlib_stream::mode::inflate, 16 + MAX_WBITS);
+    z_stream& z = inflater.get();
     const unsigned char* const base = bytes_of(body);
     std::size_t fed = 0;   // bytes of body handed to zlib so far
     int members = 1;
@@ -227,8 +187,6 @@ decoded_body inflate_gzip(std::string_view body, std::uint64_t max_inflated)
             continue;
         case Z_STREAM_END: {
             const std::string_view rest = body.substr(consumed);
-            if (rest.empty())
-                break;
             // RFC 1952 §2.2: a gzip file is a series of members, and gzip -d writes out
             // their concatenation, so a further member is part of the report and is
             // inflated within the same limit. A broken further member fails the whole body.
@@ -241,12 +199,8 @@ decoded_body inflate_gzip(std::string_view body, std::uint64_t max_inflated)
                 fed = consumed;
                 continue;
             }
-            // DMARC-side senders (docs/senders.md): a complete member followed by stray bytes, a
-            // CRLF added in transit. The member is whole and its CRC-32 checked, so it is
-            // kept; the rest is named in a warning.
-            result.warning = "ignored " + count_of_bytes(rest.size()) + " after the gzip member (" +
-                             hex_bytes(rest, 8) + ")";
-            break;
+            *rest_out = rest;
+            return out;
         }
         case Z_BUF_ERROR:
             // No progress with output room left: the input ran out before the end marker.
@@ -265,8 +219,22 @@ decoded_body inflate_gzip(std::string_view body, std::uint64_t max_inflated)
         default:
             throw std::runtime_error("zlib inflate failed (" + std::to_string(rc) + ")");
         }
-        break;
     }
+}
+
+decoded_body inflate_gzip(std::string_view body, std::uint64_t max_inflated)
+{
+    decoded_body result;
+    result.was_gzip = true;
+    std::string_view rest;
+    result.json = inflate_members(body, max_inflated, &rest);
+    std::string& out = result.json;
+    // DMARC-side senders (docs/senders.md): a complete member followed by stray bytes, a
+    // CRLF added in transit. The member is whole and its CRC-32 checked, so it is kept;
+    // the rest is named in a warning.
+    if (!rest.empty())
+        result.warning = "ignored " + count_of_bytes(rest.size()) + " after the gzip member (" +
+                         hex_bytes(rest, 8) + ")";
 
     if (out.empty())
         fail(decode_failure::not_a_report, "gzip body inflates to nothing");
@@ -324,13 +292,19 @@ decoded_body decode_body(std::string_view body, std::uint64_t max_inflated)
     fail(decode_failure::not_a_report, describe_unknown(body, "body is neither gzip nor JSON"));
 }
 
+std::string inflate_gzip_coding(std::string_view body, std::uint64_t max_inflated)
+{
+    std::string_view rest;
+    return inflate_members(body, max_inflated, &rest);
+}
+
 std::string gzip_compress(std::string_view data, int level)
 {
     if (level < Z_DEFAULT_COMPRESSION || level > Z_BEST_COMPRESSION)
         throw std::invalid_argument("gzip level " + std::to_string(level) + " is not -1 or 0..9");
 
-    gzip_deflater deflater(level);
-    z_stream& z = deflater.stream();
+    zlib_stream deflater(zlib_stream::mode::deflate, 16 + MAX_WBITS, level);
+    z_stream& z = deflater.get();
     std::string out;
     out.resize(deflateBound(&z, static_cast<uLong>(data.size())));
 

@@ -50,6 +50,12 @@ struct decoded_body {
 // Throws decode_error; reasons are one line and name what is wrong (first bytes in hex).
 decoded_body decode_body(std::string_view body, std::uint64_t max_inflated);
 
+// RFC 9110 §8.4.1.3: undoes Content-Encoding: gzip, whatever the content is. The members of
+// body (RFC 1952 §2.2) are inflated as one text; bytes after the last complete member are
+// ignored. max_inflated bounds the output as for decode_body (too_large past it); a stream
+// cut short is truncated, bad data corrupt. Throws decode_error.
+std::string inflate_gzip_coding(std::string_view body, std::uint64_t max_inflated);
+
 // gzip-compresses data (for keeping raw reports compressed, and for tests and benchmarks).
 std::string gzip_compress(std::string_view data, int level = 6);
 

@@ -11,6 +11,7 @@
 // - Inconsistencies that lose no data (failure details adding up to more than the total,
 //   a date range that ends before it starts, an unregistered result-type) are warnings.
 #include "tlsrpt/report_parser.hpp"
+#include "common/text.hpp"
 
 #include "tlsrpt/report_json.hpp"
 #include "common/domain.hpp"
@@ -294,16 +295,6 @@ domain_check check_policy_domain(std::string_view name)
     return label_size == 0 ? domain_check::invalid : domain_check::unusual;
 }
 
-std::string_view trim(std::string_view s)
-{
-    const auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
-    while (!s.empty() && blank(s.front()))
-        s.remove_prefix(1);
-    while (!s.empty() && blank(s.back()))
-        s.remove_suffix(1);
-    return s;
-}
-
 bool all_digits(std::string_view s)
 {
     if (s.empty())
@@ -329,7 +320,7 @@ std::optional<std::string> domain_from_file_name(std::string_view name)
     const std::size_t slash = name.find_last_of("/\\");
     if (slash != std::string_view::npos)
         name.remove_prefix(slash + 1);
-    name = trim(name);
+    name = text::trim(name);
     if (ends_with_ignoring_case(name, ".json.gz"))
         name.remove_suffix(8);
     else if (ends_with_ignoring_case(name, ".json"))
@@ -365,7 +356,7 @@ struct filled_value {
 std::optional<filled_value> policy_domain_from_metadata(const report_metadata& metadata)
 {
     if (const auto it = metadata.fields.find("tls-report-domain"); it != metadata.fields.end()) {
-        std::string domain = normalize_domain(trim(it->second));
+        std::string domain = normalize_domain(text::trim(it->second));
         if (is_valid_domain(domain))
             return filled_value{std::move(domain), "tls-report-domain"};
     }
@@ -548,9 +539,9 @@ std::string report_id(const Object& root, parse_context& ctx)
     // report-id wins when there is one (Google writes them differently), and the Subject's
     // stands in when there is not.
     if (const auto it = ctx.metadata.fields.find("subject-report-id"); it != ctx.metadata.fields.end()) {
-        std::string_view id = trim(it->second);
+        std::string_view id = text::trim(it->second);
         if (id.size() >= 2 && id.front() == '<' && id.back() == '>')
-            id = trim(id.substr(1, id.size() - 2));
+            id = text::trim(id.substr(1, id.size() - 2));
         if (!id.empty() && is_valid_utf8(id)) {
             ctx.filled.push_back("report-id from subject-report-id");
             return std::string(id);

@@ -1,5 +1,6 @@
 // DKIM verification with the keys served by a real DNS server (Knot) through dns_resolver,
 // as stswatch does for report mail (RFC 8460 §3).
+#include "collector/dkim_keys.hpp"
 #include "net/dns.hpp"
 #include "mail/dkim.hpp"
 #include "tests/integration/dns_server.hpp"
@@ -26,16 +27,11 @@ std::string zone_txt(const std::string& value)
     return out.empty() ? " \"\"" : out;
 }
 
-// The key lookup over the resolver: a temporary DNS failure is temperror, nothing found is
-// "no key" (RFC 6376 §6.1.2).
-dkim_key_lookup lookup_via(dns_resolver& resolver)
+// The key lookup stswatch uses (collector/dkim_keys.hpp): a temporary DNS failure is
+// temperror, nothing found is "no key" (RFC 6376 §6.1.2).
+dkim_key_lookup lookup_via(dns_options o)
 {
-    return [&resolver](const std::string& name) {
-        auto answer = resolver.txt(name);
-        if (answer.status == dns_status::temporary_failure)
-            throw dkim_temporary_failure("DNS lookup of " + name + " failed: " + answer.error);
-        return std::move(answer.records);
-    };
+    return caching_dkim_lookup(std::make_shared<dns_resolver>(std::move(o)), 64, std::chrono::minutes(10));
 }
 
 struct keys {
@@ -81,7 +77,7 @@ TEST_CASE("Keys from DNS: RSA (split TXT strings) and Ed25519 signatures pass")
 {
     dns_options o;
     o.server = server().address();
-    dns_resolver resolver(o);
+    const auto lookup = lookup_via(o);
     REQUIRE(test_keys().rsa.record().size() > 255);   // the key spans several character-strings
 
     for (const auto& [selector, algorithm] : std::vector<std::pair<std::string, std::string>>{
@@ -89,7 +85,7 @@ TEST_CASE("Keys from DNS: RSA (split TXT strings) and Ed25519 signatures pass")
         INFO(algorithm);
         const test_key& key = selector == "rsa" ? test_keys().rsa : test_keys().ed;
         const std::string message = signed_by(key, selector, algorithm);
-        auto v = verify_dkim(message, {"reporter.test"}, lookup_via(resolver), now);
+        auto v = verify_dkim(message, {"reporter.test"}, lookup, now);
         REQUIRE(v.signatures.size() == 1);
         INFO(v.signatures[0].reason);
         CHECK(v.status == dkim_status::pass);
@@ -98,7 +94,7 @@ TEST_CASE("Keys from DNS: RSA (split TXT strings) and Ed25519 signatures pass")
         // The body tampered after signing must fail against the same DNS key.
         std::string tampered = message;
         tampered.replace(tampered.find("second line"), 11, "secund line");
-        v = verify_dkim(tampered, {"reporter.test"}, lookup_via(resolver), now);
+        v = verify_dkim(tampered, {"reporter.test"}, lookup, now);
         CHECK(v.status == dkim_status::fail);
         CHECK_THAT(v.signatures[0].reason, Catch::Contains("body hash mismatch"));
     }
@@ -108,7 +104,7 @@ TEST_CASE("Keys from DNS: revoked, malformed, missing")
 {
     dns_options o;
     o.server = server().address();
-    dns_resolver resolver(o);
+    const auto lookup = lookup_via(o);
     const auto& ed = test_keys().ed;
     struct key_case {
         std::string selector;
@@ -123,7 +119,7 @@ TEST_CASE("Keys from DNS: revoked, malformed, missing")
          }) {
         INFO(c.selector);
         const auto v = verify_dkim(signed_by(ed, c.selector, "ed25519-sha256"), {"reporter.test"},
-                                   lookup_via(resolver), now);
+                                   lookup, now);
         REQUIRE(v.signatures.size() == 1);
         CHECK(v.status == c.expected);
         CHECK_THAT(v.signatures[0].reason, Catch::Contains(c.words));
@@ -137,9 +133,9 @@ TEST_CASE("Keys from DNS: a server that does not answer is a temporary error")
     dns_options o;
     o.server = silent.address();
     o.timeout_ms = 300;
-    dns_resolver resolver(o);
+    const auto lookup = lookup_via(o);
     const auto v = verify_dkim(signed_by(test_keys().ed, "ed", "ed25519-sha256"), {"reporter.test"},
-                               lookup_via(resolver), now);
+                               lookup, now);
     REQUIRE(v.signatures.size() == 1);
     CHECK(v.status == dkim_status::temperror);
     CHECK_THAT(v.signatures[0].reason, Catch::Contains("not available now"));
@@ -149,9 +145,9 @@ TEST_CASE("Keys from DNS: a valid signature of another domain is not the reporte
 {
     dns_options o;
     o.server = server().address();
-    dns_resolver resolver(o);
+    const auto lookup = lookup_via(o);
     const auto v = verify_dkim(signed_by(test_keys().ed, "ed", "ed25519-sha256"), {"other-reporter.test"},
-                               lookup_via(resolver), now);
+                               lookup, now);
     REQUIRE(v.signatures.size() == 1);
     CHECK(v.signatures[0].status == dkim_status::pass);
     CHECK(v.status == dkim_status::fail);

@@ -1,7 +1,7 @@
 // The decisions of the HTTPS intake for one body (RFC 8460 §5.4), without network or
 // database: labels, sniffing, limits, parsing and accepted domains.
 #include "tlsrpt/decode.hpp"
-#include "collector/https_receiver.hpp"
+#include "collector/intake.hpp"
 #include "tests/support/sample_reports.hpp"
 
 #include <catch2/catch.hpp>

@@ -1,6 +1,7 @@
 // parse_mail_reports: from a message to the reports it holds, with their mail metadata, per
 // part errors and the operator's policy (accepted domains, DKIM required). No database.
 #include "tlsrpt/decode.hpp"
+#include "collector/dkim_keys.hpp"
 #include "collector/mail_intake.hpp"
 #include "tests/support/sample_reports.hpp"
 
@@ -12,7 +13,13 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include <atomic>
+#include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
 #include <sstream>
 
 using namespace stswatch;
@@ -389,4 +396,93 @@ TEST_CASE("parse_mail_reports: a report mail signed by the reporting domain pass
         CHECK(out[0].dkim_state == "fail");
         CHECK(out[0].dkim_domain.empty());
     }
+}
+
+TEST_CASE("caching_dkim_lookup: an answer is asked for once, an empty one too, a temporary failure every time")
+{
+    std::map<std::string, int> asked;
+    bool failing = true;
+    auto lookup = caching_dkim_lookup(
+        [&](const std::string& name) -> std::vector<std::string> {
+            ++asked[name];
+            if (name == "flaky._domainkey.example.net" && failing)
+                throw dkim_temporary_failure("TXT " + name + ": timed out");
+            if (name == "s1._domainkey.example.net")
+                return {"v=DKIM1; k=ed25519; p=AAAA"};
+            return {};
+        },
+        16);
+
+    CHECK(lookup("s1._domainkey.example.net") == std::vector<std::string>{"v=DKIM1; k=ed25519; p=AAAA"});
+    CHECK(lookup("s1._domainkey.example.net") == std::vector<std::string>{"v=DKIM1; k=ed25519; p=AAAA"});
+    CHECK(asked["s1._domainkey.example.net"] == 1);
+
+    CHECK(lookup("none._domainkey.example.net").empty());
+    CHECK(lookup("none._domainkey.example.net").empty());
+    CHECK(asked["none._domainkey.example.net"] == 1);
+
+    CHECK_THROWS_AS(lookup("flaky._domainkey.example.net"), dkim_temporary_failure);
+    CHECK_THROWS_AS(lookup("flaky._domainkey.example.net"), dkim_temporary_failure);
+    CHECK(asked["flaky._domainkey.example.net"] == 2);
+    failing = false;
+    CHECK(lookup("flaky._domainkey.example.net").empty());
+    CHECK(lookup("flaky._domainkey.example.net").empty());
+    CHECK(asked["flaky._domainkey.example.net"] == 3);
+}
+
+TEST_CASE("caching_dkim_lookup: at most max_entries kept, the oldest dropped first, expired answers asked again")
+{
+    std::map<std::string, int> asked;
+    auto fetch = [&](const std::string& name) -> std::vector<std::string> {
+        ++asked[name];
+        return {"v=DKIM1; p=" + name};
+    };
+
+    auto two = caching_dkim_lookup(fetch, 2);
+    two("a");
+    two("b");
+    two("c");   // "a" goes
+    two("c");
+    two("b");
+    CHECK(asked["b"] == 1);
+    CHECK(asked["c"] == 1);
+    two("a");
+    CHECK(asked["a"] == 2);
+
+    asked.clear();
+    auto expiring = caching_dkim_lookup(fetch, 16, std::chrono::seconds(1));
+    CHECK(expiring("k") == std::vector<std::string>{"v=DKIM1; p=k"});
+    expiring("k");
+    CHECK(asked["k"] == 1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+    CHECK(expiring("k") == std::vector<std::string>{"v=DKIM1; p=k"});
+    CHECK(asked["k"] == 2);
+}
+
+TEST_CASE("caching_dkim_lookup: many threads share one cache")
+{
+    std::mutex m;
+    std::map<std::string, int> asked;
+    auto lookup = caching_dkim_lookup(
+        [&](const std::string& name) -> std::vector<std::string> {
+            std::lock_guard lock(m);
+            ++asked[name];
+            return {"v=DKIM1; p=" + name};
+        },
+        8);
+    std::atomic<int> wrong{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 8; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 500; ++i) {
+                const std::string name = "s" + std::to_string((i + t) % 12);
+                if (lookup(name) != std::vector<std::string>{"v=DKIM1; p=" + name})
+                    ++wrong;
+            }
+        });
+    }
+    for (auto& thread : threads)
+        thread.join();
+    CHECK(wrong == 0);
+    CHECK(asked.size() == 12);
 }
