@@ -390,6 +390,39 @@ inline void print_collector_unwatched(const process_figures& p, double wall_seco
     line("CPU: load generator", fixed(p.own_cpu_seconds, 1) + " s of " + fixed(wall_seconds * cores, 1) + " s");
 }
 
+// The collector's memory and CPU over a run, or that it was not watched; note (a target, or
+// nothing) goes before the number of samples.
+inline void print_collector(const process_figures& p, double wall_seconds, const std::string& note = "")
+{
+    if (!p.peak_kb) {
+        print_collector_unwatched(p, wall_seconds);
+        return;
+    }
+    line("collector RSS before / peak / VmHWM", collector_rss_text(p),
+         (note.empty() ? "" : note + " ") + "(peak of " + std::to_string(p.rss_samples) + " samples, 50 ms apart)");
+    print_collector_cpu(p, wall_seconds);
+}
+
+// What each sender thread of the intake benches counts besides its answers.
+struct sender_tally {
+    std::vector<double> latencies_ms;                  // messages answered
+    std::map<std::string, std::size_t> errors;         // messages without an answer, by reason
+    std::map<std::string, std::size_t> connect_errors; // before the clock started
+
+    void merge_tally(const sender_tally& other)
+    {
+        latencies_ms.insert(latencies_ms.end(), other.latencies_ms.begin(), other.latencies_ms.end());
+        for (const auto& [reason, count] : other.errors) errors[reason] += count;
+        for (const auto& [reason, count] : other.connect_errors) connect_errors[reason] += count;
+    }
+    std::size_t unanswered() const
+    {
+        std::size_t n = 0;
+        for (const auto& [reason, count] : errors) n += count;
+        return n;
+    }
+};
+
 inline std::string exception_text(const std::exception& e) { return e.what(); }
 
 // main() of every benchmark: the exit status run returns (0 whenever the run completed,

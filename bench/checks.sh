@@ -35,22 +35,13 @@ command -v nginx >/dev/null || die "nginx not found (apt-get install nginx-light
 command -v openssl >/dev/null || die "openssl not found"
 [ "$(id -u)" = 0 ] || die "the policy host listens on port 443: run as root"
 
-make_scratch stswatch-bench-checks
+enter_scratch stswatch-bench-checks
 nginx_pid=""
-cleanup() {
-  if [ -n "$nginx_pid" ] && kill -0 "$nginx_pid" 2>/dev/null; then
-    kill -QUIT "$nginx_pid" 2>/dev/null || true
-    for _ in $(seq 50); do kill -0 "$nginx_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$nginx_pid" 2>/dev/null || true
-  fi
+before_cleanup() {
+  stop_pid "$nginx_pid" QUIT
   bash "$ROOT/tests/fixtures/dns.sh" destroy "$tmp/dns" >/dev/null 2>&1 || true
-  rm -rf "$tmp"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 name() { printf 'd%04d.%s' "$1" "$ZONE"; }
-
-cd "$tmp"
 
 say "checks: a CA and one certificate for $DOMAINS policy hosts"
 q() { "$@" >/dev/null 2>&1 || die "failed: $*"; }

@@ -31,16 +31,7 @@ for program in "$STSWATCH" "$IMPORT"; do
 done
 command -v psql >/dev/null || die "psql not found (postgresql-client)"
 
-make_scratch stswatch-bench-import
-cleanup() {
-  stop_database
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# No config/stswatch.properties of the checkout changes what is measured.
-cd "$tmp"
+enter_scratch stswatch-bench-import
 start_database
 
 echo "stswatch import benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores"

@@ -82,19 +82,14 @@ ingest_options read_options(int argc, char** argv)
     return o;
 }
 
-struct client_result {
-    std::vector<double> latencies_ms;                  // answered requests only
+struct client_result : sender_tally {
     std::map<int, std::size_t> statuses;
-    std::map<std::string, std::size_t> errors;         // requests without an answer, by reason
-    std::map<std::string, std::size_t> connect_errors; // before the clock started
     std::size_t closed_by_server = 0;                  // answers without keep-alive
 
     void merge(const client_result& other)
     {
-        latencies_ms.insert(latencies_ms.end(), other.latencies_ms.begin(), other.latencies_ms.end());
+        merge_tally(other);
         for (const auto& [status, count] : other.statuses) statuses[status] += count;
-        for (const auto& [reason, count] : other.errors) errors[reason] += count;
-        for (const auto& [reason, count] : other.connect_errors) connect_errors[reason] += count;
         closed_by_server += other.closed_by_server;
     }
 };
@@ -184,7 +179,7 @@ https_figures post_reports(const ingest_options& o, const Poco::URI& uri, Poco::
     for (const auto& r : results) f.all.merge(r);
     for (const auto& [status, count] : f.all.statuses)
         if (status == 200 || status == 201) f.durable += count;
-    for (const auto& [reason, count] : f.all.errors) f.unanswered += count;
+    f.unanswered = f.all.unanswered();
     f.reports_per_second = static_cast<double>(f.durable) / f.wall_seconds;
     f.latency = latency_percentiles(f.all.latencies_ms);
     return f;
@@ -204,14 +199,7 @@ void print_https(const https_figures& f)
     print_reasons("", f.all.errors, 5);
     print_reasons("clients that could not connect", f.all.connect_errors);
 
-    if (f.collector.peak_kb) {
-        line("collector RSS before / peak / VmHWM", collector_rss_text(f.collector),
-             "target < " + fixed(target_rss_mb, 0) + " MB (peak of " + std::to_string(f.collector.rss_samples) +
-                 " samples, 50 ms apart)");
-        print_collector_cpu(f.collector, f.wall_seconds);
-    } else {
-        print_collector_unwatched(f.collector, f.wall_seconds);
-    }
+    print_collector(f.collector, f.wall_seconds, "target < " + fixed(target_rss_mb, 0) + " MB");
 }
 
 void print_floor(const floor_result& floor, double reports, double https_reports_per_second)

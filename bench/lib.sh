@@ -1,8 +1,8 @@
 # shellcheck shell=bash
 # Set-up shared by the benchmark scripts (sourced by run.sh, import.sh and checks.sh): their
-# messages, the build directory argument, the scratch directory, free ports and a private
-# PostgreSQL with a migrated stswatch database. The sourcing script sets USAGE first and
-# removes $tmp (stop_database first, where it started one) on exit.
+# messages, the build directory argument, the scratch directory (removed on exit), free ports,
+# stopping a process, and a private PostgreSQL with a migrated stswatch database. The
+# sourcing script sets USAGE first.
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 usage() { echo "usage: $USAGE" >&2; exit 2; }
@@ -17,12 +17,35 @@ read_build_dir() {
   BUILD=$(cd "$1" && pwd)
 }
 
-# make_scratch NAME: tmp, a directory under /tmp that the caller's cleanup removes. Others may
-# enter it: the PostgreSQL cluster below it runs as "postgres" when we are root, nginx's
+# enter_scratch NAME: tmp, a directory under /tmp, made the working directory (so that no
+# config/stswatch.properties of the checkout changes what is measured) and removed on exit,
+# after the sourcing script's before_cleanup (if it defines one) and stop_database. Others
+# may enter it: the PostgreSQL cluster below it runs as "postgres" when we are root, nginx's
 # workers as their own user.
-make_scratch() {
+enter_scratch() {
   tmp=$(mktemp -d "/tmp/$1.XXXXXX")
   chmod 755 "$tmp"
+  trap cleanup_scratch EXIT
+  trap 'exit 130' INT TERM
+  cd "$tmp"
+}
+cleanup_scratch() {
+  if declare -F before_cleanup >/dev/null; then before_cleanup; fi
+  stop_database
+  cd /
+  rm -rf "$tmp"
+}
+
+# stop_pid PID [SIGNAL]: sends SIGNAL (TERM), and KILL when PID is still there 10 s later.
+stop_pid() {
+  local pid=$1
+  [ -n "$pid" ] || return 0
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -"${2:-TERM}" "$pid" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+  fi
+  wait "$pid" 2>/dev/null || true
 }
 
 free_port() {
@@ -48,6 +71,7 @@ start_database() {
 }
 
 stop_database() {
+  [ -e "$tmp/pg" ] || return 0
   bash "$ROOT/tests/fixtures/pg.sh" destroy "$tmp/pg" >/dev/null 2>&1 || true
 }
 

@@ -10,6 +10,7 @@
 #include "bench/bench_support.hpp"
 #include "bench/poco_error.hpp"
 #include "bench/report_gen.hpp"
+#include "common/handles.hpp"
 
 #include <Poco/Exception.h>
 #include <Poco/JSON/Parser.h>
@@ -92,22 +93,14 @@ std::string read_file(const std::string& path)
     return std::move(content).str();
 }
 
-// One z_stream reused for every file (inflateReset), as a tight in-process reader would.
+// One z_stream reused for every file (reset), as a tight in-process reader would; the
+// default window bits of zlib_stream take the gzip wrapper (RFC 1952).
 class gzip_inflater {
 public:
-    gzip_inflater()
-    {
-        // 16 + MAX_WBITS: a gzip wrapper (RFC 1952), not a zlib one.
-        if (inflateInit2(&stream_, 16 + MAX_WBITS) != Z_OK) throw std::runtime_error("inflateInit2 failed");
-    }
-    ~gzip_inflater() { inflateEnd(&stream_); }
-    gzip_inflater(const gzip_inflater&) = delete;
-    gzip_inflater& operator=(const gzip_inflater&) = delete;
-
     // Inflates one gzip member into out (reusing its capacity).
     void inflate_member(std::string_view in, std::string& out, const std::string& path)
     {
-        inflateReset(&stream_);
+        stream_.reset();
         // RFC 1952 §2.3.1: ISIZE, the last four bytes, is the inflated size mod 2^32.
         std::size_t hint = in.size() * 4;
         if (in.size() >= 18) {
@@ -116,24 +109,25 @@ public:
                    static_cast<std::size_t>(t[2]) << 16 | static_cast<std::size_t>(t[3]) << 24;
         }
         out.resize(hint + 1);
-        stream_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-        stream_.avail_in = static_cast<uInt>(in.size());
+        z_stream& z = stream_.get();
+        z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+        z.avail_in = static_cast<uInt>(in.size());
         std::size_t produced = 0;
         for (;;) {
-            stream_.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
-            stream_.avail_out = static_cast<uInt>(out.size() - produced);
-            const int rc = ::inflate(&stream_, Z_NO_FLUSH);
-            produced = out.size() - stream_.avail_out;
+            z.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+            z.avail_out = static_cast<uInt>(out.size() - produced);
+            const int rc = ::inflate(&z, Z_NO_FLUSH);
+            produced = out.size() - z.avail_out;
             if (rc == Z_STREAM_END) break;
-            if (rc == Z_BUF_ERROR && stream_.avail_in == 0) throw std::runtime_error(path + ": truncated gzip");
+            if (rc == Z_BUF_ERROR && z.avail_in == 0) throw std::runtime_error(path + ": truncated gzip");
             if (rc != Z_OK && rc != Z_BUF_ERROR) throw std::runtime_error(path + ": corrupt gzip");
-            if (stream_.avail_out == 0) out.resize(out.size() * 2);
+            if (z.avail_out == 0) out.resize(out.size() * 2);
         }
         out.resize(produced);
     }
 
 private:
-    z_stream stream_{};
+    stswatch::zlib_stream stream_{stswatch::zlib_stream::mode::inflate};
 };
 
 // The corpus is removed however the run ends.

@@ -39,30 +39,10 @@ done
 command -v psql >/dev/null || die "psql not found (postgresql-client)"
 command -v curl >/dev/null || die "curl not found"
 
-make_scratch stswatch-bench
+enter_scratch stswatch-bench
 serve_pid=""
-
-stop_collector() {
-  [ -n "$serve_pid" ] || return 0
-  if kill -0 "$serve_pid" 2>/dev/null; then
-    kill -TERM "$serve_pid" 2>/dev/null || true
-    for _ in $(seq 100); do kill -0 "$serve_pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$serve_pid" 2>/dev/null && kill -KILL "$serve_pid" 2>/dev/null
-  fi
-  wait "$serve_pid" 2>/dev/null || true
-  serve_pid=""
-}
-cleanup() {
-  stop_collector
-  stop_database
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# The collector, psql and the programs run from the scratch directory, so that no
-# config/stswatch.properties of the checkout changes what is measured.
-cd "$tmp"
+stop_collector() { stop_pid "$serve_pid"; serve_pid=""; }
+before_cleanup() { stop_collector; }
 
 start_database
 https_port=$(free_port); api_port=$(free_port); smtp_port=$(free_port)

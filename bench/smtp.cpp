@@ -123,19 +123,14 @@ std::string report_mail(const generated_report& r, const std::string& gzip, cons
     return stuffed;
 }
 
-struct session_result {
-    std::vector<double> latencies_ms;                 // messages with a reply after DATA
+struct session_result : sender_tally {
     std::map<std::string, std::size_t> replies;       // "250", or "RCPT 550" when refused before DATA
-    std::map<std::string, std::size_t> errors;        // messages without a reply, by reason
-    std::map<std::string, std::size_t> connect_errors;
     std::size_t reconnects = 0;
 
     void merge(const session_result& other)
     {
-        latencies_ms.insert(latencies_ms.end(), other.latencies_ms.begin(), other.latencies_ms.end());
+        merge_tally(other);
         for (const auto& [code, count] : other.replies) replies[code] += count;
-        for (const auto& [reason, count] : other.errors) errors[reason] += count;
-        for (const auto& [reason, count] : other.connect_errors) connect_errors[reason] += count;
         reconnects += other.reconnects;
     }
 };
@@ -248,7 +243,7 @@ smtp_figures send_reports(const smtp_options& o, const std::vector<std::string>&
     for (const auto& r : results) f.all.merge(r);
     const auto ok = f.all.replies.find("250");
     f.accepted = ok == f.all.replies.end() ? 0 : ok->second;
-    for (const auto& [reason, count] : f.all.errors) f.unanswered += count;
+    f.unanswered = f.all.unanswered();
     f.reports_per_second = static_cast<double>(f.accepted) / f.wall_seconds;
     f.latency = latency_percentiles(f.all.latencies_ms);
     return f;
@@ -266,14 +261,7 @@ void print_smtp(const smtp_figures& f)
     if (f.all.reconnects > 0) line("reconnects", grouped(static_cast<double>(f.all.reconnects)));
     print_reasons("sessions that could not connect", f.all.connect_errors);
 
-    if (f.collector.rss_samples > 0) {
-        line("collector RSS before / peak / VmHWM", collector_rss_text(f.collector) + " (peak of " +
-                                                         std::to_string(f.collector.rss_samples) +
-                                                         " samples, 50 ms apart)");
-        print_collector_cpu(f.collector, f.wall_seconds);
-    } else {
-        print_collector_unwatched(f.collector, f.wall_seconds);
-    }
+    print_collector(f.collector, f.wall_seconds);
 }
 
 // One tab-separated line for run.sh's summary table.
