@@ -148,8 +148,8 @@ protected:
     }
 
 private:
-    // Checks each due domain with run_check; each worker thread has its own resolver,
-    // because a dns_resolver answers one query at a time.
+    // Checks each due domain with run_check; the monitor's check threads share one resolver,
+    // which answers queries from several threads at once (net/dns.cpp).
     static std::unique_ptr<monitor> start_monitor(const stswatch::settings& s)
     {
         monitor_options mo;
@@ -161,12 +161,8 @@ private:
         dns_options dns;
         dns.server = s.checks_resolver;
         dns.timeout_ms = s.checks_timeout * 1000;
-        auto check = [co, dns](const std::string& domain) {
-            thread_local std::unique_ptr<dns_resolver> resolver;
-            if (!resolver)
-                resolver = std::make_unique<dns_resolver>(dns);
-            return run_check(domain, *resolver, co);
-        };
+        auto resolver = std::make_shared<dns_resolver>(dns);
+        auto check = [co, resolver](const std::string& domain) { return run_check(domain, *resolver, co); };
         auto m = std::make_unique<monitor>(mo, check);
         m->start();
         log::info("monitor", "started", {{"interval", std::to_string(mo.interval_s)},
