@@ -25,11 +25,7 @@ const std::string long_txt_a(255, 'a');
 const std::string long_txt_b(45, 'b');
 const std::string tlsa_hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-const std::string main_zone = R"($ORIGIN stswatch.test.
-$TTL 60
-@           SOA   ns.stswatch.test. hostmaster.stswatch.test. 1 3600 600 86400 60
-@           NS    ns
-ns          A     127.0.0.1
+const std::string main_zone = zone_file("stswatch.test", R"(
 @           MX    10 mx1
 @           MX    20 MX2.Stswatch.Test.
 @           TXT   "v=STSv1; id=20250708"
@@ -43,15 +39,9 @@ _25._tcp.mx1 TLSA 3 1 1 )" + tlsa_hex + R"(
 alias       CNAME mx1
 nullmx      MX    0 .
 empty-txt   TXT   ""
-)";
+)");
 
-const std::string invalid_zone = R"($ORIGIN reports.invalid.
-$TTL 60
-@   SOA ns.reports.invalid. hostmaster.reports.invalid. 1 3600 600 86400 60
-@   NS  ns
-ns  A   127.0.0.1
-@   A   192.0.2.50
-)";
+const std::string invalid_zone = zone_file("reports.invalid", "@ A 192.0.2.50\n");
 
 std::string signed_zone(const std::string& name)
 {

@@ -109,9 +109,10 @@ struct udp_relay::state {
             const auto m = ::recv(upstream, buf, sizeof buf, 0);
             if (m <= 0)
                 continue;
-            if (::sendto(listener, buf, static_cast<std::size_t>(m), 0, reinterpret_cast<sockaddr*>(&client),
-                         client_len) == m)
-                ++relayed;
+            // Counted before it is sent: the client may look at the count as soon as it has
+            // the answer.
+            ++relayed;
+            ::sendto(listener, buf, static_cast<std::size_t>(m), 0, reinterpret_cast<sockaddr*>(&client), client_len);
         }
     }
 };

@@ -58,7 +58,7 @@ public:
     udp_relay& operator=(const udp_relay&) = delete;
 
     std::uint16_t port() const;
-    unsigned relayed() const;   // answers passed back so far
+    unsigned relayed() const;   // answers passed back so far (counted as they are sent)
 
 private:
     struct state;
