@@ -29,21 +29,16 @@ std::string zone_file(const std::string& origin, const std::string& records)
 
 dns_server::dns_server(const std::vector<test_zone>& zones)
 {
-    char tmpl[] = "/tmp/stswatch-dns.XXXXXX";
-    if (!::mkdtemp(tmpl))
-        FAIL("cannot make a directory for the DNS server");
-    dir_ = tmpl;
     std::vector<std::string> specs;
     for (const auto& z : zones) {
-        const std::string file = dir_ + "/" + z.name + ".in";
-        std::ofstream(file) << z.text;
+        const std::string file = dir_.write(z.name + ".in", z.text);
         specs.push_back(z.name + "=" + file + (z.dnssec ? ":signed" : ""));
     }
     // A port free a moment ago may be taken by the time knot binds it: try a few.
     run_result r;
     for (int attempt = 0; attempt < 3; ++attempt) {
         port_ = free_port();
-        std::vector<std::string> argv = {"/bin/bash", dns_script(), "start", dir_ + "/server", std::to_string(port_)};
+        std::vector<std::string> argv = {"/bin/bash", dns_script(), "start", server_dir(), std::to_string(port_)};
         argv.insert(argv.end(), specs.begin(), specs.end());
         r = run_program(argv);
         if (r.exit_code == 0)
@@ -54,19 +49,15 @@ dns_server::dns_server(const std::vector<test_zone>& zones)
 
 dns_server::~dns_server()
 {
-    run_program({"/bin/bash", dns_script(), "destroy", dir_ + "/server"});
-    std::error_code ignored;
-    std::filesystem::remove_all(dir_, ignored);
+    run_program({"/bin/bash", dns_script(), "destroy", server_dir()});
 }
 
 std::string dns_server::trust_anchor_file(const std::string& zone, const std::string& extra_lines) const
 {
-    const run_result r = run_program({"/bin/bash", dns_script(), "ds", dir_ + "/server", zone});
+    const run_result r = run_program({"/bin/bash", dns_script(), "ds", server_dir(), zone});
     REQUIRE(r.exit_code == 0);
     REQUIRE(r.out.find(" DS ") != std::string::npos);
-    const std::string file = dir_ + "/" + zone + ".anchor";
-    std::ofstream(file) << r.out << extra_lines;
-    return file;
+    return dir_.write(zone + ".anchor", r.out + extra_lines);
 }
 
 struct udp_relay::state {

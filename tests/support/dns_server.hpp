@@ -3,6 +3,7 @@
 // for the server address forms Knot itself does not listen on.
 #pragma once
 
+#include "tests/support/scratch.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -42,7 +43,9 @@ public:
     std::string trust_anchor_file(const std::string& zone, const std::string& extra_lines = {}) const;
 
 private:
-    std::string dir_;
+    std::string server_dir() const { return (dir_.path / "server").string(); }
+
+    temp_dir dir_{"stswatch-dns"};   // zone files, and knot's own folder under server/
     std::uint16_t port_ = 0;
 };
 
