@@ -2,8 +2,11 @@
 // exit codes, DNS being down, a domain without any record, --no-probe, and --policy-file with
 // and without the stored reports' MX hosts. The per-finding scenarios with real HTTPS and
 // SMTP servers live in their own test file.
-#include "tests/integration/dns_server.hpp"
+#include "tests/support/dns_server.hpp"
+#include "tests/support/json_text.hpp"
 #include "tests/support/loopback.hpp"
+#include "tests/support/sample_reports.hpp"
+#include "tests/support/scratch.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <Poco/JSON/Array.h>
@@ -11,12 +14,9 @@
 #include <Poco/JSON/Parser.h>
 #include <catch2/catch.hpp>
 
-#include <filesystem>
-#include <fstream>
 #include <set>
 #include <sstream>
 
-namespace fs = std::filesystem;
 using namespace stswatch::test;
 using Poco::JSON::Object;
 
@@ -28,17 +28,11 @@ std::string bin() { return required_env("STSWATCH_BIN"); }
 const std::string mx_loopback_1 = unique_loopback_address();
 const std::string mx_loopback_2 = unique_loopback_address();
 
-std::string zone(const std::string& origin, const std::string& records)
-{
-    return "$ORIGIN " + origin + ".\n$TTL 60\n@ SOA ns." + origin + ". hostmaster." + origin +
-           ". 1 3600 600 86400 60\n@ NS ns\nns A 127.0.0.1\n" + records;
-}
-
 dns_server& server()
 {
     static dns_server s({
-        {"nothing.test", zone("nothing.test", "")},
-        {"mxonly.test", zone("mxonly.test",
+        {"nothing.test", zone_file("nothing.test")},
+        {"mxonly.test", zone_file("mxonly.test",
             "@ MX 10 mx1\n"
             "@ MX 20 mx2\n"
             "mx1 A " + mx_loopback_1 + "\n"
@@ -48,37 +42,12 @@ dns_server& server()
     return s;
 }
 
-struct temp_dir {
-    fs::path path;
-    temp_dir()
-    {
-        char tmpl[] = "/tmp/stswatch-check-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir() { fs::remove_all(path); }
-    temp_dir(const temp_dir&) = delete;
-    temp_dir& operator=(const temp_dir&) = delete;
-    std::string write(const std::string& name, const std::string& bytes) const
-    {
-        const auto p = path / name;
-        std::ofstream(p, std::ios::binary) << bytes;
-        return p.string();
-    }
-};
-
 // No database from the environment: only what the test passes.
 run_result check(std::vector<std::string> args)
 {
     std::vector<std::string> argv = {"/usr/bin/env", "-u", "STSWATCH_DB", bin(), "check"};
     argv.insert(argv.end(), args.begin(), args.end());
     return run_program(argv);
-}
-
-Object::Ptr json_of(const std::string& text)
-{
-    Poco::JSON::Parser parser;
-    return parser.parse(text).extract<Object::Ptr>();
 }
 
 std::multiset<std::string> codes(const Object::Ptr& result)
@@ -166,7 +135,7 @@ TEST_CASE("check with an unreadable CA or policy file exits 66", "[check][cli]")
 
 TEST_CASE("check --policy-file over 64 KiB exits 65", "[check][cli]")
 {
-    temp_dir dir;
+    temp_dir dir("stswatch-check");
     const std::string big = dir.write("big.txt", candidate_policy + std::string(70000, '#'));
     const run_result r = check({"--policy-file", big, "--resolver", server().address(), "mxonly.test"});
     CHECK(r.exit_code == 65);
@@ -180,7 +149,7 @@ TEST_CASE("check exits 69 when the resolver does not answer", "[check][cli][dns]
     const run_result r = check({"--json", "--set", "checks.timeout=1", "--resolver", closed, "example.com"});
     CHECK(r.exit_code == 69);
     CHECK(r.err.find("stswatch: check: example.com: ") != std::string::npos);
-    const auto result = json_of(r.out);
+    const auto result = json_object(r.out);
     CHECK(result->getValue<std::string>("domain") == "example.com");
     const auto found = codes(result);
     CHECK(found.count("sts-record-dns-error") >= 1);
@@ -194,7 +163,7 @@ TEST_CASE("check exits 69 when the resolver does not answer", "[check][cli][dns]
 TEST_CASE("check of a domain without any record", "[check][cli]")
 {
     const run_result r = check({"--json", "--resolver", server().address(), "Nothing.Test."});
-    const auto result = json_of(r.out);
+    const auto result = json_object(r.out);
     CHECK(result->getValue<std::string>("domain") == "nothing.test");
     CHECK_FALSE(result->getValue<std::string>("checked_at").empty());
     const auto found = codes(result);
@@ -235,7 +204,7 @@ TEST_CASE("check text report on a pipe has no colour", "[check][cli]")
 TEST_CASE("check refuses to probe MX hosts on loopback without --allow-private", "[check][cli]")
 {
     const run_result r = check({"--json", "--resolver", server().address(), "mxonly.test"});
-    const auto result = json_of(r.out);
+    const auto result = json_object(r.out);
     CHECK(r.exit_code == 1);
     for (const std::string host : {"mx1.mxonly.test", "mx2.mxonly.test"}) {
         INFO(host);
@@ -253,7 +222,7 @@ TEST_CASE("check refuses to probe MX hosts on loopback without --allow-private",
 TEST_CASE("check --no-probe resolves the MX set without probing it", "[check][cli]")
 {
     const run_result r = check({"--json", "--no-probe", "--resolver", server().address(), "mxonly.test"});
-    const auto result = json_of(r.out);
+    const auto result = json_object(r.out);
     const auto found = codes(result);
     CHECK(found.count("mx-unreachable") == 0);
     CHECK(found.count("mx-missing") == 0);
@@ -280,17 +249,17 @@ TEST_CASE("check several domains prints one JSON object per line", "[check][cli]
     std::istringstream lines(r.out);
     std::vector<std::string> domains;
     for (std::string line; std::getline(lines, line);)
-        domains.push_back(json_of(line)->getValue<std::string>("domain"));
+        domains.push_back(json_object(line)->getValue<std::string>("domain"));
     CHECK(domains == std::vector<std::string>{"nothing.test", "mxonly.test"});
 }
 
 TEST_CASE("check --policy-file checks a candidate policy against the live MX set", "[check][cli]")
 {
-    temp_dir dir;
+    temp_dir dir("stswatch-check");
     const std::string policy_file = dir.write("mta-sts.txt", candidate_policy);
     const run_result r = check({"--json", "--no-probe", "--policy-file", policy_file, "--resolver", server().address(),
                                 "mxonly.test"});
-    const auto result = json_of(r.out);
+    const auto result = json_object(r.out);
     CHECK(r.exit_code == 1);
     // No database configured: the user is told that stored reports were not consulted.
     CHECK(r.err.find("not consulted") != std::string::npos);
@@ -314,22 +283,9 @@ TEST_CASE("check --policy-file checks a candidate policy against the live MX set
 TEST_CASE("check --policy-file also matches MX hosts seen in stored reports", "[check][cli][db]")
 {
     scratch_database db;
-    temp_dir dir;
-    const std::string report = R"({
-  "organization-name": "Sender Inc.",
-  "date-range": {"start-datetime": "2026-11-01T00:00:00Z", "end-datetime": "2026-11-01T23:59:59Z"},
-  "contact-info": "tlsrpt@sender.example",
-  "report-id": "check-cli-reported-mx-1",
-  "policies": [{
-    "policy": {"policy-type": "sts", "policy-domain": "mxonly.test",
-               "policy-string": ["version: STSv1", "mode: enforce", "mx: old-mx.mxonly.test", "max_age: 86400"],
-               "mx-host": ["old-mx.mxonly.test"]},
-    "summary": {"total-successful-session-count": 10, "total-failure-session-count": 2},
-    "failure-details": [{"result-type": "validation-failure", "sending-mta-ip": "198.51.100.7",
-                         "receiving-mx-hostname": "old-mx.mxonly.test", "failed-session-count": 2}]
-  }]
-})";
-    const std::string report_file = dir.write("report.json", report);
+    temp_dir dir("stswatch-check");
+    const std::string report_file =
+        dir.write("report.json", mx_failure_report("check-cli-reported-mx-1", "mxonly.test", "old-mx.mxonly.test"));
     const run_result imported = run_program({bin(), "--db", db.url(), "import", "--no-progress", report_file});
     REQUIRE(imported.exit_code == 0);
 
@@ -337,7 +293,7 @@ TEST_CASE("check --policy-file also matches MX hosts seen in stored reports", "[
     const run_result r = check({"--db", db.url(), "--json", "--no-probe", "--policy-file", policy_file,
                                 "--resolver", server().address(), "mxonly.test"});
     INFO(r.err);
-    const auto result = json_of(r.out);
+    const auto result = json_object(r.out);
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("not consulted") == std::string::npos);
 
@@ -355,7 +311,7 @@ TEST_CASE("check --policy-file also matches MX hosts seen in stored reports", "[
 
 TEST_CASE("check --policy-file with an unreachable database warns and goes on", "[check][cli]")
 {
-    temp_dir dir;
+    temp_dir dir("stswatch-check");
     const std::string policy_file = dir.write("mta-sts.txt", candidate_policy);
     const std::string dead_db = "host=127.0.0.1 port=" + std::to_string(free_port()) + " user=postgres dbname=none connect_timeout=2";
     const run_result r = check({"--db", dead_db, "--json", "--no-probe", "--policy-file", policy_file,
@@ -363,5 +319,5 @@ TEST_CASE("check --policy-file with an unreachable database warns and goes on", 
     CHECK(r.exit_code == 1);
     CHECK(r.err.find("warning") != std::string::npos);
     CHECK(r.err.find("not consulted") != std::string::npos);
-    CHECK(json_of(r.out)->getObject("sts")->getValue<bool>("candidate"));
+    CHECK(json_object(r.out)->getObject("sts")->getValue<bool>("candidate"));
 }

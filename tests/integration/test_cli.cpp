@@ -2,6 +2,7 @@
 // codes, stdout/stderr shapes, global options anywhere, and the newcomer's path: serve,
 // POST with curl, see the report in `reports list`.
 #include "tlsrpt/decode.hpp"
+#include "tests/support/json_text.hpp"
 #include "tests/support/sample_reports.hpp"
 #include "tests/support/scratch.hpp"
 #include "tests/support/test_support.hpp"
@@ -28,22 +29,6 @@ namespace {
 
 std::string bin() { return required_env("STSWATCH_BIN"); }
 
-std::vector<std::string> lines_of(const std::string& text)
-{
-    std::vector<std::string> out;
-    std::istringstream in(text);
-    for (std::string line; std::getline(in, line);)
-        if (!line.empty())
-            out.push_back(line);
-    return out;
-}
-
-Poco::JSON::Object::Ptr json_object(const std::string& text)
-{
-    Poco::JSON::Parser parser;
-    return parser.parse(text).extract<Poco::JSON::Object::Ptr>();
-}
-
 } // namespace
 
 TEST_CASE("parse prints one canonical line per valid file and names each invalid one")
@@ -57,7 +42,7 @@ TEST_CASE("parse prints one canonical line per valid file and names each invalid
 
     auto r = run_program({bin(), "parse", good, bad, gz, garbage});
     CHECK(r.exit_code == 65);
-    auto out = lines_of(r.out);
+    auto out = nonempty_lines(r.out);
     REQUIRE(out.size() == 2);
     auto first = json_object(out[0]);
     CHECK(first->getValue<std::string>("source") == good);
@@ -67,7 +52,7 @@ TEST_CASE("parse prints one canonical line per valid file and names each invalid
     CHECK(policy->getValue<std::string>("policy-domain") == "example.com");   // normalised
     CHECK(json_object(out[1])->getObject("report")->getValue<std::string>("report-id") == "r-2");
 
-    auto err = lines_of(r.err);
+    auto err = nonempty_lines(r.err);
     REQUIRE(err.size() == 2);
     CHECK(err[0].rfind("stswatch: " + bad + ": ", 0) == 0);
     CHECK(err[1].rfind("stswatch: " + garbage + ": ", 0) == 0);
@@ -80,7 +65,7 @@ TEST_CASE("parse reads standard input, takes options anywhere, and exits by the 
 
     auto from_stdin = run_program({bin(), "parse", "-"}, expired_cert_report("r-4", "example.net"));
     CHECK(from_stdin.exit_code == 0);
-    CHECK(lines_of(from_stdin.out).size() == 1);
+    CHECK(nonempty_lines(from_stdin.out).size() == 1);
     CHECK(from_stdin.err.empty());
 
     auto before = run_program({bin(), "--log-level", "warning", "parse", good});
@@ -175,8 +160,7 @@ TEST_CASE("serve: a report POSTed with curl is stored and listed, SIGTERM stops 
 
     auto listed = run_program({bin(), "reports", "list", "--db", db.url(), "--domain", "example.com", "--json"});
     REQUIRE(listed.exit_code == 0);
-    Poco::JSON::Parser parser;
-    auto rows = parser.parse(listed.out).extract<Poco::JSON::Array::Ptr>();
+    auto rows = json_array(listed.out);
     REQUIRE(rows->size() == 1);
     auto row = rows->getObject(0);
     CHECK(row->getValue<std::string>("report-id") == "cli-serve-1");

@@ -3,7 +3,9 @@
 // of `stswatch check --json` agree: either both find a usable policy with the same mode and
 // mx patterns, or neither does. Real Knot DNS, real nginx policy hosts, real certificates.
 // Where the two legitimately differ, the table says so and cites the RFC rule.
-#include "tests/integration/dns_server.hpp"
+#include "common/text.hpp"
+#include "tests/support/dns_server.hpp"
+#include "tests/support/json_text.hpp"
 #include "tests/support/loopback.hpp"
 #include "tests/support/policy_host.hpp"
 #include "tests/support/test_certs.hpp"
@@ -141,18 +143,10 @@ std::vector<fixture> fixtures()
     return f;
 }
 
-std::string lower(std::string s)
-{
-    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-    return s;
-}
-
 std::string zone_text(const std::vector<fixture>& fs, const std::map<std::string, std::string>& addresses)
 {
     std::ostringstream z;
-    z << "$ORIGIN " << zone_name << ".\n$TTL 60\n"
-      << "@ SOA ns." << zone_name << ". hostmaster." << zone_name << ". 1 60 60 60 60\n"
-      << "@ NS ns\nns A 127.0.0.1\n";
+    z << zone_file(zone_name);
     for (const auto& f : fs) {
         for (const auto& txt : f.sts_txt)
             z << "_mta-sts." << f.label << " TXT \"" << txt << "\"\n";
@@ -179,7 +173,7 @@ verdict resolver_verdict(const Poco::JSON::Object::Ptr& line)
         v.id = line->getValue<std::string>("id");
     if (const auto mx = pol->getArray("mx"))
         for (std::size_t i = 0; i < mx->size(); ++i)
-            v.mx.insert(lower(mx->getElement<std::string>(static_cast<unsigned>(i))));
+            v.mx.insert(stswatch::text::lowered(mx->getElement<std::string>(static_cast<unsigned>(i))));
     return v;
 }
 
@@ -209,22 +203,8 @@ verdict stswatch_verdict(const Poco::JSON::Object::Ptr& result, std::vector<std:
         v.id = sts->getValue<std::string>("id");
     if (const auto mx = pol->getArray("mx"))
         for (std::size_t i = 0; i < mx->size(); ++i)
-            v.mx.insert(lower(mx->getElement<std::string>(static_cast<unsigned>(i))));
+            v.mx.insert(stswatch::text::lowered(mx->getElement<std::string>(static_cast<unsigned>(i))));
     return v;
-}
-
-Poco::JSON::Object::Ptr parse_object(const std::string& text, const std::string& what)
-{
-    try {
-        Poco::JSON::Parser parser;
-        auto obj = parser.parse(text).extract<Poco::JSON::Object::Ptr>();
-        if (!obj)
-            FAIL(what << ": not a JSON object: " << text);
-        return obj;
-    } catch (const Poco::Exception& e) {
-        FAIL(what << ": not JSON (" << e.displayText() << "): " << text);
-    }
-    return {};
 }
 
 } // namespace
@@ -280,7 +260,8 @@ TEST_CASE("postfix-mta-sts-resolver and stswatch check agree on every fixture do
         for (std::string line; std::getline(in, line);) {
             if (line.empty())
                 continue;
-            auto obj = parse_object(line, "resolver_driver.py output");
+            INFO("resolver_driver.py output");
+            auto obj = json_object(line);
             client_lines[obj->getValue<std::string>("domain")] = obj;
         }
     }
@@ -298,7 +279,7 @@ TEST_CASE("postfix-mta-sts-resolver and stswatch check agree on every fixture do
         INFO("stswatch check exit " << ours.exit_code << ", stderr: " << ours.err);
         REQUIRE((ours.exit_code == 0 || ours.exit_code == 1));
         std::vector<std::string> sts_errors;
-        const verdict mine = stswatch_verdict(parse_object(ours.out, "stswatch check --json"), sts_errors);
+        const verdict mine = stswatch_verdict(json_object(ours.out), sts_errors);
         std::string errors;
         for (const auto& e : sts_errors)
             errors += e + " ";

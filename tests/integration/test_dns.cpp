@@ -1,7 +1,7 @@
 // The resolver against a real authoritative server (Knot): every record type, every status,
 // DNSSEC state, special-use names, timeouts.
 #include "net/dns.hpp"
-#include "tests/integration/dns_server.hpp"
+#include "tests/support/dns_server.hpp"
 #include "tests/support/loopback.hpp"
 
 #include <catch2/catch.hpp>
@@ -25,11 +25,7 @@ const std::string long_txt_a(255, 'a');
 const std::string long_txt_b(45, 'b');
 const std::string tlsa_hex = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
-const std::string main_zone = R"($ORIGIN stswatch.test.
-$TTL 60
-@           SOA   ns.stswatch.test. hostmaster.stswatch.test. 1 3600 600 86400 60
-@           NS    ns
-ns          A     127.0.0.1
+const std::string main_zone = zone_file("stswatch.test", R"(
 @           MX    10 mx1
 @           MX    20 MX2.Stswatch.Test.
 @           TXT   "v=STSv1; id=20250708"
@@ -43,20 +39,13 @@ _25._tcp.mx1 TLSA 3 1 1 )" + tlsa_hex + R"(
 alias       CNAME mx1
 nullmx      MX    0 .
 empty-txt   TXT   ""
-)";
+)");
 
-const std::string invalid_zone = R"($ORIGIN reports.invalid.
-$TTL 60
-@   SOA ns.reports.invalid. hostmaster.reports.invalid. 1 3600 600 86400 60
-@   NS  ns
-ns  A   127.0.0.1
-@   A   192.0.2.50
-)";
+const std::string invalid_zone = zone_file("reports.invalid", "@ A 192.0.2.50\n");
 
 std::string signed_zone(const std::string& name)
 {
-    return "$ORIGIN " + name + ".\n$TTL 60\n@ SOA ns." + name + ". hostmaster." + name +
-           ". 1 3600 600 86400 60\n@ NS ns\nns A 127.0.0.1\n@ TXT \"signed\"\n@ MX 10 mx\nmx A 192.0.2.9\n";
+    return zone_file(name, "@ TXT \"signed\"\n@ MX 10 mx\nmx A 192.0.2.9\n");
 }
 
 dns_server& server()
@@ -279,10 +268,45 @@ TEST_CASE("One resolver shared by threads")
     CHECK(good == 100);
 }
 
-TEST_CASE("Server addresses: good and bad")
+TEST_CASE("Server addresses: each good form reaches the server it names, bad ones are refused")
 {
-    for (const std::string good : {"127.0.0.1", "127.0.0.1:53", "::1", "[::1]:5353", "[2001:db8::1]"})
-        CHECK_NOTHROW(resolver_for(good));
+    // Knot listens on 127.0.0.1 only, at a port of its own: relays on ::1 and on the default
+    // port 53 stand in for it there, so that a resolver asking the wrong address or port
+    // gets no answer.
+    const udp_relay v6("::1", 0, server().port());
+    const udp_relay v4_default("127.0.0.1", 53, server().port());
+    const udp_relay v6_default("::1", 53, server().port());
+    const std::string knot_port = std::to_string(server().port());
+    struct good_case {
+        std::string server;
+        const udp_relay* via;   // nullptr: Knot itself
+    };
+    for (const auto& c : std::vector<good_case>{{"127.0.0.1:" + knot_port, nullptr},
+                                                {"[::1]:" + std::to_string(v6.port()), &v6},
+                                                {"127.0.0.1", &v4_default},
+                                                {"127.0.0.1:53", &v4_default},
+                                                {"::1", &v6_default},
+                                                {"[::1]", &v6_default},
+                                                {"[::1]:53", &v6_default}}) {
+        INFO(c.server);
+        const unsigned before = c.via ? c.via->relayed() : 0;
+        auto r = resolver_for(c.server, 2000);
+        const auto txt = r.txt("stswatch.test");
+        INFO(txt.error);
+        CHECK(txt.status == dns_status::ok);
+        CHECK(txt.records == std::vector<std::string>{"v=STSv1; id=20250708"});
+        if (c.via)
+            CHECK(c.via->relayed() > before);
+    }
+
+    // A well-formed address where nothing answers is accepted, and asked.
+    {
+        auto r = resolver_for("[2001:db8::1]", 300);
+        const auto txt = r.txt("stswatch.test");
+        CHECK(txt.status == dns_status::temporary_failure);
+        CHECK_THAT(txt.error, Catch::Contains("2001:db8::1"));
+    }
+
     struct bad_case {
         std::string server, words;
     };

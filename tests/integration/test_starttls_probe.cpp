@@ -218,13 +218,20 @@ TEST_CASE("probe_starttls: unreachable servers")
     }
     SECTION("closed before a greeting")
     {
+        // The server accepts and closes at once (an orderly FIN; the probe has sent nothing
+        // that could turn it into a reset): end of input while waiting for the greeting.
         auto silent = with_cert(make_test_cert({"mx1.example.test"}));
         silent.greeting = "";
         const auto mx = start_mx(silent);
         const auto r = probe_starttls("mx1.example.test", mx.address, probe_options());
         INFO(r.error);
-        CHECK((r.status == starttls_status::unreachable || r.status == starttls_status::smtp_error));
-        CHECK_THAT(r.error, Catch::Contains("before a greeting"));
+        CHECK(r.status == starttls_status::unreachable);
+        CHECK(r.error == "mx1.example.test (" + mx.address + " port 25) closed the connection before a greeting");
+        CHECK(r.banner.empty());
+        CHECK_FALSE(r.starttls_offered);
+        CHECK_FALSE(r.timed_out);
+        CHECK_FALSE(r.certificate.present);
+        CHECK(mx.sessions() == 1);
     }
     SECTION("a refusing greeting")
     {

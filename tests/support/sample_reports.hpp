@@ -45,6 +45,36 @@ inline std::string expired_cert_report(const std::string& report_id, const std::
            R"(","failed-session-count":3}]}]})";
 }
 
+// Microsoft: date-times without a zone, no mx-host, an sts-policy-fetch-error for 4 sessions
+// without policy-string (docs/senders.md).
+inline std::string microsoft_fetch_error_report(const std::string& id, const std::string& domain = "example.org")
+{
+    return R"({"organization-name":"Microsoft Corporation","date-range":{)"
+           R"("start-datetime":"2023-01-10T00:00:00","end-datetime":"2023-01-10T23:59:59"},)"
+           R"("contact-info":"tlsrpt-noreply@microsoft.com","report-id":")" + id + R"(",)"
+           R"("policies":[{"policy":{"policy-type":"sts","policy-domain":")" + domain + R"("},)"
+           R"("summary":{"total-successful-session-count":0,"total-failure-session-count":4},)"
+           R"("failure-details":[{"result-type":"sts-policy-fetch-error","failed-session-count":4}]}]})";
+}
+
+// One sts policy for domain naming mx_host alone (policy-string and mx-host), with
+// `successful` sessions that succeeded and `failed` ones that failed with result_type at
+// mx_host, from 198.51.100.7.
+inline std::string mx_failure_report(const std::string& report_id, const std::string& domain,
+                                     const std::string& mx_host, const std::string& result_type = "validation-failure",
+                                     long long successful = 10, long long failed = 2)
+{
+    return R"({"organization-name":"Sender Inc.","date-range":{"start-datetime":"2026-11-01T00:00:00Z",)"
+           R"("end-datetime":"2026-11-01T23:59:59Z"},"contact-info":"tlsrpt@sender.example","report-id":")" +
+           report_id + R"(","policies":[{"policy":{"policy-type":"sts","policy-domain":")" + domain +
+           R"(","policy-string":["version: STSv1","mode: enforce","mx: )" + mx_host + R"(","max_age: 86400"],)"
+           R"("mx-host":[")" + mx_host + R"("]},"summary":{"total-successful-session-count":)" +
+           std::to_string(successful) + R"(,"total-failure-session-count":)" + std::to_string(failed) +
+           R"(},"failure-details":[{"result-type":")" + result_type + R"(","sending-mta-ip":"198.51.100.7",)"
+           R"("receiving-mx-hostname":")" + mx_host + R"(","failed-session-count":)" + std::to_string(failed) +
+           "}]}]}";
+}
+
 // Base64 in lines of 76 characters (RFC 2045 §6.8), the way mail attachments are wrapped.
 inline std::string base64_lines(const std::string& data)
 {

@@ -9,6 +9,7 @@
 
 #include <arpa/inet.h>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -183,7 +184,8 @@ pipe_pair make_pipe()
 
 } // namespace
 
-run_result run_program(const std::vector<std::string>& argv, std::string_view stdin_data)
+run_result run_program(const std::vector<std::string>& argv, std::string_view stdin_data,
+                       std::chrono::milliseconds timeout)
 {
     if (argv.empty())
         throw std::invalid_argument("run_program: no program given");
@@ -206,8 +208,10 @@ run_result run_program(const std::vector<std::string>& argv, std::string_view st
         ::dup2(err.write.get(), 2);
         ::signal(SIGPIPE, SIG_DFL);
         ::execvp(args[0], args.data());
-        const char msg[] = "run_program: exec failed\n";
+        const char msg[] = "run_program: exec failed: ";
         [[maybe_unused]] auto n = ::write(2, msg, sizeof msg - 1);
+        n = ::write(2, args[0], std::strlen(args[0]));
+        n = ::write(2, "\n", 1);
         ::_exit(127);
     }
     in.read.reset();
@@ -221,16 +225,29 @@ run_result run_program(const std::vector<std::string>& argv, std::string_view st
     else
         ::fcntl(in.write.get(), F_SETFL, O_NONBLOCK);
 
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
     // Feed stdin and drain both outputs together: a child blocked writing a full stderr
     // pipe while we wait on its stdout would never finish.
     while (out.read.get() >= 0 || err.read.get() >= 0) {
+        int wait_ms = -1;
+        if (timeout > std::chrono::milliseconds::zero()) {
+            const auto left = std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+            if (left <= std::chrono::milliseconds::zero()) {
+                // What it printed so far stays in the result; a process it started may
+                // still hold the pipes, so they are not drained further.
+                ::kill(pid, SIGKILL);
+                result.timed_out = true;
+                break;
+            }
+            wait_ms = static_cast<int>(left.count());
+        }
         pollfd fds[3];
         nfds_t n = 0;
         int in_slot = -1, out_slot = -1, err_slot = -1;
         if (in.write.get() >= 0) { in_slot = static_cast<int>(n); fds[n++] = {in.write.get(), POLLOUT, 0}; }
         if (out.read.get() >= 0) { out_slot = static_cast<int>(n); fds[n++] = {out.read.get(), POLLIN, 0}; }
         if (err.read.get() >= 0) { err_slot = static_cast<int>(n); fds[n++] = {err.read.get(), POLLIN, 0}; }
-        if (::poll(fds, n, -1) < 0) {
+        if (::poll(fds, n, wait_ms) < 0) {
             if (errno == EINTR)
                 continue;
             throw std::runtime_error(std::string("poll: ") + std::strerror(errno));

@@ -3,6 +3,7 @@
 // without them fails with a message saying so, rather than passing without checking.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -37,12 +38,16 @@ std::string tls_file(std::string_view name);
 std::string data_file(std::string_view relative_path);
 
 struct run_result {
-    int exit_code = -1;
+    int exit_code = -1;       // the exit status; 128 + N when killed by signal N
     std::string out, err;
+    bool timed_out = false;   // killed (SIGKILL) for running past the timeout
 };
 
-// Runs argv[0] with args, feeding stdin_data, capturing stdout and stderr. No shell.
-run_result run_program(const std::vector<std::string>& argv, std::string_view stdin_data = {});
+// Runs argv[0] (looked up in PATH) with args, feeding stdin_data, capturing stdout and
+// stderr. No shell. A program that cannot be started exits 127 with "run_program: exec
+// failed" on stderr. With a timeout, a program still running after it is killed.
+run_result run_program(const std::vector<std::string>& argv, std::string_view stdin_data = {},
+                       std::chrono::milliseconds timeout = std::chrono::milliseconds::zero());
 
 // A TCP port that was free on 127.0.0.1 a moment ago.
 std::uint16_t free_port();

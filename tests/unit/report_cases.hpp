@@ -7,6 +7,8 @@
 
 #include "tlsrpt/report_parser.hpp"
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <stdexcept>
 #include <string>
@@ -32,11 +34,25 @@ struct bad_case {
     parse_limits limits = {};
 };
 
-// A report under tests/data/reports and the metadata it would arrive with.
+// What one policy of a sample report holds (RFC 8460 §4.4): its type and domain, the
+// summary's session counts and how many failure-details it lists.
+struct sample_policy {
+    policy_type type;
+    std::string domain;
+    std::int64_t successful, failed;
+    std::size_t failure_details;
+};
+
+// A report under tests/data/reports, the metadata it would arrive with, and what the parser
+// must read from it (or, for an invalid one, a substring of the reason it is refused).
 struct sample_file {
     std::string file;
     metadata_fields metadata = {};
     bool valid = true;
+    std::string organization = {};
+    std::string report_id = {};
+    std::vector<sample_policy> policies = {};
+    std::string refusal = {};
 };
 
 // One policy, one failure detail, every optional field given.
@@ -405,17 +421,29 @@ inline std::vector<bad_case> bad_cases()
 
 inline std::vector<sample_file> sample_files()
 {
+    const auto sts = policy_type::sts;
+    const auto tlsa = policy_type::tlsa;
+    const auto none = policy_type::no_policy_found;
     return {
-        {"google.json"},
-        {"microsoft-sts.json"},
-        {"microsoft-tlsa.json"},
-        {"microsoft-fetch-error.json"},
-        {"mailru.json"},
-        {"stalwart.json"},
-        {"postfix-sys4.json", {{"tls-report-domain", "example.org"}}},
-        {"socketlabs.json"},
-        {"rfc8460-example.json"},
-        {"draft-era.json", {}, false},
+        {"google.json", {}, true, "Google Inc.", "2025-07-08T00:00:00Z_example.com",
+         {{none, "example.com", 4, 0, 0}, {sts, "example.com", 120, 0, 0}, {sts, "example.com", 45, 2, 1}}},
+        {"microsoft-sts.json", {}, true, "Microsoft Corporation", "133810389004212345+example.com",
+         {{sts, "example.com", 87, 3, 1}}},
+        {"microsoft-tlsa.json", {}, true, "Microsoft Corporation", "133751040005551234+example.net",
+         {{tlsa, "mx.example.net", 310, 0, 0}, {sts, "example.net", 310, 0, 0}}},
+        {"microsoft-fetch-error.json", {}, true, "Microsoft Corporation", "133318944001234567+example.org",
+         {{sts, "example.org", 0, 12, 1}}},
+        {"mailru.json", {}, true, "Mail.Ru", "1714608000.example.org", {{sts, "example.org", 0, 2, 2}}},
+        {"stalwart.json", {}, true, "mail.example.net", "17079.mail.example.net.4f2a",
+         {{sts, "example.com", 9, 0, 0}, {none, "example.org", 0, 1, 1}}},
+        // No policy-domain in the report: filled from the TLS-Report-Domain header.
+        {"postfix-sys4.json", {{"tls-report-domain", "example.org"}}, true, "mail.sender.example",
+         "2025-09-20T00:00:00Z_idx1_example.org", {{none, "example.org", 17, 0, 0}}},
+        {"socketlabs.json", {}, true, "SocketLabs, Inc.", "5F2766C4A3E94B1A8D0C7E6F9B2A1D3C",
+         {{sts, "example.com", 1520, 6, 1}}},
+        {"rfc8460-example.json", {}, true, "Company-X", "5065427c-23d3-47ca-b6e0-946ea0e8c4be",
+         {{sts, "company-y.example", 5326, 303, 3}}},
+        {"draft-era.json", {}, false, {}, {}, {}, "pre-RFC draft schema"},
     };
 }
 

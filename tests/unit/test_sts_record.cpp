@@ -52,7 +52,9 @@ void check_bad_cases(const std::vector<test::record_bad>& cases, Evaluate evalua
 
 TEST_CASE("evaluate_sts_records: good records parse to their id and extensions")
 {
-    for (const auto& g : test::sts_record_good_cases()) {
+    const auto cases = test::sts_record_good_cases();
+    REQUIRE(cases.size() >= 12);   // the table as it stands: an emptied one must not pass
+    for (const auto& g : cases) {
         INFO(describe(g.txts));
         const auto e = evaluate_sts_records("Example.COM.", g.txts);
         INFO(describe(e.findings));
@@ -67,6 +69,7 @@ TEST_CASE("evaluate_sts_records: good records parse to their id and extensions")
 
 TEST_CASE("evaluate_sts_records: bad records give their finding")
 {
+    REQUIRE(test::sts_record_bad_cases().size() >= 26);   // the table as it stands: an emptied one must not pass
     check_bad_cases(test::sts_record_bad_cases(), evaluate_sts_records, "_mta-sts.example.com");
 }
 
@@ -122,7 +125,9 @@ TEST_CASE("evaluate_sts_records: which record is selected")
 
 TEST_CASE("evaluate_tlsrpt_records: good records parse to their destinations")
 {
-    for (const auto& g : test::tlsrpt_record_good_cases()) {
+    const auto cases = test::tlsrpt_record_good_cases();
+    REQUIRE(cases.size() >= 13);   // the table as it stands: an emptied one must not pass
+    for (const auto& g : cases) {
         INFO(describe(g.txts));
         const auto e = evaluate_tlsrpt_records("example.com", g.txts);
         INFO(describe(e.findings));
@@ -135,6 +140,7 @@ TEST_CASE("evaluate_tlsrpt_records: good records parse to their destinations")
 
 TEST_CASE("evaluate_tlsrpt_records: bad records give their finding")
 {
+    REQUIRE(test::tlsrpt_record_bad_cases().size() >= 27);   // the table as it stands: an emptied one must not pass
     check_bad_cases(test::tlsrpt_record_bad_cases(), evaluate_tlsrpt_records, "_smtp._tls.example.com");
 }
 
