@@ -1,6 +1,8 @@
 // Durable storage of reports in PostgreSQL (schema: sql/0001_create_reports.sql).
 #include "store/report_store.hpp"
 
+#include "store/connection.hpp"
+
 #include "tlsrpt/decode.hpp"
 #include "common/log.hpp"
 
@@ -1055,55 +1057,24 @@ enum class failure_class {
     unavailable,  // anything else on the database's side: try later
 };
 
-failure_class classify(const std::exception_ptr& error)
+// The store's policy (store/connection.hpp) as the write path applies it: a missing table,
+// disk full or a bug of ours is no report's fault, so every failure that is not one
+// report's value makes the database unavailable for the batch.
+failure_class classify_for_write(const std::exception_ptr& error)
 {
     try {
         std::rethrow_exception(error);
-    } catch (const pqxx::in_doubt_error&) {
-        return failure_class::in_doubt;
-    } catch (const pqxx::broken_connection&) {
-        return failure_class::connection;
-    } catch (const pqxx::transaction_rollback&) {
-        return failure_class::transient;
-    } catch (const pqxx::sql_error& e) {
-        const auto& state = e.sqlstate();
-        // Class 08: connection exception; 57P01..57P03: shutdown, crash, not yet accepting.
-        if (state.rfind("08", 0) == 0 || state.rfind("57P0", 0) == 0)
-            return failure_class::connection;
-        if (state == "40001" || state == "40P01")
-            return failure_class::transient;
-        // Class 22: data exception; 23: integrity constraint; 54: program limit (a value
-        // too large). Anything else (missing table, disk full, …) is no report's fault.
-        if (state.rfind("22", 0) == 0 || state.rfind("23", 0) == 0 || state.rfind("54", 0) == 0)
-            return failure_class::data;
-        return failure_class::unavailable;
     } catch (const report_data_error&) {
         return failure_class::data;
     } catch (...) {
-        return failure_class::unavailable;
     }
-}
-
-std::string first_line(const std::exception_ptr& error)
-{
-    std::string what;
-    try {
-        std::rethrow_exception(error);
-    } catch (const std::exception& e) {
-        what = e.what();
-    } catch (...) {
-        what = "unknown error";
+    switch (classify(error)) {
+    case db_failure::connection: return failure_class::connection;
+    case db_failure::retry: return failure_class::transient;
+    case db_failure::data: return failure_class::data;
+    case db_failure::in_doubt: return failure_class::in_doubt;
+    default: return failure_class::unavailable;
     }
-    const auto nl = what.find('\n');
-    if (nl != std::string::npos)
-        what.resize(nl);
-    // libpq's "ERROR:  …" prefix says nothing the caller needs.
-    const auto start = what.find_first_not_of(' ');
-    if (start != std::string::npos && what.compare(start, 6, "ERROR:") == 0) {
-        const auto text = what.find_first_not_of(' ', start + 6);
-        what = text == std::string::npos ? std::string() : what.substr(text);
-    }
-    return what;
 }
 
 std::exception_ptr unavailable(const std::exception_ptr& cause, const char* context = nullptr)
@@ -1143,7 +1114,7 @@ once_outcome store_with_retry(pqxx::connection& conn, const std::vector<batch_it
             return out;
         } catch (...) {
             out.error = std::current_exception();
-            out.kind = classify(out.error);
+            out.kind = classify_for_write(out.error);
         }
         if (out.kind != failure_class::connection && out.kind != failure_class::transient)
             break;
@@ -1190,18 +1161,6 @@ std::vector<store_attempt> store_items(pqxx::connection& conn, const std::vector
         break;
     }
     return attempts;
-}
-
-// Adds connect_timeout to a conninfo (key=value or URI) that has none, so that an
-// unreachable host makes store() fail in seconds rather than after the kernel's minutes.
-std::string with_connect_timeout(const std::string& url, unsigned seconds)
-{
-    if (url.find("connect_timeout") != std::string::npos)
-        return url;
-    const auto option = "connect_timeout=" + std::to_string(seconds);
-    if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0)
-        return url + (url.find('?') == std::string::npos ? "?" : "&") + option;
-    return url.empty() ? option : url + " " + option;
 }
 
 } // namespace
@@ -1255,7 +1214,7 @@ constexpr std::chrono::milliseconds max_backoff{2000};
 
 struct report_store::impl {
     store_options options;
-    std::string conninfo;
+    unsigned connect_timeout_s = default_connect_timeout_s;
 
     // Everything below up to the counters is guarded by mutex.
     std::mutex mutex;
@@ -1354,11 +1313,19 @@ struct report_store::impl {
         }
         if (!conn) {
             try {
-                conn = std::make_unique<pqxx::connection>(conninfo);
+                conn = open_connection(options.db_url, connect_timeout_s);
             } catch (...) {
-                const auto error = unavailable(std::current_exception());
-                note_down(first_line(std::current_exception()));
-                fail(batch, error);
+                // The database's own words, as for a failure during a batch.
+                std::string reason;
+                try {
+                    throw;
+                } catch (const store_unavailable& e) {
+                    reason = e.reason();
+                } catch (...) {
+                    reason = first_line(std::current_exception());
+                }
+                note_down(reason);
+                fail(batch, std::make_exception_ptr(store_unavailable("database unavailable: " + reason)));
                 return;
             }
         }
@@ -1437,8 +1404,7 @@ report_store::report_store(store_options options) : impl_(std::make_unique<impl>
     if (options.batch_max == 0)
         options.batch_max = 1;
     const auto timeout_s = std::chrono::duration_cast<std::chrono::seconds>(options.enqueue_timeout).count() / 2;
-    impl_->conninfo = with_connect_timeout(options.db_url,
-                                           static_cast<unsigned>(std::clamp<long long>(timeout_s, 2, 10)));
+    impl_->connect_timeout_s = static_cast<unsigned>(std::clamp<long long>(timeout_s, 2, 10));
     impl_->options = std::move(options);
     for (unsigned i = 0; i < impl_->options.writers; ++i)
         impl_->writers.emplace_back([this] { impl_->writer(); });
@@ -1571,6 +1537,12 @@ std::vector<report_row> list_reports(pqxx::connection& conn, const report_query&
         out.push_back(std::move(r));
     }
     return out;
+}
+
+std::vector<report_row> list_reports(const std::string& db_url, const report_query& q)
+{
+    auto conn = open_connection(db_url);
+    return guarded("cannot connect", [&] { return list_reports(*conn, q); });
 }
 
 } // namespace stswatch

@@ -10,6 +10,7 @@
 // returns only after the commit that holds the report (or throws).
 #pragma once
 
+#include "store/errors.hpp"
 #include "tlsrpt/report.hpp"
 #include "tlsrpt/report_parser.hpp"
 
@@ -51,21 +52,6 @@ enum class store_outcome { stored, duplicate };
 struct store_result {
     store_outcome outcome;
     std::int64_t report_key;         // reports.id
-};
-
-// The database cannot make the report durable now (down, broken connection, timeout):
-// the caller should answer "try later" (HTTP 503, SMTP 451, exit 75).
-class store_unavailable : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
-// The database refuses a value of this report (e.g. a count that overflows when summed):
-// storing it again will fail again. The caller should answer "bad report" (HTTP 400,
-// SMTP 554, exit 65). Other reports of the same batch are not affected.
-class store_rejected : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
 };
 
 struct store_options {
@@ -136,5 +122,8 @@ struct report_query {
 // Newest first (start-datetime descending). policy_domains sorted and distinct; transports
 // in the order they were first received; received_at is the first receipt.
 std::vector<report_row> list_reports(pqxx::connection& conn, const report_query& q);
+// The same on a connection of its own (store/connection.hpp). Throws store_unavailable
+// ("cannot connect: …", "no schema (run stswatch db migrate)"), store_error.
+std::vector<report_row> list_reports(const std::string& db_url, const report_query& q);
 
 } // namespace stswatch
