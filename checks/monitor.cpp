@@ -2,13 +2,14 @@
 #include "checks/monitor.hpp"
 
 #include "common/log.hpp"
+#include "common/worker.hpp"
 
 #include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <random>
-#include <thread>
+#include <stop_token>
 
 namespace stswatch {
 
@@ -21,16 +22,16 @@ struct monitor::impl {
     check_function check;
 
     std::mutex mutex;
-    std::condition_variable wake;         // the scheduler: stop, or a worker became free
-    std::condition_variable work_ready;   // the workers: a domain queued, or stop
+    std::condition_variable_any wake;         // the scheduler: stop, or a worker became free
+    std::condition_variable_any work_ready;   // the workers: a domain queued, or stop
     std::deque<std::string> queue;
     std::size_t busy = 0;
-    bool stopping = false;
     bool slot_freed = false;
     bool started = false;
-    std::thread scheduler;
-    std::vector<std::thread> workers;
     std::mt19937_64 random{std::random_device{}()};
+    // Last: stopped (and joined) before the members they use go.
+    worker scheduler;        // "monitor"
+    worker_group workers;    // "monitor-check-0", …
 
     std::chrono::system_clock::time_point next_check_time()
     {
@@ -49,11 +50,11 @@ struct monitor::impl {
     // scheduler takes a domain still being checked.
     std::chrono::seconds lease() const { return std::chrono::seconds(std::max(900u, options.interval_s)); }
 
-    void run_scheduler()
+    void run_scheduler(std::stop_token stop)
     {
         std::unique_ptr<monitor_store> store;
         std::unique_lock lock(mutex);
-        while (!stopping) {
+        while (!stop.stop_requested()) {
             const std::size_t running = queue.size() + busy;
             const std::size_t free = options.concurrency > running ? options.concurrency - running : 0;
             if (free > 0) {
@@ -73,7 +74,7 @@ struct monitor::impl {
                 if (!claimed.empty())
                     work_ready.notify_all();
             }
-            wake.wait_for(lock, std::chrono::milliseconds(options.poll_ms), [&] { return stopping || slot_freed; });
+            wake.wait_for(lock, stop, std::chrono::milliseconds(options.poll_ms), [&] { return slot_freed; });
             slot_freed = false;
         }
     }
@@ -132,13 +133,13 @@ struct monitor::impl {
         }
     }
 
-    void run_worker()
+    void run_worker(std::stop_token stop)
     {
         std::unique_ptr<monitor_store> store;   // one connection per thread
         std::unique_lock lock(mutex);
         for (;;) {
-            work_ready.wait(lock, [&] { return stopping || !queue.empty(); });
-            if (stopping)
+            work_ready.wait(lock, stop, [&] { return !queue.empty(); });
+            if (stop.stop_requested())
                 return;   // stop() releases the domains still queued
             std::string domain = std::move(queue.front());
             queue.pop_front();
@@ -171,10 +172,10 @@ void monitor::start()
     if (impl_->started)
         return;
     impl_->started = true;
-    impl_->stopping = false;
-    for (unsigned i = 0; i < impl_->options.concurrency; ++i)
-        impl_->workers.emplace_back([this] { impl_->run_worker(); });
-    impl_->scheduler = std::thread([this] { impl_->run_scheduler(); });
+    auto* impl = impl_.get();
+    impl_->workers.start("monitor-check", impl_->options.concurrency,
+                         [impl](std::stop_token stop, unsigned) { impl->run_worker(stop); });
+    impl_->scheduler = worker("monitor", [impl](std::stop_token stop) { impl->run_scheduler(stop); });
 }
 
 void monitor::stop()
@@ -183,19 +184,15 @@ void monitor::stop()
         std::lock_guard lock(impl_->mutex);
         if (!impl_->started)
             return;
-        impl_->stopping = true;
     }
-    impl_->wake.notify_all();
-    impl_->work_ready.notify_all();
-    if (impl_->scheduler.joinable())
-        impl_->scheduler.join();
-    for (auto& w : impl_->workers)
-        if (w.joinable())
-            w.join();
+    // The workers first, so that none starts a check the scheduler's last claim queued; each
+    // running check finishes and is saved before its worker returns.
+    impl_->workers.request_stop();
+    impl_->scheduler.stop();
+    impl_->workers.stop();
     std::deque<std::string> unstarted;
     {
         std::lock_guard lock(impl_->mutex);
-        impl_->workers.clear();
         unstarted.swap(impl_->queue);
         impl_->started = false;
     }

@@ -5,6 +5,7 @@
 #include "store/connection.hpp"
 #include "store/store_batch.hpp"
 #include "common/log.hpp"
+#include "common/worker.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -14,7 +15,7 @@
 #include <future>
 #include <mutex>
 #include <string_view>
-#include <thread>
+#include <stop_token>
 
 namespace stswatch {
 
@@ -59,8 +60,8 @@ struct report_store::impl {
     // Two conditions, so that a report arriving wakes a writer only when that writer has
     // something to do: an idle writer when the queue was empty, a lingering one when its
     // batch is full. Waking a lingering writer for every report cost a context switch each.
-    std::condition_variable work_queued;    // writers waiting for a first report
-    std::condition_variable batch_full;     // writers lingering for company
+    std::condition_variable_any work_queued;    // writers waiting for a first report
+    std::condition_variable_any batch_full;     // writers lingering for company
     std::deque<pending_ptr> queue;
     bool stopping = false;
     // While the database is down, store() answers at once until retry_at, and each failed
@@ -70,7 +71,8 @@ struct report_store::impl {
     std::string down_reason;
 
     std::atomic<std::uint64_t> stored{0}, duplicates{0}, batches{0}, failures{0};
-    std::vector<std::thread> writers;
+    // Last: stopped (and joined) before the members they use go.
+    worker_group writers;
 
     bool database_down(std::chrono::steady_clock::time_point now) const { return now < retry_at; }
 
@@ -120,13 +122,14 @@ struct report_store::impl {
             p->promise.set_exception(error);
     }
 
-    std::vector<pending_ptr> take_batch(std::unique_lock<std::mutex>& lock)
+    // Waits for reports; once stop is requested, returns at once with what is queued (the
+    // destructor drains the queue).
+    std::vector<pending_ptr> take_batch(std::unique_lock<std::mutex>& lock, std::stop_token stop)
     {
-        work_queued.wait(lock, [&] { return stopping || !queue.empty(); });
+        work_queued.wait(lock, stop, [&] { return !queue.empty(); });
         // Linger for company only when the queue is short: a full batch goes at once.
-        if (!stopping && queue.size() < options.batch_max && options.batch_wait.count() > 0)
-            batch_full.wait_for(lock, options.batch_wait,
-                                [&] { return stopping || queue.size() >= options.batch_max; });
+        if (!stop.stop_requested() && queue.size() < options.batch_max && options.batch_wait.count() > 0)
+            batch_full.wait_for(lock, stop, options.batch_wait, [&] { return queue.size() >= options.batch_max; });
         std::vector<pending_ptr> batch;
         while (!queue.empty() && batch.size() < options.batch_max) {
             auto p = std::move(queue.front());
@@ -205,15 +208,15 @@ struct report_store::impl {
         }
     }
 
-    void writer()
+    void writer(std::stop_token stop)
     {
         std::unique_ptr<pqxx::connection> conn;
         for (;;) {
             std::vector<pending_ptr> batch;
             {
                 std::unique_lock lock(mutex);
-                batch = take_batch(lock);
-                if (batch.empty() && stopping && queue.empty())
+                batch = take_batch(lock, stop);
+                if (batch.empty() && stop.stop_requested() && queue.empty())
                     return;
             }
             if (batch.empty())
@@ -245,20 +248,18 @@ report_store::report_store(store_options options) : impl_(std::make_unique<impl>
     const auto timeout_s = std::chrono::duration_cast<std::chrono::seconds>(options.enqueue_timeout).count() / 2;
     impl_->connect_timeout_s = static_cast<unsigned>(std::clamp<long long>(timeout_s, 2, 10));
     impl_->options = std::move(options);
-    for (unsigned i = 0; i < impl_->options.writers; ++i)
-        impl_->writers.emplace_back([this] { impl_->writer(); });
+    impl_->writers.start("store-writer", impl_->options.writers,
+                         [impl = impl_.get()](std::stop_token stop, unsigned) { impl->writer(stop); });
 }
 
 report_store::~report_store()
 {
     {
+        // store() refuses from now on; the writers drain what is queued, then return.
         std::lock_guard lock(impl_->mutex);
         impl_->stopping = true;
     }
-    impl_->work_queued.notify_all();
-    impl_->batch_full.notify_all();
-    for (auto& t : impl_->writers)
-        t.join();
+    impl_->writers.stop();
 }
 
 store_result report_store::store(incoming_report report)
