@@ -8,6 +8,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 
 namespace stswatch::cli {
 
@@ -173,6 +174,12 @@ std::string first_line(const std::string& message)
 {
     auto end = message.find('\n');
     return message.substr(0, end);
+}
+
+int database_unavailable(const store_unavailable& e)
+{
+    std::cerr << "stswatch: database: " << first_line(e.what()) << "\n";
+    return unavailable;
 }
 
 std::string require_db_url(const context& ctx)

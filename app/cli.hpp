@@ -2,6 +2,7 @@
 #pragma once
 
 #include "common/settings.hpp"
+#include "store/errors.hpp"
 
 #include <Poco/AutoPtr.h>
 #include <Poco/Util/LayeredConfiguration.h>
@@ -62,6 +63,10 @@ void reject_unknown_options(const std::vector<std::string>& args, const std::str
 
 // The database URL from --db, STSWATCH_DB or db.url; command_error(78) when none is set.
 std::string require_db_url(const context& ctx);
+
+// The one answer to a database that cannot serve now (store_unavailable, wherever it comes
+// from): prints "stswatch: database: <what>" to stderr and returns 69 (EX_UNAVAILABLE).
+int database_unavailable(const store_unavailable& e);
 
 // The first line of a (libpq) message, without its trailing newline.
 std::string first_line(const std::string& message);

@@ -3,34 +3,23 @@
 
 #include "store/migrations.hpp"
 
-#include <pqxx/pqxx>
-
 #include <iostream>
 
 namespace stswatch::cli {
 
 namespace {
 
-pqxx::connection connect_or_fail(const std::string& url)
-{
-    try {
-        return pqxx::connection(url);
-    } catch (const pqxx::broken_connection& e) {
-        throw command_error(unavailable, "stswatch: database: cannot connect: " + first_line(e.what()));
-    }
-}
-
 int migrate_command(context& ctx)
 {
     reject_unknown_options(ctx.args, "db migrate");
     if (!ctx.args.empty())
         throw usage_error("db migrate: unexpected argument \"" + ctx.args.front() + "\"");
-    auto conn = connect_or_fail(require_db_url(ctx));
+    const std::string url = require_db_url(ctx);
     migrate_result result;
     try {
-        result = migrate(conn);
-    } catch (const pqxx::broken_connection& e) {
-        throw command_error(unavailable, "stswatch: database: connection lost: " + first_line(e.what()));
+        result = migrate_database(url);
+    } catch (const store_unavailable&) {
+        throw;   // main: "stswatch: database: cannot connect: …" or "…: connection lost: …", 69
     } catch (const std::exception& e) {
         throw command_error(software, std::string("stswatch: db migrate: ") + e.what());
     }
@@ -47,16 +36,10 @@ int create_database_command(context& ctx)
     if (ctx.args.size() != 1)
         throw usage_error("db create-database: needs exactly one NAME");
     const std::string name = ctx.args.front();
-    auto conn = connect_or_fail(require_db_url(ctx));
-    pqxx::nontransaction tx(conn);
-    auto exists = tx.exec_params("SELECT 1 FROM pg_database WHERE datname = $1", name);
-    if (!exists.empty()) {
+    if (create_database(require_db_url(ctx), name))
+        std::cout << "database " << name << " created\n";
+    else
         std::cout << "database " << name << " exists\n";
-        return ok;
-    }
-    // CREATE DATABASE takes no parameters: the name goes in as a quoted identifier.
-    tx.exec0("CREATE DATABASE " + tx.quote_name(name));
-    std::cout << "database " << name << " created\n";
     return ok;
 }
 

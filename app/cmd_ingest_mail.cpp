@@ -15,8 +15,6 @@
 #include "store/report_store.hpp"
 #include "store/migrations.hpp"
 
-#include <pqxx/pqxx>
-
 #include <iostream>
 
 namespace stswatch::cli {
@@ -24,11 +22,10 @@ namespace stswatch::cli {
 void prepare_database(const std::string& db_url)
 {
     try {
-        pqxx::connection conn(db_url);
-        migrate(conn);
-    } catch (const pqxx::broken_connection& e) {
-        throw command_error(temp_failure, "stswatch: database: unavailable: " + first_line(e.what()));
-    } catch (const pqxx::failure& e) {
+        migrate_database(db_url);
+    } catch (const store_unavailable& e) {
+        throw command_error(temp_failure, "stswatch: database: unavailable: " + first_line(e.reason()));
+    } catch (const store_error& e) {
         throw command_error(temp_failure, "stswatch: database: " + first_line(e.what()));
     }
 }

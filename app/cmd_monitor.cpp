@@ -9,8 +9,6 @@
 #include "store/migrations.hpp"
 #include "common/utf8.hpp"
 
-#include <pqxx/pqxx>
-
 #include <algorithm>
 #include <iomanip>
 #include <iostream>
@@ -27,14 +25,11 @@ std::unique_ptr<monitor_store> open_store(const context& ctx)
 {
     const std::string url = require_db_url(ctx);
     try {
-        {
-            pqxx::connection conn(url);
-            migrate(conn);
-        }
+        migrate_database(url);
         return std::make_unique<monitor_store>(url);
-    } catch (const pqxx::broken_connection& e) {
-        throw command_error(unavailable, "stswatch: database: cannot connect: " + first_line(e.what()));
-    } catch (const pqxx::failure& e) {
+    } catch (const store_unavailable&) {
+        throw;   // main: "stswatch: database: cannot connect: …", 69
+    } catch (const store_error& e) {
         throw command_error(unavailable, "stswatch: database: " + first_line(e.what()));
     }
 }

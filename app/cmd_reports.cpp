@@ -6,8 +6,6 @@
 #include "common/domain.hpp"
 #include "common/text.hpp"
 
-#include <pqxx/pqxx>
-
 #include <algorithm>
 #include <iomanip>
 #include <iostream>
@@ -134,15 +132,8 @@ int list_command(context& ctx)
     if (!ctx.args.empty())
         throw usage_error("reports list: unexpected argument \"" + ctx.args.front() + "\"");
 
-    std::vector<report_row> rows;
-    try {
-        pqxx::connection conn(require_db_url(ctx));
-        rows = list_reports(conn, q);
-    } catch (const pqxx::broken_connection& e) {
-        throw command_error(unavailable, "stswatch: database: cannot connect: " + first_line(e.what()));
-    } catch (const pqxx::undefined_table&) {
-        throw command_error(unavailable, "stswatch: database: no schema (run stswatch db migrate)");
-    }
+    // A database down or without schema: store_unavailable, answered by main (69).
+    const auto rows = list_reports(require_db_url(ctx), q);
     if (json)
         print_json(rows);
     else

@@ -19,7 +19,6 @@
 #include "store/migrations.hpp"
 
 #include <Poco/Util/ServerApplication.h>
-#include <pqxx/pqxx>
 
 #include <csignal>
 #include <iostream>
@@ -48,15 +47,13 @@ protected:
 
         const auto& s = settings_;
         try {
-            pqxx::connection conn(s.db_url);
-            auto result = migrate(conn);
+            auto result = migrate_database(s.db_url);
             for (const auto& name : result.applied)
                 log::info("db", "applied migration", {{"name", name}});
             log::info("db", "schema ready", {{"version", std::to_string(result.version)}});
-        } catch (const pqxx::broken_connection& e) {
-            log::error("db", "cannot connect", {{"error", first_line(e.what())}});
-            std::cerr << "stswatch: database: cannot connect: " << first_line(e.what()) << "\n";
-            return exit_code_ = unavailable;
+        } catch (const store_unavailable& e) {
+            log::error("db", "cannot connect", {{"error", first_line(e.reason())}});
+            return exit_code_ = database_unavailable(e);
         }
 
         if (s.https_cert.empty() || s.https_key.empty()) {

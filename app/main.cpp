@@ -4,7 +4,6 @@
 #include <Poco/Exception.h>
 
 #include <iostream>
-#include <pqxx/except>
 
 namespace {
 
@@ -83,9 +82,8 @@ int main(int argc, char** argv)
     } catch (const command_error& e) {
         std::cerr << e.what() << "\n";
         return e.code();
-    } catch (const pqxx::broken_connection& e) {
-        std::cerr << "stswatch: database: cannot connect: " << first_line(e.what()) << "\n";
-        return unavailable;
+    } catch (const stswatch::store_unavailable& e) {
+        return database_unavailable(e);
     } catch (const Poco::Exception& e) {
         std::cerr << "stswatch: " << e.displayText() << "\n";
         return software;

@@ -1,7 +1,10 @@
 // Applying the numbered migrations of sql/ (embedded at build time) in order.
 #include "store/migrations.hpp"
 
+#include "store/connection.hpp"
+
 #include <pqxx/result>
+#include <pqxx/nontransaction>
 #include <pqxx/transaction>
 
 #include <set>
@@ -77,6 +80,25 @@ migrate_result migrate(pqxx::connection& conn)
     tx.commit();
     result.version = applied.empty() ? 0 : *applied.rbegin();
     return result;
+}
+
+migrate_result migrate_database(const std::string& db_url)
+{
+    auto conn = open_connection(db_url);
+    return guarded("connection lost", [&] { return migrate(*conn); });
+}
+
+bool create_database(const std::string& db_url, const std::string& name)
+{
+    auto conn = open_connection(db_url);
+    return guarded("connection lost", [&] {
+        pqxx::nontransaction tx(*conn);
+        if (!tx.exec_params("SELECT 1 FROM pg_database WHERE datname = $1", name).empty())
+            return false;
+        // CREATE DATABASE takes no parameters: the name goes in as a quoted identifier.
+        tx.exec0("CREATE DATABASE " + tx.quote_name(name));
+        return true;
+    });
 }
 
 } // namespace stswatch

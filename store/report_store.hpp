@@ -10,6 +10,8 @@
 // returns only after the commit that holds the report (or throws).
 #pragma once
 
+#include "store/errors.hpp"
+#include "store/report_queries.hpp"
 #include "tlsrpt/report.hpp"
 #include "tlsrpt/report_parser.hpp"
 
@@ -51,21 +53,6 @@ enum class store_outcome { stored, duplicate };
 struct store_result {
     store_outcome outcome;
     std::int64_t report_key;         // reports.id
-};
-
-// The database cannot make the report durable now (down, broken connection, timeout):
-// the caller should answer "try later" (HTTP 503, SMTP 451, exit 75).
-class store_unavailable : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
-};
-
-// The database refuses a value of this report (e.g. a count that overflows when summed):
-// storing it again will fail again. The caller should answer "bad report" (HTTP 400,
-// SMTP 554, exit 65). Other reports of the same batch are not affected.
-class store_rejected : public std::runtime_error {
-public:
-    using std::runtime_error::runtime_error;
 };
 
 struct store_options {
@@ -113,28 +100,5 @@ struct store_attempt {
 // As store_batch, but never throws: one attempt per report, in the batch's order.
 std::vector<store_attempt> store_batch_each(pqxx::connection& conn,
                                            const std::vector<const incoming_report*>& batch);
-
-struct report_row {
-    std::int64_t key;
-    std::string organization_name, report_id;
-    utc_time start_datetime, end_datetime;
-    std::vector<std::string> policy_domains;
-    std::int64_t successful_sessions, failed_sessions;
-    std::vector<std::string> transports;
-    utc_time received_at;
-    std::string dkim_state;     // "" when no mail copy was checked
-    std::string dkim_domain;
-};
-
-struct report_query {
-    std::optional<std::string> domain;       // any policy of the report
-    // On the report's date range: reports that end after since and start at or before until.
-    std::optional<utc_time> since, until;
-    std::size_t limit = 1000;
-};
-
-// Newest first (start-datetime descending). policy_domains sorted and distinct; transports
-// in the order they were first received; received_at is the first receipt.
-std::vector<report_row> list_reports(pqxx::connection& conn, const report_query& q);
 
 } // namespace stswatch

@@ -138,14 +138,14 @@ TEST_CASE("monitor store saves snapshots with findings and change events", "[mon
     monitor_store store(db.url());
     db_view view(db.url());
     REQUIRE(store.add("example.com"));
-    CHECK_FALSE(store.latest("example.com"));
+    CHECK_FALSE(latest_snapshot(store, "example.com"));
 
     const auto first = snapshot("2025-07-08T12:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
     const auto next = std::chrono::system_clock::now() + 3600s;
-    const long long id1 = store.save(first, {}, next);
+    const long long id1 = save_snapshot(store, first, {}, next);
     CHECK(id1 > 0);
 
-    auto latest = store.latest("example.com");
+    auto latest = latest_snapshot(store, "example.com");
     REQUIRE(latest);
     CHECK(latest->id == id1);
     CHECK(latest->result.sts.policy_text == policy_v1);
@@ -167,7 +167,7 @@ TEST_CASE("monitor store saves snapshots with findings and change events", "[mon
     REQUIRE(extra.size() == 1);
     auto stored = second;
     stored.findings.insert(stored.findings.end(), extra.begin(), extra.end());
-    const long long id2 = store.save(stored, changes, next);
+    const long long id2 = save_snapshot(store, stored, changes, next);
     CHECK(id2 > id1);
 
     const std::vector<change_event> expected = {
@@ -207,15 +207,15 @@ TEST_CASE("monitor store saves snapshots with findings and change events", "[mon
     unavailable.domain = "example.com";
     unavailable.checked_at = "2025-07-08T14:00:00Z";
     unavailable.dns_unavailable = true;
-    store.save(unavailable, {}, next);
-    latest = store.latest("example.com");
+    save_snapshot(store, unavailable, {}, next);
+    latest = latest_snapshot(store, "example.com");
     REQUIRE(latest);
     CHECK(latest->id == id2);
 
     // Removing the domain keeps its history.
     REQUIRE(store.remove("example.com"));
     CHECK(store.changes("example.com").size() == expected.size());
-    CHECK(store.latest("example.com"));
+    CHECK(latest_snapshot(store, "example.com"));
 }
 
 TEST_CASE("monitor store lists the MX hosts seen in stored reports", "[monitor]")
@@ -355,7 +355,7 @@ TEST_CASE("the scheduler stops promptly when idle and diffs against the last sna
     {
         monitor_store store(db.url());
         REQUIRE(store.add("example.com"));
-        store.save(snapshot("2025-07-08T12:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")}), {},
+        save_snapshot(store, snapshot("2025-07-08T12:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")}), {},
                    std::chrono::system_clock::now() - 1s);
     }
     std::atomic<int> calls{0};
@@ -378,7 +378,7 @@ TEST_CASE("the scheduler stops promptly when idle and diffs against the last sna
     REQUIRE(changes.size() == 2);
     CHECK(changes[0].kind == "sts-policy-changed");
     CHECK(changes[1].kind == "sts-mx-patterns-changed");
-    auto latest = store.latest("example.com");
+    auto latest = latest_snapshot(store, "example.com");
     REQUIRE(latest);
     bool without_id = false;
     for (const auto& f : latest->result.findings)
@@ -465,7 +465,7 @@ TEST_CASE("the scheduler compares across a transient failure with the last known
         if (is_failed)
             CHECK(row[2].as<std::string>() == "aa11");
     }
-    const auto base = store.comparison_base("example.com");
+    const auto base = comparison_base(store, "example.com");
     REQUIRE(base);
     CHECK_FALSE(base->policy_source);
     CHECK(base->certificates.empty());
@@ -485,20 +485,20 @@ TEST_CASE("a policy source trimmed with old history leaves the policy unknown", 
     failed.sts.policy_text.reset();
     failed.sts.policy.reset();
     const auto next = std::chrono::system_clock::now() + 3600s;
-    const long long first_id = store.save(first, {}, next);
-    auto base = store.comparison_base("example.com");
+    const long long first_id = save_snapshot(store, first, {}, next);
+    auto base = comparison_base(store, "example.com");
     REQUIRE(base);
     std::vector<finding> extra;
     REQUIRE(diff_snapshots(*base, failed, extra).empty());
-    store.save(failed, {}, next, &*base);
-    base = store.comparison_base("example.com");
+    save_snapshot(store, failed, {}, next, &*base);
+    base = comparison_base(store, "example.com");
     REQUIRE(base);
     REQUIRE(base->policy_source);
     CHECK(base->policy_source->id == first_id);
 
     // docs/monitoring.md, Retention.
     view.rows("DELETE FROM check_snapshots WHERE domain = $1 AND checked_at < '2025-07-08T12:30:00Z'", "example.com");
-    base = store.comparison_base("example.com");
+    base = comparison_base(store, "example.com");
     REQUIRE(base);
     CHECK_FALSE(base->policy_source);
     const auto third = snapshot("2025-07-08T14:00:00Z", policy_v2, {healthy_mx("mx1.example.com", 10, "aa11")});
@@ -633,11 +633,11 @@ TEST_CASE("stswatch monitor add, list, changes and remove", "[monitor][cli]")
     {
         monitor_store store(db.url());
         const auto first = snapshot("2025-07-08T12:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
-        store.save(first, {}, std::chrono::system_clock::now() + 3600s);
+        save_snapshot(store, first, {}, std::chrono::system_clock::now() + 3600s);
         const auto second = snapshot("2025-07-08T13:00:00Z", policy_v1,
                                      {healthy_mx("mx1.example.com", 10, "aa11"), healthy_mx("mx2.example.com", 20, "cc33")});
         std::vector<finding> extra;
-        store.save(second, diff_snapshots(first, second, extra), std::chrono::system_clock::now() + 3600s);
+        save_snapshot(store, second, diff_snapshots(first, second, extra), std::chrono::system_clock::now() + 3600s);
     }
     r = run({"monitor", "changes", "example.com", "--json"});
     CHECK(r.exit_code == 0);
@@ -658,7 +658,7 @@ TEST_CASE("stswatch monitor add, list, changes and remove", "[monitor][cli]")
         third.checked_at = "2025-07-08T14:00:00Z";
         third.tlsrpt.record = "v=TLSRPTv1; rua=mailto:tlsrpt@example.com\x1b]0;owned\x07";
         std::vector<finding> extra;
-        store.save(third, diff_snapshots(second, third, extra), std::chrono::system_clock::now() + 3600s);
+        save_snapshot(store, third, diff_snapshots(second, third, extra), std::chrono::system_clock::now() + 3600s);
     }
     r = run({"monitor", "changes", "example.com"});
     CHECK(r.exit_code == 0);
@@ -695,19 +695,19 @@ TEST_CASE("a stored snapshot part that cannot be read is left out, not a reason 
     auto unreachable = snapshot("2025-07-08T13:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
     unreachable.mx[0].probe->status = starttls_status::unreachable;
     unreachable.mx[0].probe->certificate = {};
-    store.save(first, {}, std::chrono::system_clock::now() + 3600s);
-    auto base = store.comparison_base("example.com");
+    save_snapshot(store, first, {}, std::chrono::system_clock::now() + 3600s);
+    auto base = comparison_base(store, "example.com");
     REQUIRE(base);
     std::vector<finding> extra;
-    store.save(unreachable, diff_snapshots(*base, unreachable, extra), std::chrono::system_clock::now() + 3600s, &*base);
-    base = store.comparison_base("example.com");
+    save_snapshot(store, unreachable, diff_snapshots(*base, unreachable, extra), std::chrono::system_clock::now() + 3600s, &*base);
+    base = comparison_base(store, "example.com");
     REQUIRE(base);
     REQUIRE(base->certificates.size() == 1);   // carried for the unreachable MX
 
     // Carried certificates in a shape this version does not know: left out.
     view.rows("UPDATE check_snapshots SET carried_certificates = '{\"mx1.example.com 192.0.2.25\": 7}'"
               " WHERE domain = $1 AND carried_certificates IS NOT NULL", "example.com");
-    base = store.comparison_base("example.com");
+    base = comparison_base(store, "example.com");
     REQUIRE(base);
     CHECK(base->certificates.empty());
     CHECK(base->previous.result.mx.size() == 1);
@@ -715,6 +715,6 @@ TEST_CASE("a stored snapshot part that cannot be read is left out, not a reason 
     // The snapshot itself unreadable: nothing to compare with, and no exception.
     view.rows("UPDATE check_snapshots SET snapshot = '{\"not\": \"a check result\"}'"
               " WHERE domain = $1 AND checked_at = '2025-07-08T13:00:00Z'", "example.com");
-    CHECK_NOTHROW(base = store.comparison_base("example.com"));
+    CHECK_NOTHROW(base = comparison_base(store, "example.com"));
     CHECK_FALSE(base);
 }

@@ -278,6 +278,7 @@ TEST_CASE("diff_snapshots gives exactly the expected change events", "[monitor]"
             if (c.without_id_finding) {
                 REQUIRE(findings.size() == 1);
                 CHECK(findings[0].code == "sts-policy-changed-without-id");
+                CHECK(findings[0].level == severity::error);
                 CHECK(findings[0].subject == "_mta-sts.example.com");
                 CHECK(findings[0].message.find("max_age") != std::string::npos);
                 CHECK(findings[0].message.find("20250101") != std::string::npos);
@@ -309,11 +310,20 @@ TEST_CASE("diff_snapshots is symmetric for every added and removed kind", "[moni
     const std::vector<std::string> added = {"sts-record-added", "sts-policy-added", "mx-added", "tlsrpt-record-added"};
     const std::vector<std::string> removed = {"sts-record-removed", "sts-policy-removed", "mx-removed",
                                               "tlsrpt-record-removed"};
+    const std::vector<std::string> subjects = {"_mta-sts.example.com", "mta-sts.example.com", "mx1.example.com",
+                                               "_smtp._tls.example.com"};
+    const std::vector<std::string> values = {"v=STSv1; id=20250101", policy_v1, "10 mx1.example.com",
+                                             "v=TLSRPTv1; rua=mailto:tlsrpt@example.com"};
     for (std::size_t i = 0; i < 4; ++i) {
+        INFO("event " << i);
         CHECK(appeared[i].kind == added[i]);
         CHECK(vanished[i].kind == removed[i]);
-        CHECK(appeared[i].subject == vanished[i].subject);
-        CHECK(appeared[i].after == vanished[i].before);
+        CHECK(appeared[i].subject == subjects[i]);
+        CHECK(vanished[i].subject == subjects[i]);
+        CHECK(appeared[i].before.empty());
+        CHECK(appeared[i].after == values[i]);
+        CHECK(vanished[i].before == values[i]);
+        CHECK(vanished[i].after.empty());
     }
 }
 
@@ -333,9 +343,32 @@ TEST_CASE("the without-id finding needs the same non-empty id on both sides", "[
         after.sts.id = c.after_id;
         set_policy(after, policy_v2, sts_mode::testing, 604800, {"mx1.example.com"});
         std::vector<finding> findings;
-        diff_snapshots(before, after, findings);
-        INFO("before id " << c.before_id.value_or("(none)") << ", after id " << c.after_id.value_or("(none)"));
-        CHECK(findings.size() == (c.finding ? 1u : 0u));
+        const auto events = diff_snapshots(before, after, findings);
+        INFO("before id " << c.before_id.value_or("(none)") << ", after id " << c.after_id.value_or("(none)")
+                          << ", got:\n" << describe(events));
+        // The text, mode and max_age changed in every case; the id too in one of them.
+        std::vector<change_event> expected;
+        if (c.before_id.value_or("") != c.after_id.value_or(""))
+            expected.push_back({"sts-id-changed", "_mta-sts.example.com", *c.before_id, *c.after_id});
+        expected.push_back({"sts-policy-changed", "mta-sts.example.com", policy_v1, policy_v2});
+        expected.push_back({"sts-mode-changed", "mta-sts.example.com", "enforce", "testing"});
+        expected.push_back({"sts-max-age-changed", "mta-sts.example.com", "86400", "604800"});
+        REQUIRE(events.size() == expected.size());
+        for (std::size_t i = 0; i < events.size(); ++i) {
+            CHECK(events[i].kind == expected[i].kind);
+            CHECK(events[i].subject == expected[i].subject);
+            CHECK(events[i].before == expected[i].before);
+            CHECK(events[i].after == expected[i].after);
+        }
+        if (c.finding) {
+            REQUIRE(findings.size() == 1);
+            CHECK(findings[0].code == "sts-policy-changed-without-id");
+            CHECK(findings[0].level == severity::error);
+            CHECK(findings[0].subject == "_mta-sts.example.com");
+            CHECK(findings[0].message.find(*c.before_id) != std::string::npos);
+        } else {
+            CHECK(findings.empty());
+        }
     }
 }
 
@@ -454,6 +487,8 @@ TEST_CASE("a transient failure between two checks hides no change and invents no
             if (c.without_id_finding) {
                 REQUIRE(findings.size() == 1);
                 CHECK(findings[0].code == "sts-policy-changed-without-id");
+                CHECK(findings[0].level == severity::error);
+                CHECK(findings[0].subject == "_mta-sts.example.com");
                 CHECK(findings[0].message.find("20250101") != std::string::npos);
                 CHECK(findings[0].message.find("86400 s") != std::string::npos);   // the old policy's max_age
             } else {
