@@ -9,6 +9,7 @@
 #include "app/cli.hpp"
 
 #include "collector/importer.hpp"
+#include "common/worker.hpp"
 #include "store/report_store.hpp"
 
 #include <algorithm>
@@ -19,7 +20,6 @@
 #include <iostream>
 #include <mutex>
 #include <sstream>
-#include <thread>
 
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -59,18 +59,13 @@ std::string counts_line(const import_counts& c, double seconds)
 // The progress line on a terminal: rewritten in place at most ten times a second.
 class progress_line {
 public:
-    progress_line(const importer& imp, std::chrono::steady_clock::time_point start) : importer_(imp), start_(start)
+    progress_line(const importer& imp, std::chrono::steady_clock::time_point start)
+        : importer_(imp), start_(start), worker_("import-progress", [this](std::stop_token stop) { run(stop); })
     {
-        thread_ = std::thread([this] { run(); });
     }
     ~progress_line()
     {
-        {
-            std::lock_guard lock(mutex_);
-            done_ = true;
-        }
-        wake_.notify_all();
-        thread_.join();
+        worker_.stop();
         std::fputs("\r\033[K", stderr);
         std::fflush(stderr);
     }
@@ -78,10 +73,13 @@ public:
     progress_line& operator=(const progress_line&) = delete;
 
 private:
-    void run()
+    void run(std::stop_token stop)
     {
-        std::unique_lock lock(mutex_);
-        while (!wake_.wait_for(lock, std::chrono::milliseconds(100), [this] { return done_; })) {
+        std::mutex mutex;
+        std::condition_variable_any wake;   // woken only by the stop request
+        std::unique_lock lock(mutex);
+        while (!wake.wait_for(lock, stop, std::chrono::milliseconds(100), [] { return false; }) &&
+               !stop.stop_requested()) {
             const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
             std::string text = "importing: " + counts_line(importer_.counts(), seconds);
             // A line wider than the terminal would wrap, and \r would then rewrite only its
@@ -96,10 +94,7 @@ private:
 
     const importer& importer_;
     std::chrono::steady_clock::time_point start_;
-    std::mutex mutex_;
-    std::condition_variable wake_;
-    bool done_ = false;
-    std::thread thread_;
+    worker worker_;   // last: starts once the members above exist
 };
 
 unsigned jobs_option(std::vector<std::string>& args)
