@@ -3,7 +3,7 @@
 // and the exit codes (0 healthy, 1 errors found, 69 DNS unavailable).
 #include "mtasts/findings.hpp"
 #include "common/utf8.hpp"
-#include "tests/integration/check_scenario.hpp"
+#include "tests/support/check_scenario.hpp"
 
 #include <catch2/catch.hpp>
 

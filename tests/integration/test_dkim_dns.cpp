@@ -3,7 +3,7 @@
 #include "collector/dkim_keys.hpp"
 #include "net/dns.hpp"
 #include "mail/dkim.hpp"
-#include "tests/integration/dns_server.hpp"
+#include "tests/support/dns_server.hpp"
 #include "tests/support/loopback.hpp"
 #include "tests/unit/dkim_cases.hpp"
 

@@ -2,7 +2,7 @@
 // certificates from the test CA (or self-signed, expired, misnamed), names served by Knot;
 // hosts that trickle, and names with more addresses than are tried.
 #include "checks/policy_fetch.hpp"
-#include "tests/integration/dns_server.hpp"
+#include "tests/support/dns_server.hpp"
 #include "tests/support/loopback.hpp"
 #include "tests/support/policy_host.hpp"
 #include "tests/support/test_certs.hpp"
