@@ -3,7 +3,7 @@
 #include "collector/dkim_keys.hpp"
 #include "net/dns.hpp"
 #include "mail/dkim.hpp"
-#include "tests/integration/dns_server.hpp"
+#include "tests/support/dns_server.hpp"
 #include "tests/support/loopback.hpp"
 #include "tests/unit/dkim_cases.hpp"
 
@@ -48,14 +48,12 @@ keys& test_keys()
 dns_server& server()
 {
     auto& k = test_keys();
-    const std::string zone = "$ORIGIN reporter.test.\n$TTL 60\n"
-                             "@ SOA ns.reporter.test. hostmaster.reporter.test. 1 3600 600 86400 60\n"
-                             "@ NS ns\nns A 127.0.0.1\n"
-                             "rsa._domainkey TXT" + zone_txt(k.rsa.record()) + "\n"
-                             "ed._domainkey TXT" + zone_txt(k.ed.record()) + "\n"
-                             "revoked._domainkey TXT" + zone_txt("v=DKIM1; k=ed25519; p=") + "\n"
-                             "broken._domainkey TXT" + zone_txt("v=DKIM1; k=ed25519") + "\n"
-                             "nokey._domainkey A 192.0.2.1\n";
+    const std::string zone = zone_file("reporter.test",
+                                       "rsa._domainkey TXT" + zone_txt(k.rsa.record()) + "\n"
+                                       "ed._domainkey TXT" + zone_txt(k.ed.record()) + "\n"
+                                       "revoked._domainkey TXT" + zone_txt("v=DKIM1; k=ed25519; p=") + "\n"
+                                       "broken._domainkey TXT" + zone_txt("v=DKIM1; k=ed25519") + "\n"
+                                       "nokey._domainkey A 192.0.2.1\n");
     static dns_server s({{"reporter.test", zone}});
     return s;
 }

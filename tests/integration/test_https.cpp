@@ -40,22 +40,12 @@
 using namespace stswatch;
 using steady = std::chrono::steady_clock;
 using stswatch::test::google_report;
+using stswatch::test::microsoft_fetch_error_report;
 using stswatch::test::temp_file;
 
 namespace {
 
 const std::string report_path = "/v1/tlsrpt";
-
-// Microsoft: date-times without a zone, no mx-host, a fetch error without policy-string.
-std::string microsoft_report(const std::string& id, const std::string& domain = "example.org")
-{
-    return R"({"organization-name":"Microsoft Corporation","date-range":{)"
-           R"("start-datetime":"2023-01-10T00:00:00","end-datetime":"2023-01-10T23:59:59"},)"
-           R"("contact-info":"tlsrpt-noreply@microsoft.com","report-id":")" + id + R"(",)"
-           R"("policies":[{"policy":{"policy-type":"sts","policy-domain":")" + domain + R"("},)"
-           R"("summary":{"total-successful-session-count":0,"total-failure-session-count":4},)"
-           R"("failure-details":[{"result-type":"sts-policy-fetch-error","failed-session-count":4}]}]})";
-}
 
 Poco::Net::Context::Ptr client_tls()
 {
@@ -259,7 +249,7 @@ TEST_CASE("curl posts reports the way real senders label them")
 {
     test_server server;
     const auto google_json = google_report("curl-google");
-    const auto ms_json = microsoft_report("133810389004212345+example.org");
+    const auto ms_json = microsoft_fetch_error_report("133810389004212345+example.org");
 
     struct sent {
         const char* name;
@@ -450,7 +440,7 @@ TEST_CASE("concurrent clients: every report is stored exactly once")
                 for (const int n : {i, clients + i % shared_reports}) {
                     const auto id = n < clients ? "own-" + std::to_string(n) : "shared-" + std::to_string(n);
                     const bool google = n % 2 == 1;
-                    const auto body = google ? gzip_compress(google_report(id)) : microsoft_report(id);
+                    const auto body = google ? gzip_compress(google_report(id)) : microsoft_fetch_error_report(id);
                     const auto r = exchange(*session, "POST", report_path,
                                             google ? "application/tlsrpt+gzip" : "application/tlsrpt+json", body);
                     if (r.status == 201)
@@ -489,7 +479,7 @@ TEST_CASE("keep-alive: several reports on one connection")
     const auto bad = exchange(*session, "POST", report_path, "application/tlsrpt+json", "{\"x\":");
     CHECK(bad.status == 400);
     const auto after = exchange(*session, "POST", report_path, "application/tlsrpt+json",
-                                microsoft_report("keepalive-after"));
+                                microsoft_fetch_error_report("keepalive-after"));
     CHECK(after.status == 201);
     CHECK(session->socket().address().port() == local_port);
     CHECK(server.count("SELECT count(*) FROM reports") == 6);

@@ -2,7 +2,7 @@
 // certificates from the test CA (or self-signed, expired, misnamed), names served by Knot;
 // hosts that trickle, and names with more addresses than are tried.
 #include "checks/policy_fetch.hpp"
-#include "tests/integration/dns_server.hpp"
+#include "tests/support/dns_server.hpp"
 #include "tests/support/loopback.hpp"
 #include "tests/support/policy_host.hpp"
 #include "tests/support/test_certs.hpp"
@@ -43,8 +43,7 @@ public:
     // `extra_records` are zone lines added as they are ("mta-sts.txtonly TXT \"x\"").
     explicit fetch_world(const std::vector<vhost_spec>& specs, const std::string& extra_records = {})
     {
-        std::string zone = "$ORIGIN " + zone_name + ".\n$TTL 60\n@ SOA ns." + zone_name + ". hostmaster." + zone_name +
-                           ". 1 3600 600 86400 60\n@ NS ns\nns A 127.0.0.1\n" + extra_records;
+        std::string zone = zone_file(zone_name, extra_records);
         std::vector<policy_vhost> vhosts;
         for (const auto& s : specs) {
             const std::string host = "mta-sts." + s.label + "." + zone_name;

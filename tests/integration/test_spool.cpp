@@ -3,6 +3,7 @@
 #include "tlsrpt/decode.hpp"
 #include "collector/https_receiver.hpp"
 #include "collector/spool.hpp"
+#include "tests/support/scratch.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -10,24 +11,13 @@
 
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 namespace fs = std::filesystem;
 using namespace stswatch;
 using stswatch::test::scratch_database;
+using stswatch::test::temp_dir;
 
 namespace {
-
-struct temp_dir {
-    fs::path path;
-    temp_dir()
-    {
-        char tmpl[] = "/tmp/stswatch-spool-it-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir() { fs::remove_all(path); }
-};
 
 spool_entry entry_for(const std::string& report_id)
 {

@@ -65,6 +65,10 @@ struct dkim_text_case {
     std::string text;
     bool ok = false;
     std::string words;   // bad: words the reason must contain
+    // good: the fields it parses to, as tests/unit/test_dkim.cpp spells them (a signature:
+    // "a= c= d= s= h= i= l= t= x=" and the decoded sizes of bh= and b=; a key: k=, the
+    // decoded size of p=, h= and its flags)
+    std::string parsed = {};
 };
 
 inline const std::string good_bh = "2jUSOH9NhtVGCQWNr9BrIAPreKQjO6Sn7XIkfJVOzv8=";
@@ -73,13 +77,17 @@ inline std::vector<dkim_text_case> dkim_signature_cases()
 {
     const std::string base = " v=1; a=rsa-sha256; d=example.com; s=sel; h=from:to; bh=" + good_bh + "; b=AAAA";
     return {
-        {"minimal", base, true, ""},
-        {"trailing semicolon", base + ";", true, ""},
+        {"minimal", base, true, "",
+         "a=rsa-sha256 c=simple/simple d=example.com s=sel h=from:to i=@example.com l=- t=- x=- bh=32 b=3"},
+        {"trailing semicolon", base + ";", true, "",
+         "a=rsa-sha256 c=simple/simple d=example.com s=sel h=from:to i=@example.com l=- t=- x=- bh=32 b=3"},
         {"folded with CRLF and tabs", " v=1;\r\n\ta=ed25519-sha256;\r\n d=Example.COM; s=sel;\r\n h=From : To;\r\n bh=" +
-                                          good_bh + ";\r\n b=AA\r\n AA", true, ""},
-        {"all optional tags", base + "; c=relaxed/simple; i=joe@mail.example.com; l=100; q=dns/txt; t=1; x=2; z=a", true, ""},
+                                          good_bh + ";\r\n b=AA\r\n AA", true, "",
+         "a=ed25519-sha256 c=simple/simple d=example.com s=sel h=from:to i=@example.com l=- t=- x=- bh=32 b=3"},
+        {"all optional tags", base + "; c=relaxed/simple; i=joe@mail.example.com; l=100; q=dns/txt; t=1; x=2; z=a", true, "",
+         "a=rsa-sha256 c=relaxed/simple d=example.com s=sel h=from:to i=joe@mail.example.com l=100 t=1 x=2 bh=32 b=3"},
         {"rsa-sha1 parses (refused later)", " v=1; a=rsa-sha1; d=example.com; s=sel; h=from; bh=AAAAAAAAAAAAAAAAAAAAAAAAAAA=; b=AAAA",
-         true, ""},
+         true, "", "a=rsa-sha1 c=simple/simple d=example.com s=sel h=from i=@example.com l=- t=- x=- bh=20 b=3"},
         {"empty", "", false, "empty tag list"},
         {"no equals", " v=1; a", false, "expected '='"},
         {"tag name starts with digit", " 1v=1", false, "expected a tag name"},
@@ -111,11 +119,12 @@ inline std::vector<dkim_text_case> dkim_signature_cases()
 inline std::vector<dkim_text_case> dkim_key_cases()
 {
     return {
-        {"rfc 8463 ed25519", rfc8463_ed25519_key_record, true, ""},
-        {"rfc 8463 rsa", rfc8463_rsa_key_record, true, ""},
-        {"no version, default rsa", "p=AAAA", true, ""},
-        {"revoked (empty p)", "v=DKIM1; p=", true, ""},
-        {"flags and services", "v=DKIM1; k=rsa; h=sha1:sha256; s=email; t=y:s; n=notes here; p=AAAA", true, ""},
+        {"rfc 8463 ed25519", rfc8463_ed25519_key_record, true, "", "k=ed25519 p=32 h= email=yes testing=no strict=no"},
+        {"rfc 8463 rsa", rfc8463_rsa_key_record, true, "", "k=rsa p=162 h= email=yes testing=no strict=no"},
+        {"no version, default rsa", "p=AAAA", true, "", "k=rsa p=3 h= email=yes testing=no strict=no"},
+        {"revoked (empty p)", "v=DKIM1; p=", true, "", "k=rsa p=0 h= email=yes testing=no strict=no"},
+        {"flags and services", "v=DKIM1; k=rsa; h=sha1:sha256; s=email; t=y:s; n=notes here; p=AAAA", true, "",
+         "k=rsa p=3 h=sha1:sha256 email=yes testing=yes strict=yes"},
         {"version not first", "k=rsa; v=DKIM1; p=AAAA", false, "not the first tag"},
         {"wrong version", "v=DKIM2; p=AAAA", false, "is not DKIM1"},
         {"unknown key type", "v=DKIM1; k=dsa; p=AAAA", false, "unknown key type"},

@@ -20,15 +20,10 @@ std::string google_report(const std::string& domain = "example.com")
     return test::google_report("2025-07-08T00:00:00Z_example.com", domain);
 }
 
-// Microsoft: date-times without a zone, no mx-host, a fetch error without policy-string.
+// The Microsoft sample with the report id these tests use.
 std::string microsoft_report(const std::string& domain = "example.org")
 {
-    return R"({"organization-name":"Microsoft Corporation","date-range":{)"
-           R"("start-datetime":"2023-01-10T00:00:00","end-datetime":"2023-01-10T23:59:59"},)"
-           R"("contact-info":"tlsrpt-noreply@microsoft.com","report-id":"133810389004212345+)" + domain + R"(",)"
-           R"("policies":[{"policy":{"policy-type":"sts","policy-domain":")" + domain + R"("},)"
-           R"("summary":{"total-successful-session-count":0,"total-failure-session-count":4},)"
-           R"("failure-details":[{"result-type":"sts-policy-fetch-error","failed-session-count":4}]}]})";
+    return test::microsoft_fetch_error_report("133810389004212345+" + domain, domain);
 }
 
 // One report naming two policy domains.

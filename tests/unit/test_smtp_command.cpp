@@ -7,6 +7,7 @@ using namespace stswatch;
 
 TEST_CASE("parse_smtp_command: good lines")
 {
+    REQUIRE(test::smtp_good_lines().size() >= 29);
     for (const auto& g : test::smtp_good_lines()) {
         INFO(g.line);
         const auto r = parse_smtp_command(g.line);
@@ -24,6 +25,7 @@ TEST_CASE("parse_smtp_command: good lines")
 
 TEST_CASE("parse_smtp_command: bad lines are refused with their code and reason")
 {
+    REQUIRE(test::smtp_bad_lines().size() >= 30);
     for (const auto& b : test::smtp_bad_lines()) {
         INFO(b.line);
         const auto r = parse_smtp_command(b.line);

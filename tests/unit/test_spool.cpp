@@ -1,29 +1,19 @@
 // The spool's file format and its size accounting (drain is tested against PostgreSQL in
 // tests/integration/test_spool.cpp).
 #include "collector/spool.hpp"
+#include "tests/support/scratch.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <filesystem>
 #include <fstream>
-#include <unistd.h>
 
 namespace fs = std::filesystem;
 using stswatch::spool;
 using stswatch::spool_entry;
+using stswatch::test::temp_dir;
 
 namespace {
-
-struct temp_dir {
-    fs::path path;
-    temp_dir()
-    {
-        char tmpl[] = "/tmp/stswatch-spool-XXXXXX";
-        REQUIRE(::mkdtemp(tmpl) != nullptr);
-        path = tmpl;
-    }
-    ~temp_dir() { fs::remove_all(path); }
-};
 
 spool_entry sample_entry()
 {

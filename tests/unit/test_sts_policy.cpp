@@ -14,6 +14,7 @@ using stswatch::test::has_finding;
 
 TEST_CASE("evaluate_policy: good policies parse to mode, max_age and mx")
 {
+    REQUIRE(test::sts_policy_good_cases().size() >= 15);
     for (const auto& g : test::sts_policy_good_cases()) {
         INFO(g.text);
         const auto e = evaluate_policy("example.com", g.text);
@@ -33,6 +34,7 @@ TEST_CASE("evaluate_policy: good policies parse to mode, max_age and mx")
 
 TEST_CASE("evaluate_policy: bad policies give their finding")
 {
+    REQUIRE(test::sts_policy_bad_cases().size() >= 39);
     for (const auto& b : test::sts_policy_bad_cases()) {
         INFO(b.text << "\nexpected " << b.code << ": " << b.reason);
         const auto e = evaluate_policy("Example.com", b.text);
@@ -101,6 +103,7 @@ TEST_CASE("evaluate_policy: details")
 
 TEST_CASE("mx_pattern_matches: RFC 8461 §4.1 table")
 {
+    REQUIRE(test::mx_match_cases().size() >= 18);
     for (const auto& c : test::mx_match_cases()) {
         INFO("pattern \"" << c.pattern << "\" host \"" << c.host << "\"");
         CHECK(mx_pattern_matches(c.pattern, c.host) == c.matches);
@@ -109,6 +112,7 @@ TEST_CASE("mx_pattern_matches: RFC 8461 §4.1 table")
 
 TEST_CASE("is_valid_mx_pattern: RFC 8461 §3.2 table")
 {
+    REQUIRE(test::mx_pattern_cases().size() >= 19);
     for (const auto& c : test::mx_pattern_cases()) {
         INFO("pattern \"" << c.pattern << "\"");
         CHECK(is_valid_mx_pattern(c.pattern) == c.valid);
