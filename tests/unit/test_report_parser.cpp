@@ -82,6 +82,16 @@ void check_minimal(const outcome& o)
     CHECK(o.metadata.filled.empty());
 }
 
+// The missing policy domain was filled in as `domain` from the metadata field `source`.
+std::function<void(const outcome&)> policy_domain_filled_from(std::string domain, std::string source)
+{
+    return [domain, source](const outcome& o) {
+        CHECK(o.policy().policy_domain == domain);
+        CHECK(o.policy().policy_domain_filled);
+        CHECK(o.metadata.filled == strings{"policies[0].policy.policy-domain from " + source});
+    };
+}
+
 tls_report minimal_report()
 {
     report_metadata m;
@@ -227,21 +237,9 @@ const std::map<std::string, expectation>& expectations()
         {"count-int64-max", {{}, [](const outcome& o) {
              CHECK(o.policy().total_successful_session_count == std::numeric_limits<std::int64_t>::max());
          }}},
-        {"policy-domain-from-tls-report-domain", {{}, [](const outcome& o) {
-             CHECK(o.policy().policy_domain == "example.com");
-             CHECK(o.policy().policy_domain_filled);
-             CHECK(o.metadata.filled == strings{"policies[0].policy.policy-domain from tls-report-domain"});
-         }}},
-        {"policy-domain-from-file-name", {{}, [](const outcome& o) {
-             CHECK(o.policy().policy_domain == "example.org");
-             CHECK(o.policy().policy_domain_filled);
-             CHECK(o.metadata.filled == strings{"policies[0].policy.policy-domain from file-name"});
-         }}},
-        {"policy-domain-from-attachment-file-name", {{}, [](const outcome& o) {
-             CHECK(o.policy().policy_domain == "example.net");
-             CHECK(o.policy().policy_domain_filled);
-             CHECK(o.metadata.filled == strings{"policies[0].policy.policy-domain from attachment-file-name"});
-         }}},
+        {"policy-domain-from-tls-report-domain", {{}, policy_domain_filled_from("example.com", "tls-report-domain")}},
+        {"policy-domain-from-file-name", {{}, policy_domain_filled_from("example.org", "file-name")}},
+        {"policy-domain-from-attachment-file-name", {{}, policy_domain_filled_from("example.net", "attachment-file-name")}},
         {"policy-domain-tls-report-domain-first", {{}, [](const outcome& o) {
              CHECK(o.policy().policy_domain == "example.com");
              CHECK(o.metadata.filled == strings{"policies[0].policy.policy-domain from tls-report-domain"});
