@@ -67,6 +67,19 @@ starttls_probe_options probe_options(unsigned timeout_ms = 5000)
     return o;
 }
 
+struct timed_probe {
+    starttls_probe_result r;
+    std::chrono::steady_clock::duration elapsed;
+};
+
+// Probes address with a timeout of timeout_ms; the result and how long the probe took.
+timed_probe probe_timed(const std::string& address, unsigned timeout_ms)
+{
+    const auto started = std::chrono::steady_clock::now();
+    auto r = probe_starttls("mx1.example.test", address, probe_options(timeout_ms));
+    return {std::move(r), std::chrono::steady_clock::now() - started};
+}
+
 struct probed_mx {
     running_mx mx;
     starttls_probe_result r;
@@ -266,9 +279,7 @@ TEST_CASE("probe_starttls: unreachable servers")
         ::inet_pton(AF_INET, address.c_str(), &a.sin_addr);
         REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
         REQUIRE(::listen(listener, 4) == 0);
-        const auto started = std::chrono::steady_clock::now();
-        const auto r = probe_starttls("mx1.example.test", address, probe_options(300));
-        const auto elapsed = std::chrono::steady_clock::now() - started;
+        const auto [r, elapsed] = probe_timed(address, 300);
         ::close(listener);
         INFO(r.error);
         CHECK(r.status == starttls_status::unreachable);
@@ -291,9 +302,7 @@ TEST_CASE("probe_starttls: a peer that takes its time is cut off")
         scripted_peer_options o;
         o.script = {{false, 0, "220 drip.example.test ESMTP\r\n"}, {true, 0, "250-x\r\n", false, 300}};
         const auto [peer, address] = start_peer(o);
-        const auto started = std::chrono::steady_clock::now();
-        const auto r = probe_starttls("mx1.example.test", address, probe_options(1000));
-        const auto elapsed = std::chrono::steady_clock::now() - started;
+        const auto [r, elapsed] = probe_timed(address, 1000);
         INFO(r.error);
         CHECK(r.timed_out);
         CHECK(r.status == starttls_status::smtp_error);
@@ -314,9 +323,7 @@ TEST_CASE("probe_starttls: a peer that takes its time is cut off")
                     {true, 1700, "220 go ahead\r\n"},
                     {false, 1700, "", true}};
         const auto [peer, address] = start_peer(o);
-        const auto started = std::chrono::steady_clock::now();
-        const auto r = probe_starttls("mx1.example.test", address, probe_options(2000));
-        const auto elapsed = std::chrono::steady_clock::now() - started;
+        const auto [r, elapsed] = probe_timed(address, 2000);
         INFO(r.error);
         CHECK(r.timed_out);
         CHECK(r.status == starttls_status::tls_failed);
