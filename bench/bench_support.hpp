@@ -423,6 +423,38 @@ struct sender_tally {
     }
 };
 
+// What a run of the intake senders measured. delivered: the messages whose answer says the
+// report is stored (2xx over HTTPS, 250 after DATA over SMTP).
+template <typename Result>
+struct sender_figures {
+    double wall_seconds = 0;
+    std::size_t delivered = 0;
+    std::size_t unanswered = 0;
+    double reports_per_second = NAN;
+    latency_figures latency;
+    Result all;   // the senders' results merged
+    process_figures collector;
+};
+
+// Runs one sender per result (run_senders) while watching the collector, and sums up;
+// delivered(all) counts the stored reports among the merged answers.
+template <typename Result, typename Send, typename Delivered>
+sender_figures<Result> measure_senders(long collector_pid, std::size_t senders, Send send, Delivered delivered)
+{
+    sender_figures<Result> f;
+    process_watch collector(collector_pid);
+    std::vector<Result> results(senders);
+    f.wall_seconds = run_senders(results, send);
+    f.collector = collector.finish();
+
+    for (const auto& r : results) f.all.merge(r);
+    f.delivered = delivered(f.all);
+    f.unanswered = f.all.unanswered();
+    f.reports_per_second = static_cast<double>(f.delivered) / f.wall_seconds;
+    f.latency = latency_percentiles(f.all.latencies_ms);
+    return f;
+}
+
 inline std::string exception_text(const std::exception& e) { return e.what(); }
 
 // main() of every benchmark: the exit status run returns (0 whenever the run completed,

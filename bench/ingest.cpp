@@ -155,34 +155,22 @@ void run_client(const Poco::URI& uri, Poco::Net::Context::Ptr context, const std
 
 // ---- the run --------------------------------------------------------------------------------
 
-struct https_figures {
-    double wall_seconds = 0;
-    std::size_t durable = 0;          // 200 + 201
-    std::size_t unanswered = 0;
-    double reports_per_second = NAN;
-    latency_figures latency;
-    client_result all;
-    process_figures collector;
-};
+using https_figures = sender_figures<client_result>;   // delivered: 200 + 201
 
 https_figures post_reports(const ingest_options& o, const Poco::URI& uri, Poco::Net::Context::Ptr context,
                            const std::vector<std::string>& bodies)
 {
-    https_figures f;
-    process_watch collector(o.collector_pid);
-    std::vector<client_result> results(o.clients);
-    f.wall_seconds = run_senders(results, [&](std::atomic<std::size_t>& next, std::latch& start, client_result& out) {
-        run_client(uri, context, bodies, next, start, out);
-    });
-    f.collector = collector.finish();
-
-    for (const auto& r : results) f.all.merge(r);
-    for (const auto& [status, count] : f.all.statuses)
-        if (status == 200 || status == 201) f.durable += count;
-    f.unanswered = f.all.unanswered();
-    f.reports_per_second = static_cast<double>(f.durable) / f.wall_seconds;
-    f.latency = latency_percentiles(f.all.latencies_ms);
-    return f;
+    return measure_senders<client_result>(
+        o.collector_pid, o.clients,
+        [&](std::atomic<std::size_t>& next, std::latch& start, client_result& out) {
+            run_client(uri, context, bodies, next, start, out);
+        },
+        [](const client_result& all) {
+            std::size_t durable = 0;
+            for (const auto& [status, count] : all.statuses)
+                if (status == 200 || status == 201) durable += count;
+            return durable;
+        });
 }
 
 void print_https(const https_figures& f)

@@ -340,6 +340,13 @@ std::int64_t failure_total(const std::vector<failure_detail>& details)
     return total;
 }
 
+// p as the next policy of r, its failure count the sum of its failure details.
+void add_policy(tls_report& r, report_policy p)
+{
+    p.total_failure_session_count = failure_total(p.failure_details);
+    r.policies.push_back(std::move(p));
+}
+
 } // namespace
 
 const char* to_string(sender_style style)
@@ -446,8 +453,7 @@ generated_report report_generator::next()
         if (chance(rng, 80)) p.mx_host = mx_patterns(domain, wildcard);
         for (std::size_t i = 0; i < detail_count; ++i) p.failure_details.push_back(ip_detail(google_sending_ip(rng)));
         p.total_successful_session_count = between(rng, 0, 50000);
-        p.total_failure_session_count = failure_total(p.failure_details);
-        r.policies.push_back(std::move(p));
+        add_policy(r, std::move(p));
         break;
     }
     case sender_style::microsoft: {
@@ -470,8 +476,7 @@ generated_report report_generator::next()
             f.result_type = "sts-policy-fetch-error";
             f.failed_session_count = between(rng, 1, 2000);
             p.failure_details.push_back(std::move(f));
-            p.total_failure_session_count = failure_total(p.failure_details);
-            r.policies.push_back(std::move(p));
+            add_policy(r, std::move(p));
         } else if (scenario < 25) {
             // Microsoft: a tlsa and an sts policy in one report count the same sessions; the
             // tlsa policy-string is one string holding a JSON array text of TLSA records.
@@ -509,8 +514,7 @@ generated_report report_generator::next()
             // Microsoft: no mx-host.
             for (std::size_t i = 0; i < detail_count; ++i) p.failure_details.push_back(ip_detail(microsoft_sending_ip(rng)));
             p.total_successful_session_count = between(rng, 0, 20000);
-            p.total_failure_session_count = failure_total(p.failure_details);
-            r.policies.push_back(std::move(p));
+            add_policy(r, std::move(p));
         }
         break;
     }
@@ -538,8 +542,7 @@ generated_report report_generator::next()
             p.failure_details.push_back(std::move(f));
         }
         p.total_successful_session_count = between(rng, 0, 8000);
-        p.total_failure_session_count = failure_total(p.failure_details);
-        r.policies.push_back(std::move(p));
+        add_policy(r, std::move(p));
         break;
     }
     case sender_style::stalwart: {
@@ -564,8 +567,7 @@ generated_report report_generator::next()
             p.failure_details.push_back(std::move(f));
         }
         p.total_successful_session_count = between(rng, 0, 3000);
-        p.total_failure_session_count = failure_total(p.failure_details);
-        r.policies.push_back(std::move(p));
+        add_policy(r, std::move(p));
         break;
     }
     case sender_style::postfix_sys4: {
@@ -587,8 +589,7 @@ generated_report report_generator::next()
             p.failure_details.push_back(std::move(f));
         }
         p.total_successful_session_count = between(rng, 0, 3000);
-        p.total_failure_session_count = failure_total(p.failure_details);
-        r.policies.push_back(std::move(p));
+        add_policy(r, std::move(p));
         break;
     }
     }

@@ -220,33 +220,19 @@ void run_session(const smtp_options& o, const std::vector<std::string>& mails, s
     }
 }
 
-struct smtp_figures {
-    double wall_seconds = 0;
-    std::size_t accepted = 0;   // 250 after DATA
-    std::size_t unanswered = 0;
-    double reports_per_second = NAN;
-    latency_figures latency;
-    session_result all;
-    process_figures collector;
-};
+using smtp_figures = sender_figures<session_result>;   // delivered: 250 after DATA
 
 smtp_figures send_reports(const smtp_options& o, const std::vector<std::string>& mails)
 {
-    smtp_figures f;
-    process_watch collector(o.collector_pid);
-    std::vector<session_result> results(o.sessions);
-    f.wall_seconds = run_senders(results, [&](std::atomic<std::size_t>& next, std::latch& start, session_result& out) {
-        run_session(o, mails, next, start, out);
-    });
-    f.collector = collector.finish();
-
-    for (const auto& r : results) f.all.merge(r);
-    const auto ok = f.all.replies.find("250");
-    f.accepted = ok == f.all.replies.end() ? 0 : ok->second;
-    f.unanswered = f.all.unanswered();
-    f.reports_per_second = static_cast<double>(f.accepted) / f.wall_seconds;
-    f.latency = latency_percentiles(f.all.latencies_ms);
-    return f;
+    return measure_senders<session_result>(
+        o.collector_pid, o.sessions,
+        [&](std::atomic<std::size_t>& next, std::latch& start, session_result& out) {
+            run_session(o, mails, next, start, out);
+        },
+        [](const session_result& all) {
+            const auto ok = all.replies.find("250");
+            return ok == all.replies.end() ? std::size_t{0} : ok->second;
+        });
 }
 
 void print_smtp(const smtp_figures& f)

@@ -433,32 +433,29 @@ private:
         }
         const auto summary = text::one_line(result.summary, 400);
         std::string verdict;
+        const auto answer = [&](int reply_code, const char* reply_verdict, const std::string& line) {
+            code = reply_code;
+            verdict = reply_verdict;
+            reply(line);
+        };
         switch (result.verdict) {
         case mail_verdict::stored:
-            code = 250;
-            verdict = "stored";
-            reply("250 2.0.0 " + summary);
+            answer(250, "stored", "250 2.0.0 " + summary);
             break;
         case mail_verdict::no_report:
-            code = 554;
-            verdict = "no_report";
             // RFC 3463 X.6.0: the content is not what this address takes.
-            reply("554 5.6.0 " + summary);
+            answer(554, "no_report", "554 5.6.0 " + summary);
             break;
         case mail_verdict::rejected: {
             const bool policy = std::any_of(result.reports.begin(), result.reports.end(),
                                             [](const mail_report_outcome& r) { return r.refused_by_policy; });
-            code = policy ? 550 : 554;
-            verdict = "rejected";
             // X.7.1: refused by this site's policy (domain not accepted, DKIM required);
             // X.6.0: reports that cannot be read.
-            reply(std::string(policy ? "550 5.7.1 " : "554 5.6.0 ") + summary);
+            answer(policy ? 550 : 554, "rejected", std::string(policy ? "550 5.7.1 " : "554 5.6.0 ") + summary);
             break;
         }
         case mail_verdict::try_later:
-            code = 451;
-            verdict = "try_later";
-            reply("451 4.3.0 " + summary);
+            answer(451, "try_later", "451 4.3.0 " + summary);
             break;
         }
         write_log(from, rcpt, size, verdict, to_string(result.dkim.status), result.reports.size(), code, began);

@@ -3,23 +3,14 @@
 #include "tlsrpt/decode.hpp"
 #include "tests/fuzz/invariant.hpp"
 
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <string_view>
-
 namespace {
 
 constexpr std::uint64_t limit = 1 << 20;
 
-const stswatch::fuzz::invariants check{"fuzz_decode"};
-
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+STSWATCH_FUZZ_TARGET(fuzz_decode, body)
 {
-    using namespace stswatch;
-    const std::string_view body(reinterpret_cast<const char*>(data), size);
     const body_kind kind = sniff_body(body);
     try {
         const decoded_body r = decode_body(body, limit);

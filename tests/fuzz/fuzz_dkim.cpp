@@ -6,14 +6,10 @@
 #include "tests/unit/dkim_cases.hpp"
 
 #include <algorithm>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <string_view>
 
 namespace {
 
-const stswatch::fuzz::invariants check{"fuzz_dkim"};
+using stswatch::fuzz::check;
 
 bool is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
@@ -104,11 +100,11 @@ void fuzz_message(std::string_view message)
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+STSWATCH_FUZZ_TARGET(fuzz_dkim, input)
 {
     if (size == 0)
         return 0;
-    const std::string_view input(reinterpret_cast<const char*>(data) + 1, size - 1);
+    input.remove_prefix(1);   // the first byte picks the parser
     switch (data[0] % 4) {
     case 0: fuzz_signature(input); break;
     case 1: fuzz_key(input); break;

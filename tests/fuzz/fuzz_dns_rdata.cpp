@@ -5,19 +5,8 @@
 
 #include <arpa/inet.h>
 
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-
-namespace {
-
-const stswatch::fuzz::invariants check{"fuzz_dns_rdata"};
-
-} // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+STSWATCH_FUZZ_TARGET(fuzz_dns_rdata, input)
 {
-    using namespace stswatch;
     if (size == 0)
         return 0;
     // A copy of exactly the rdata, so that the sanitizer sees any read past its end.

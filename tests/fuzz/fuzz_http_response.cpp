@@ -3,20 +3,8 @@
 #include "net/http_response.hpp"
 #include "tests/fuzz/invariant.hpp"
 
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <string_view>
-
-namespace {
-
-const stswatch::fuzz::invariants check{"fuzz_http_response"};
-
-} // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+STSWATCH_FUZZ_TARGET(fuzz_http_response, input)
 {
-    using namespace stswatch;
     if (size == 0) return 0;
     http_limits limits;
     limits.max_body_bytes = 1024;

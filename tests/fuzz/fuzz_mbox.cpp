@@ -4,14 +4,7 @@
 #include "mail/mbox.hpp"
 #include "tests/fuzz/invariant.hpp"
 
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <string_view>
-
 namespace {
-
-const stswatch::fuzz::invariants check{"fuzz_mbox"};
 
 // Every line is "\n" or "\r\n" (the empty input too).
 bool only_blank_lines(std::string_view input)
@@ -30,10 +23,8 @@ bool only_blank_lines(std::string_view input)
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+STSWATCH_FUZZ_TARGET(fuzz_mbox, input)
 {
-    using namespace stswatch;
-    const std::string_view input(reinterpret_cast<const char*>(data), size);
     // The first byte picks the variant and the limit, so both are explored.
     mbox_options options;
     options.quoting = size > 0 && (data[0] & 1) ? mbox_quoting::mboxo : mbox_quoting::mboxrd;

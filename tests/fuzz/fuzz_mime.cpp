@@ -5,14 +5,8 @@
 #include "tests/fuzz/invariant.hpp"
 
 #include <cctype>
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <string_view>
 
 namespace {
-
-const stswatch::fuzz::invariants check{"fuzz_mime"};
 
 bool is_lower_case(std::string_view s)
 {
@@ -25,10 +19,8 @@ bool is_lower_case(std::string_view s)
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+STSWATCH_FUZZ_TARGET(fuzz_mime, message)
 {
-    using namespace stswatch;
-    const std::string_view message(reinterpret_cast<const char*>(data), size);
     mime_limits limits;
     limits.max_parts = 16;
     limits.max_depth = 4;

@@ -5,13 +5,7 @@
 // crash, another exception, a difference) aborts.
 #include "tlsrpt/report_json.hpp"
 #include "tlsrpt/report_parser.hpp"
-
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <string_view>
-
-using namespace stswatch;
+#include "tests/fuzz/invariant.hpp"
 
 namespace {
 
@@ -23,10 +17,8 @@ namespace {
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+STSWATCH_FUZZ_TARGET(fuzz_report_json, input)
 {
-    const std::string_view input(reinterpret_cast<const char*>(data), size);
-
     // Half of the inputs come with metadata, so that both filling a missing policy domain
     // and refusing it are reached.
     report_metadata metadata;

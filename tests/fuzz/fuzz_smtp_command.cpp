@@ -3,21 +3,8 @@
 #include "mail/smtp_command.hpp"
 #include "tests/fuzz/invariant.hpp"
 
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <string_view>
-
-namespace {
-
-const stswatch::fuzz::invariants check{"fuzz_smtp_command"};
-
-} // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+STSWATCH_FUZZ_TARGET(fuzz_smtp_command, line)
 {
-    using namespace stswatch;
-    const std::string_view line(reinterpret_cast<const char*>(data), size);
     const auto r = parse_smtp_command(line);
     if (!r.command) {
         check(r.error.code == 500 || r.error.code == 501 || r.error.code == 555, "a known refusal code");

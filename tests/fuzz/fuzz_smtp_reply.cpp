@@ -4,21 +4,8 @@
 #include "net/smtp_reply.hpp"
 #include "tests/fuzz/invariant.hpp"
 
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <string_view>
-
-namespace {
-
-const stswatch::fuzz::invariants check{"fuzz_smtp_reply"};
-
-} // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+STSWATCH_FUZZ_TARGET(fuzz_smtp_reply, bytes)
 {
-    using namespace stswatch;
-    const std::string_view bytes(reinterpret_cast<const char*>(data), size);
     const auto r = parse_smtp_reply(bytes, 256, 20);
     check((r.state == smtp_reply_state::error) == !r.error.empty(), "an error, and only an error, says why");
     if (r.state != smtp_reply_state::complete) return 0;

@@ -5,21 +5,8 @@
 #include "tests/fuzz/invariant.hpp"
 #include "common/domain.hpp"
 
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <string_view>
-
-namespace {
-
-const stswatch::fuzz::invariants check{"fuzz_sts_policy"};
-
-} // namespace
-
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+STSWATCH_FUZZ_TARGET(fuzz_sts_policy, text)
 {
-    using namespace stswatch;
-    const std::string_view text(reinterpret_cast<const char*>(data), size);
     const auto e = evaluate_policy("example.com", text);
 
     for (const auto& f : e.findings) {

@@ -6,16 +6,11 @@
 #include "mtasts/sts_record.hpp"
 #include "tests/fuzz/invariant.hpp"
 
-#include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <string_view>
-
 namespace {
 
 constexpr std::size_t max_records = 8;
 
-const stswatch::fuzz::invariants check{"fuzz_sts_record"};
+using stswatch::fuzz::check;
 
 bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
 
@@ -35,10 +30,8 @@ void check_findings(const std::vector<stswatch::finding>& findings, const std::s
 
 } // namespace
 
-extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+STSWATCH_FUZZ_TARGET(fuzz_sts_record, input)
 {
-    using namespace stswatch;
-    std::string_view input(reinterpret_cast<const char*>(data), size);
     std::vector<std::string> txts;
     while (txts.size() + 1 < max_records) {
         const std::size_t lf = input.find('\n');

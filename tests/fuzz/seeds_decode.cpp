@@ -5,10 +5,7 @@
 namespace {
 
 const stswatch::fuzz::register_seeds decode_seeds("decode", [] {
-    std::vector<std::string> seeds;
-    for (auto& c : stswatch::test::decode_cases())
-        seeds.push_back(std::move(c.body));
-    return seeds;
+    return stswatch::fuzz::seeds_of(stswatch::test::decode_cases(), &stswatch::test::decode_case::body);
 });
 
 } // namespace

@@ -7,11 +7,8 @@ namespace {
 
 const stswatch::fuzz::register_seeds dkim_seeds("dkim", [] {
     using namespace stswatch::test;
-    std::vector<std::string> seeds;
-    for (const auto& c : dkim_signature_cases())
-        seeds.push_back('\0' + c.text);
-    for (const auto& c : dkim_key_cases())
-        seeds.push_back('\1' + c.text);
+    auto seeds = stswatch::fuzz::seeds_of(dkim_signature_cases(), [](const auto& c) { return '\0' + c.text; });
+    stswatch::fuzz::add_seeds(seeds, dkim_key_cases(), [](const auto& c) { return '\1' + c.text; });
     seeds.push_back('\2' + std::string(" C \r\nD \t E\r\n\r\n\r\n"));
     seeds.push_back('\2' + std::string("B : Y\t\r\n\tZ  "));
     seeds.push_back('\3' + rfc8463_message);

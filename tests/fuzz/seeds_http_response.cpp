@@ -5,10 +5,7 @@
 namespace {
 
 const stswatch::fuzz::register_seeds http_response_seeds("http_response", [] {
-    std::vector<std::string> seeds;
-    for (auto& c : stswatch::test::http_cases())
-        seeds.push_back(std::move(c.bytes));
-    return seeds;
+    return stswatch::fuzz::seeds_of(stswatch::test::http_cases(), &stswatch::test::http_case::bytes);
 });
 
 } // namespace

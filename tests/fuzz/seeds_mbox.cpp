@@ -5,10 +5,7 @@
 namespace {
 
 const stswatch::fuzz::register_seeds mbox_seeds("mbox", [] {
-    std::vector<std::string> seeds;
-    for (auto& c : stswatch::test::mbox_cases())
-        seeds.push_back(std::move(c.input));
-    return seeds;
+    return stswatch::fuzz::seeds_of(stswatch::test::mbox_cases(), &stswatch::test::mbox_case::input);
 });
 
 } // namespace

@@ -3,27 +3,16 @@
 #include "tests/fuzz/seeds.hpp"
 #include "tests/unit/mime_cases.hpp"
 
-#include <filesystem>
-#include <fstream>
-#include <iterator>
-
 namespace stswatch::fuzz {
 namespace {
 
 std::vector<std::string> mime_seeds()
 {
-    std::vector<std::string> seeds;
-    for (auto& c : test::mime::mime_cases())
-        seeds.push_back(std::move(c.message));
-    // This file is tests/fuzz/seeds_mime.cpp; the messages are in tests/data/mail.
-    const auto mail = std::filesystem::path(__FILE__).parent_path().parent_path() / "data" / "mail";
+    auto seeds = seeds_of(test::mime::mime_cases(), &test::mime::mime_case::message);
     std::error_code ec;
-    for (const auto& entry : std::filesystem::directory_iterator(mail, ec)) {
-        if (entry.path().extension() != ".eml")
-            continue;
-        std::ifstream in(entry.path(), std::ios::binary);
-        if (in)
-            seeds.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+    for (const auto& entry : std::filesystem::directory_iterator(test_data("mail"), ec)) {
+        if (entry.path().extension() == ".eml")
+            add_file_seed(seeds, entry.path());
     }
     return seeds;
 }

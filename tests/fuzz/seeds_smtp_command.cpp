@@ -5,11 +5,9 @@
 namespace {
 
 const stswatch::fuzz::register_seeds smtp_command_seeds("smtp_command", [] {
-    std::vector<std::string> seeds;
-    for (auto& g : stswatch::test::smtp_good_lines())
-        seeds.push_back(std::move(g.line));
-    for (auto& b : stswatch::test::smtp_bad_lines())
-        seeds.push_back(std::move(b.line));
+    namespace t = stswatch::test;
+    auto seeds = stswatch::fuzz::seeds_of(t::smtp_good_lines(), &t::smtp_good_line::line);
+    stswatch::fuzz::add_seeds(seeds, t::smtp_bad_lines(), &t::smtp_bad_line::line);
     return seeds;
 });
 

@@ -5,10 +5,7 @@
 namespace {
 
 const stswatch::fuzz::register_seeds smtp_reply_seeds("smtp_reply", [] {
-    std::vector<std::string> seeds;
-    for (auto& c : stswatch::test::smtp_reply_cases())
-        seeds.push_back(std::move(c.bytes));
-    return seeds;
+    return stswatch::fuzz::seeds_of(stswatch::test::smtp_reply_cases(), &stswatch::test::smtp_reply_case::bytes);
 });
 
 } // namespace

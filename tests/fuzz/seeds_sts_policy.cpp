@@ -7,13 +7,9 @@ namespace {
 
 const stswatch::fuzz::register_seeds sts_policy_seeds("sts_policy", [] {
     namespace t = stswatch::test;
-    std::vector<std::string> seeds;
-    for (const auto& g : t::sts_policy_good_cases())
-        seeds.push_back(g.text);
-    for (const auto& b : t::sts_policy_bad_cases())
-        seeds.push_back(b.text);
-    for (const auto& p : t::mx_pattern_cases())
-        seeds.push_back(p.pattern);
+    auto seeds = stswatch::fuzz::seeds_of(t::sts_policy_good_cases(), &t::sts_policy_good::text);
+    stswatch::fuzz::add_seeds(seeds, t::sts_policy_bad_cases(), &t::sts_policy_bad::text);
+    stswatch::fuzz::add_seeds(seeds, t::mx_pattern_cases(), &t::mx_pattern_case::pattern);
     return seeds;
 });
 

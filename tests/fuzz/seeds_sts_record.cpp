@@ -18,15 +18,11 @@ std::string joined(const std::vector<std::string>& txts)
 
 const stswatch::fuzz::register_seeds sts_record_seeds("sts_record", [] {
     namespace t = stswatch::test;
-    std::vector<std::string> seeds;
-    for (const auto& g : t::sts_record_good_cases())
-        seeds.push_back(joined(g.txts));
-    for (const auto& b : t::sts_record_bad_cases())
-        seeds.push_back(joined(b.txts));
-    for (const auto& g : t::tlsrpt_record_good_cases())
-        seeds.push_back(joined(g.txts));
-    for (const auto& b : t::tlsrpt_record_bad_cases())
-        seeds.push_back(joined(b.txts));
+    const auto txts = [](const auto& c) { return joined(c.txts); };
+    auto seeds = stswatch::fuzz::seeds_of(t::sts_record_good_cases(), txts);
+    stswatch::fuzz::add_seeds(seeds, t::sts_record_bad_cases(), txts);
+    stswatch::fuzz::add_seeds(seeds, t::tlsrpt_record_good_cases(), txts);
+    stswatch::fuzz::add_seeds(seeds, t::tlsrpt_record_bad_cases(), txts);
     return seeds;
 });
 

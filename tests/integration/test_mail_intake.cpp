@@ -6,6 +6,7 @@
 #include "collector/spool.hpp"
 #include "tests/support/sample_reports.hpp"
 #include "tests/support/scratch.hpp"
+#include "tests/support/scratch_store.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -41,23 +42,8 @@ std::string report_mail(const std::vector<std::string>& reports, const std::stri
     return m + "--b--\n";
 }
 
-struct db_store {
-    explicit db_store(std::string url = {})
-    {
-        if (url.empty()) {
-            database = std::make_unique<test::scratch_database>();
-            url = database->url();
-        }
-        db_url = url;
-        store_options so;
-        so.db_url = url;
-        so.enqueue_timeout = std::chrono::milliseconds(2000);
-        store = std::make_unique<report_store>(so);
-    }
-    long long count(const std::string& sql) const { return test::query_count(db_url, sql); }
-    std::unique_ptr<test::scratch_database> database;
-    std::string db_url;
-    std::unique_ptr<report_store> store;
+struct db_store : test::scratch_store {
+    explicit db_store(std::string url = {}) : scratch_store(std::chrono::milliseconds(2000), std::move(url)) {}
 };
 
 } // namespace

@@ -72,6 +72,39 @@ struct db_view {
     pqxx::connection conn;
 };
 
+// A monitor store on a scratch database, watching example.com.
+struct watched_domain {
+    watched_domain() { REQUIRE(store.add("example.com")); }
+
+    scratch_database db;
+    db_view view{db.url()};
+    monitor_store store{db.url()};
+};
+
+// The change history is the expected events, each detected at detected_at.
+void check_history(const std::vector<stored_change>& history, const std::vector<change_event>& expected,
+                   const std::string& detected_at)
+{
+    REQUIRE(history.size() == expected.size());
+    for (std::size_t i = 0; i < expected.size(); ++i) {
+        CHECK(history[i].event.kind == expected[i].kind);
+        CHECK(history[i].event.subject == expected[i].subject);
+        CHECK(history[i].event.before == expected[i].before);
+        CHECK(history[i].event.after == expected[i].after);
+        CHECK(history[i].detected_at == detected_at);
+    }
+}
+
+// The check of mx1 with policy_v1 at checked_at, but the policy fetch failed with status.
+check_result fetch_failed(const std::string& checked_at, policy_fetch_status status)
+{
+    auto r = snapshot(checked_at, policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
+    r.sts.fetch->status = status;
+    r.sts.policy_text.reset();
+    r.sts.policy.reset();
+    return r;
+}
+
 // Seconds from now to the domain's next check.
 double seconds_to_next_check(db_view& db, const std::string& domain)
 {
@@ -134,18 +167,15 @@ TEST_CASE("monitor store adds, lists, removes and finds due domains", "[monitor]
 
 TEST_CASE("monitor store saves snapshots with findings and change events", "[monitor]")
 {
-    scratch_database db;
-    monitor_store store(db.url());
-    db_view view(db.url());
-    REQUIRE(store.add("example.com"));
-    CHECK_FALSE(latest_snapshot(store, "example.com"));
+    watched_domain w;
+    CHECK_FALSE(latest_snapshot(w.store, "example.com"));
 
     const auto first = snapshot("2025-07-08T12:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
     const auto next = std::chrono::system_clock::now() + 3600s;
-    const long long id1 = save_snapshot(store, first, {}, next);
+    const long long id1 = save_snapshot(w.store, first, {}, next);
     CHECK(id1 > 0);
 
-    auto latest = latest_snapshot(store, "example.com");
+    auto latest = latest_snapshot(w.store, "example.com");
     REQUIRE(latest);
     CHECK(latest->id == id1);
     CHECK(latest->result.sts.policy_text == policy_v1);
@@ -153,11 +183,11 @@ TEST_CASE("monitor store saves snapshots with findings and change events", "[mon
     REQUIRE(latest->result.mx[0].probe);
     CHECK(latest->result.mx[0].probe->certificate.sha256 == "aa11");
 
-    auto listed = store.list();
+    auto listed = w.store.list();
     REQUIRE(listed.size() == 1);
     CHECK(listed[0].last_checked_at == std::optional<std::string>("2025-07-08T12:00:00Z"));
     CHECK(listed[0].warnings + listed[0].errors == 1);
-    CHECK(std::abs(seconds_to_next_check(view, "example.com") - 3600) < 60);
+    CHECK(std::abs(seconds_to_next_check(w.view, "example.com") - 3600) < 60);
 
     // Same id, a new policy text, an MX added, the first MX's certificate rotated.
     const auto second = snapshot("2025-07-08T13:00:00Z", policy_v2,
@@ -167,7 +197,7 @@ TEST_CASE("monitor store saves snapshots with findings and change events", "[mon
     REQUIRE(extra.size() == 1);
     auto stored = second;
     stored.findings.insert(stored.findings.end(), extra.begin(), extra.end());
-    const long long id2 = save_snapshot(store, stored, changes, next);
+    const long long id2 = save_snapshot(w.store, stored, changes, next);
     CHECK(id2 > id1);
 
     const std::vector<change_event> expected = {
@@ -177,28 +207,22 @@ TEST_CASE("monitor store saves snapshots with findings and change events", "[mon
          "sha256 bb22 not_after 2027-01-01T00:00:00Z"},
         {"mx-added", "mx2.example.com", "", "20 mx2.example.com"},
     };
-    const auto history = store.change_history("example.com");
-    REQUIRE(history.size() == expected.size());
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-        CHECK(history[i].event.kind == expected[i].kind);
-        CHECK(history[i].event.subject == expected[i].subject);
-        CHECK(history[i].event.before == expected[i].before);
-        CHECK(history[i].event.after == expected[i].after);
-        CHECK(history[i].detected_at == "2025-07-08T13:00:00Z");
-        CHECK(history[i].snapshot_id == id2);
-    }
-    CHECK(store.changes("example.com", 2).size() == 2);
+    const auto history = w.store.change_history("example.com");
+    check_history(history, expected, "2025-07-08T13:00:00Z");
+    for (const auto& h : history)
+        CHECK(h.snapshot_id == id2);
+    CHECK(w.store.changes("example.com", 2).size() == 2);
 
     // The finding is stored with the snapshot, where the analyzer joins it by time.
-    const auto rows = view.rows("SELECT snapshot_id, subject, severity, checked_at = '2025-07-08T13:00:00Z'"
+    const auto rows = w.view.rows("SELECT snapshot_id, subject, severity, checked_at = '2025-07-08T13:00:00Z'"
                                 " FROM check_findings WHERE domain = $1 AND code = 'sts-policy-changed-without-id'",
                                 "example.com");
     REQUIRE(rows.size() == 1);
     CHECK(rows[0][0].as<long long>() == id2);
     CHECK(rows[0][1].as<std::string>() == "_mta-sts.example.com");
     CHECK(rows[0][3].as<bool>());
-    CHECK(view.count("SELECT count(*) FROM check_findings WHERE snapshot_id = $1::bigint", std::to_string(id2)) == 2);
-    CHECK(view.count("SELECT count(*) FROM check_snapshots WHERE domain = $1 AND policy_sha256 IS NOT NULL"
+    CHECK(w.view.count("SELECT count(*) FROM check_findings WHERE snapshot_id = $1::bigint", std::to_string(id2)) == 2);
+    CHECK(w.view.count("SELECT count(*) FROM check_snapshots WHERE domain = $1 AND policy_sha256 IS NOT NULL"
                      " AND sts_id = '20250101'",
                      "example.com") == 2);
 
@@ -207,15 +231,15 @@ TEST_CASE("monitor store saves snapshots with findings and change events", "[mon
     unavailable.domain = "example.com";
     unavailable.checked_at = "2025-07-08T14:00:00Z";
     unavailable.dns_unavailable = true;
-    save_snapshot(store, unavailable, {}, next);
-    latest = latest_snapshot(store, "example.com");
+    save_snapshot(w.store, unavailable, {}, next);
+    latest = latest_snapshot(w.store, "example.com");
     REQUIRE(latest);
     CHECK(latest->id == id2);
 
     // Removing the domain keeps its history.
-    REQUIRE(store.remove("example.com"));
-    CHECK(store.changes("example.com").size() == expected.size());
-    CHECK(latest_snapshot(store, "example.com"));
+    REQUIRE(w.store.remove("example.com"));
+    CHECK(w.store.changes("example.com").size() == expected.size());
+    CHECK(latest_snapshot(w.store, "example.com"));
 }
 
 TEST_CASE("monitor store lists the MX hosts seen in stored reports", "[monitor]")
@@ -389,19 +413,13 @@ TEST_CASE("the scheduler stops promptly when idle and diffs against the last sna
 TEST_CASE("the scheduler compares across a transient failure with the last known policy and certificate",
           "[monitor]")
 {
-    scratch_database db;
-    db_view view(db.url());
-    monitor_store store(db.url());
-    REQUIRE(store.add("example.com"));
+    watched_domain w;
 
     // The policy host and the MX are unreachable for one check; meanwhile the policy changed
     // under the same id and the MX got a new certificate.
     const auto first = snapshot("2025-07-08T12:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
-    auto failed = snapshot("2025-07-08T13:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
-    failed.sts.fetch->status = policy_fetch_status::connect_failed;
+    auto failed = fetch_failed("2025-07-08T13:00:00Z", policy_fetch_status::connect_failed);
     failed.sts.fetch->error = "connection timed out";
-    failed.sts.policy_text.reset();
-    failed.sts.policy.reset();
     failed.mx[0].probe->status = starttls_status::unreachable;
     failed.mx[0].probe->certificate = {};
     const auto third = snapshot("2025-07-08T14:00:00Z", policy_v2, {healthy_mx("mx1.example.com", 10, "bb22")});
@@ -409,14 +427,14 @@ TEST_CASE("the scheduler compares across a transient failure with the last known
 
     std::atomic<std::size_t> calls{0};
     monitor_options options;
-    options.db_url = db.url();
+    options.db_url = w.db.url();
     options.poll_ms = 50;
     monitor m(options, [&](const std::string&) { return checks.at(std::min<std::size_t>(calls++, checks.size() - 1)); });
-    auto snapshots = [&] { return view.count("SELECT count(*) FROM check_snapshots WHERE domain = $1", "example.com"); };
+    auto snapshots = [&] { return w.view.count("SELECT count(*) FROM check_snapshots WHERE domain = $1", "example.com"); };
     m.start();
     for (long long n = 1; n <= static_cast<long long>(checks.size()); ++n) {
         REQUIRE(wait_until([&] { return snapshots() == n; }, 5s));
-        store.reschedule("example.com", std::chrono::system_clock::now() + (n < 4 ? 0s : 3600s));
+        w.store.reschedule("example.com", std::chrono::system_clock::now() + (n < 4 ? 0s : 3600s));
     }
     m.stop();
     REQUIRE(calls.load() == checks.size());
@@ -429,7 +447,7 @@ TEST_CASE("the scheduler compares across a transient failure with the last known
         {"mx-cert-rotated", "mx1.example.com", "sha256 aa11 not_after 2027-01-01T00:00:00Z",
          "sha256 bb22 not_after 2027-01-01T00:00:00Z"},
     };
-    const auto history = store.change_history("example.com");
+    const auto history = w.store.change_history("example.com");
     INFO([&] {
         std::string out;
         for (const auto& c : history)
@@ -437,23 +455,16 @@ TEST_CASE("the scheduler compares across a transient failure with the last known
                    c.event.after + "\n";
         return out;
     }());
-    REQUIRE(history.size() == expected.size());
-    for (std::size_t i = 0; i < expected.size(); ++i) {
-        CHECK(history[i].event.kind == expected[i].kind);
-        CHECK(history[i].event.subject == expected[i].subject);
-        CHECK(history[i].event.before == expected[i].before);
-        CHECK(history[i].event.after == expected[i].after);
-        CHECK(history[i].detected_at == "2025-07-08T14:00:00Z");
-    }
-    CHECK(view.count("SELECT count(*) FROM check_findings WHERE domain = $1 AND code = 'sts-policy-changed-without-id'"
+    check_history(history, expected, "2025-07-08T14:00:00Z");
+    CHECK(w.view.count("SELECT count(*) FROM check_findings WHERE domain = $1 AND code = 'sts-policy-changed-without-id'"
                      " AND checked_at = '2025-07-08T14:00:00Z'",
                      "example.com") == 1);
-    CHECK(view.count("SELECT count(*) FROM check_findings WHERE domain = $1 AND code = 'sts-policy-changed-without-id'",
+    CHECK(w.view.count("SELECT count(*) FROM check_findings WHERE domain = $1 AND code = 'sts-policy-changed-without-id'",
                      "example.com") == 1);
 
     // What the failed check carries: a pointer to the first snapshot's policy, the MX's last
     // certificate; the others show everything themselves.
-    const auto rows = view.rows("SELECT checked_at = '2025-07-08T13:00:00Z', policy_source_id IS NOT NULL,"
+    const auto rows = w.view.rows("SELECT checked_at = '2025-07-08T13:00:00Z', policy_source_id IS NOT NULL,"
                                 " carried_certificates->'mx1.example.com 192.0.2.25'->>'sha256'"
                                 " FROM check_snapshots WHERE domain = $1 ORDER BY checked_at, id",
                                 "example.com");
@@ -465,7 +476,7 @@ TEST_CASE("the scheduler compares across a transient failure with the last known
         if (is_failed)
             CHECK(row[2].as<std::string>() == "aa11");
     }
-    const auto base = comparison_base(store, "example.com");
+    const auto base = comparison_base(w.store, "example.com");
     REQUIRE(base);
     CHECK_FALSE(base->policy_source);
     CHECK(base->certificates.empty());
@@ -474,31 +485,25 @@ TEST_CASE("the scheduler compares across a transient failure with the last known
 
 TEST_CASE("a policy source trimmed with old history leaves the policy unknown", "[monitor]")
 {
-    scratch_database db;
-    db_view view(db.url());
-    monitor_store store(db.url());
-    REQUIRE(store.add("example.com"));
+    watched_domain w;
 
     const auto first = snapshot("2025-07-08T12:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
-    auto failed = snapshot("2025-07-08T13:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
-    failed.sts.fetch->status = policy_fetch_status::tls_failed;
-    failed.sts.policy_text.reset();
-    failed.sts.policy.reset();
+    const auto failed = fetch_failed("2025-07-08T13:00:00Z", policy_fetch_status::tls_failed);
     const auto next = std::chrono::system_clock::now() + 3600s;
-    const long long first_id = save_snapshot(store, first, {}, next);
-    auto base = comparison_base(store, "example.com");
+    const long long first_id = save_snapshot(w.store, first, {}, next);
+    auto base = comparison_base(w.store, "example.com");
     REQUIRE(base);
     std::vector<finding> extra;
     REQUIRE(diff_snapshots(*base, failed, extra).empty());
-    save_snapshot(store, failed, {}, next, &*base);
-    base = comparison_base(store, "example.com");
+    save_snapshot(w.store, failed, {}, next, &*base);
+    base = comparison_base(w.store, "example.com");
     REQUIRE(base);
     REQUIRE(base->policy_source);
     CHECK(base->policy_source->id == first_id);
 
     // docs/monitoring.md, Retention.
-    view.rows("DELETE FROM check_snapshots WHERE domain = $1 AND checked_at < '2025-07-08T12:30:00Z'", "example.com");
-    base = comparison_base(store, "example.com");
+    w.view.rows("DELETE FROM check_snapshots WHERE domain = $1 AND checked_at < '2025-07-08T12:30:00Z'", "example.com");
+    base = comparison_base(w.store, "example.com");
     REQUIRE(base);
     CHECK_FALSE(base->policy_source);
     const auto third = snapshot("2025-07-08T14:00:00Z", policy_v2, {healthy_mx("mx1.example.com", 10, "aa11")});
@@ -686,35 +691,32 @@ TEST_CASE("stswatch monitor add, list, changes and remove", "[monitor][cli]")
 
 TEST_CASE("a stored snapshot part that cannot be read is left out, not a reason to stop checking", "[monitor]")
 {
-    scratch_database db;
-    db_view view(db.url());
-    monitor_store store(db.url());
-    REQUIRE(store.add("example.com"));
+    watched_domain w;
 
     const auto first = snapshot("2025-07-08T12:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
     auto unreachable = snapshot("2025-07-08T13:00:00Z", policy_v1, {healthy_mx("mx1.example.com", 10, "aa11")});
     unreachable.mx[0].probe->status = starttls_status::unreachable;
     unreachable.mx[0].probe->certificate = {};
-    save_snapshot(store, first, {}, std::chrono::system_clock::now() + 3600s);
-    auto base = comparison_base(store, "example.com");
+    save_snapshot(w.store, first, {}, std::chrono::system_clock::now() + 3600s);
+    auto base = comparison_base(w.store, "example.com");
     REQUIRE(base);
     std::vector<finding> extra;
-    save_snapshot(store, unreachable, diff_snapshots(*base, unreachable, extra), std::chrono::system_clock::now() + 3600s, &*base);
-    base = comparison_base(store, "example.com");
+    save_snapshot(w.store, unreachable, diff_snapshots(*base, unreachable, extra), std::chrono::system_clock::now() + 3600s, &*base);
+    base = comparison_base(w.store, "example.com");
     REQUIRE(base);
     REQUIRE(base->certificates.size() == 1);   // carried for the unreachable MX
 
     // Carried certificates in a shape this version does not know: left out.
-    view.rows("UPDATE check_snapshots SET carried_certificates = '{\"mx1.example.com 192.0.2.25\": 7}'"
+    w.view.rows("UPDATE check_snapshots SET carried_certificates = '{\"mx1.example.com 192.0.2.25\": 7}'"
               " WHERE domain = $1 AND carried_certificates IS NOT NULL", "example.com");
-    base = comparison_base(store, "example.com");
+    base = comparison_base(w.store, "example.com");
     REQUIRE(base);
     CHECK(base->certificates.empty());
     CHECK(base->previous.result.mx.size() == 1);
 
     // The snapshot itself unreadable: nothing to compare with, and no exception.
-    view.rows("UPDATE check_snapshots SET snapshot = '{\"not\": \"a check result\"}'"
+    w.view.rows("UPDATE check_snapshots SET snapshot = '{\"not\": \"a check result\"}'"
               " WHERE domain = $1 AND checked_at = '2025-07-08T13:00:00Z'", "example.com");
-    CHECK_NOTHROW(base = comparison_base(store, "example.com"));
+    CHECK_NOTHROW(base = comparison_base(w.store, "example.com"));
     CHECK_FALSE(base);
 }

@@ -8,6 +8,7 @@
 #include "collector/spool.hpp"
 #include "tests/support/sample_reports.hpp"
 #include "tests/support/scratch.hpp"
+#include "tests/support/scratch_store.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -108,30 +109,17 @@ smtp_receiver_options server_options()
 }
 
 // A receiver and its store on a database of its own.
-struct test_server {
+struct test_server : test::scratch_store {
     explicit test_server(smtp_receiver_options options = server_options(), std::string db_url = {})
+        : scratch_store(std::chrono::milliseconds(3000), std::move(db_url))
     {
-        if (db_url.empty()) {
-            database = std::make_unique<test::scratch_database>();
-            db_url = database->url();
-        }
-        url = db_url;
-        store_options so;
-        so.db_url = db_url;
-        so.enqueue_timeout = std::chrono::milliseconds(3000);
-        store = std::make_unique<report_store>(so);
         receiver = std::make_unique<smtp_receiver>(std::move(options), *store);
         receiver->start();
         port = receiver->port();
     }
 
-    long long count(const std::string& sql) const { return test::query_count(url, sql); }
-
     std::string text(const std::string& sql) const { return test::query_text(url, sql); }
 
-    std::unique_ptr<test::scratch_database> database;
-    std::string url;
-    std::unique_ptr<report_store> store;
     std::unique_ptr<smtp_receiver> receiver;
     std::uint16_t port = 0;
 };

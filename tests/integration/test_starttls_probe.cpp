@@ -67,6 +67,36 @@ starttls_probe_options probe_options(unsigned timeout_ms = 5000)
     return o;
 }
 
+struct timed_probe {
+    starttls_probe_result r;
+    std::chrono::steady_clock::duration elapsed;
+};
+
+// Probes address with a timeout of timeout_ms; the result and how long the probe took.
+timed_probe probe_timed(const std::string& address, unsigned timeout_ms)
+{
+    const auto started = std::chrono::steady_clock::now();
+    auto r = probe_starttls("mx1.example.test", address, probe_options(timeout_ms));
+    return {std::move(r), std::chrono::steady_clock::now() - started};
+}
+
+struct probed_mx {
+    running_mx mx;
+    starttls_probe_result r;
+};
+
+// A test MX for mx1.example.test serving cert, with its options changed by adjust, and the
+// default probe of it.
+template <typename Adjust>
+probed_mx probe_mx1(const test_cert& cert, Adjust adjust)
+{
+    auto o = with_cert(cert);
+    adjust(o);
+    probed_mx p{start_mx(o), {}};
+    p.r = probe_starttls("mx1.example.test", p.mx.address, probe_options());
+    return p;
+}
+
 } // namespace
 
 TEST_CASE("probe_starttls: an MX with a trusted certificate")
@@ -166,29 +196,20 @@ TEST_CASE("probe_starttls: STARTTLS missing, refused or broken")
 {
     const auto cert = make_test_cert({"mx1.example.test"});
 
-    auto no_starttls = with_cert(cert);
-    no_starttls.offer_starttls = false;
-    const auto missing_mx = start_mx(no_starttls);
-    const auto missing = probe_starttls("mx1.example.test", missing_mx.address, probe_options());
+    const auto missing = probe_mx1(cert, [](test_mx_options& o) { o.offer_starttls = false; }).r;
     INFO(missing.error);
     CHECK(missing.status == starttls_status::starttls_missing);
     CHECK_FALSE(missing.starttls_offered);
     CHECK_FALSE(missing.certificate.present);
     CHECK_THAT(missing.error, Catch::Contains("does not offer STARTTLS"));
 
-    auto refusing = with_cert(cert);
-    refusing.starttls_reply = 454;
-    const auto refused_mx = start_mx(refusing);
-    const auto refused = probe_starttls("mx1.example.test", refused_mx.address, probe_options());
+    const auto refused = probe_mx1(cert, [](test_mx_options& o) { o.starttls_reply = 454; }).r;
     INFO(refused.error);
     CHECK(refused.status == starttls_status::starttls_refused);
     CHECK(refused.starttls_offered);
     CHECK_THAT(refused.error, Catch::Contains("454"));
 
-    auto garbage = with_cert(cert);
-    garbage.tls_garbage = true;
-    const auto garbage_mx = start_mx(garbage);
-    const auto broken = probe_starttls("mx1.example.test", garbage_mx.address, probe_options());
+    const auto broken = probe_mx1(cert, [](test_mx_options& o) { o.tls_garbage = true; }).r;
     INFO(broken.error);
     CHECK(broken.status == starttls_status::tls_failed);
     CHECK_FALSE(broken.error.empty());
@@ -196,10 +217,8 @@ TEST_CASE("probe_starttls: STARTTLS missing, refused or broken")
 
 TEST_CASE("probe_starttls: an outdated TLS version is still described")
 {
-    auto old = with_cert(make_test_cert({"mx1.example.test"}));
-    old.max_tls_version = TLS1_1_VERSION;
-    const auto mx = start_mx(old);
-    const auto r = probe_starttls("mx1.example.test", mx.address, probe_options());
+    const auto [mx, r] =
+        probe_mx1(make_test_cert({"mx1.example.test"}), [](test_mx_options& o) { o.max_tls_version = TLS1_1_VERSION; });
     INFO(r.error);
     CHECK(r.status == starttls_status::ok);
     CHECK(r.tls_version == "TLSv1.1");
@@ -220,10 +239,7 @@ TEST_CASE("probe_starttls: unreachable servers")
     {
         // The server accepts and closes at once (an orderly FIN; the probe has sent nothing
         // that could turn it into a reset): end of input while waiting for the greeting.
-        auto silent = with_cert(make_test_cert({"mx1.example.test"}));
-        silent.greeting = "";
-        const auto mx = start_mx(silent);
-        const auto r = probe_starttls("mx1.example.test", mx.address, probe_options());
+        const auto [mx, r] = probe_mx1(make_test_cert({"mx1.example.test"}), [](test_mx_options& o) { o.greeting = ""; });
         INFO(r.error);
         CHECK(r.status == starttls_status::unreachable);
         CHECK(r.error == "mx1.example.test (" + mx.address + " port 25) closed the connection before a greeting");
@@ -235,10 +251,8 @@ TEST_CASE("probe_starttls: unreachable servers")
     }
     SECTION("a refusing greeting")
     {
-        auto busy = with_cert(make_test_cert({"mx1.example.test"}));
-        busy.greeting = "554 mx.example.test no service";
-        const auto mx = start_mx(busy);
-        const auto r = probe_starttls("mx1.example.test", mx.address, probe_options());
+        const auto [mx, r] = probe_mx1(make_test_cert({"mx1.example.test"}),
+                                       [](test_mx_options& o) { o.greeting = "554 mx.example.test no service"; });
         INFO(r.error);
         CHECK(r.status == starttls_status::smtp_error);
         CHECK(r.banner == "554 mx.example.test no service");
@@ -265,9 +279,7 @@ TEST_CASE("probe_starttls: unreachable servers")
         ::inet_pton(AF_INET, address.c_str(), &a.sin_addr);
         REQUIRE(::bind(listener, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
         REQUIRE(::listen(listener, 4) == 0);
-        const auto started = std::chrono::steady_clock::now();
-        const auto r = probe_starttls("mx1.example.test", address, probe_options(300));
-        const auto elapsed = std::chrono::steady_clock::now() - started;
+        const auto [r, elapsed] = probe_timed(address, 300);
         ::close(listener);
         INFO(r.error);
         CHECK(r.status == starttls_status::unreachable);
@@ -290,9 +302,7 @@ TEST_CASE("probe_starttls: a peer that takes its time is cut off")
         scripted_peer_options o;
         o.script = {{false, 0, "220 drip.example.test ESMTP\r\n"}, {true, 0, "250-x\r\n", false, 300}};
         const auto [peer, address] = start_peer(o);
-        const auto started = std::chrono::steady_clock::now();
-        const auto r = probe_starttls("mx1.example.test", address, probe_options(1000));
-        const auto elapsed = std::chrono::steady_clock::now() - started;
+        const auto [r, elapsed] = probe_timed(address, 1000);
         INFO(r.error);
         CHECK(r.timed_out);
         CHECK(r.status == starttls_status::smtp_error);
@@ -313,9 +323,7 @@ TEST_CASE("probe_starttls: a peer that takes its time is cut off")
                     {true, 1700, "220 go ahead\r\n"},
                     {false, 1700, "", true}};
         const auto [peer, address] = start_peer(o);
-        const auto started = std::chrono::steady_clock::now();
-        const auto r = probe_starttls("mx1.example.test", address, probe_options(2000));
-        const auto elapsed = std::chrono::steady_clock::now() - started;
+        const auto [r, elapsed] = probe_timed(address, 2000);
         INFO(r.error);
         CHECK(r.timed_out);
         CHECK(r.status == starttls_status::tls_failed);

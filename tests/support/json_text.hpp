@@ -14,34 +14,32 @@
 
 namespace stswatch::test {
 
+// text as one JSON value of type Ptr (an object or an array, named what); FAILs when it is not one.
+template <typename Ptr>
+Ptr json_value(const std::string& text, const char* what)
+{
+    Ptr value;
+    try {
+        Poco::JSON::Parser parser;
+        value = parser.parse(text).extract<Ptr>();
+    } catch (const Poco::Exception& e) {
+        FAIL("not a JSON " << what << " (" << e.displayText() << "): " << text);
+    }
+    if (!value)
+        FAIL("not a JSON " << what << ": " << text);
+    return value;
+}
+
 // text as one JSON object; FAILs when it is not one.
 inline Poco::JSON::Object::Ptr json_object(const std::string& text)
 {
-    Poco::JSON::Object::Ptr object;
-    try {
-        Poco::JSON::Parser parser;
-        object = parser.parse(text).extract<Poco::JSON::Object::Ptr>();
-    } catch (const Poco::Exception& e) {
-        FAIL("not a JSON object (" << e.displayText() << "): " << text);
-    }
-    if (!object)
-        FAIL("not a JSON object: " << text);
-    return object;
+    return json_value<Poco::JSON::Object::Ptr>(text, "object");
 }
 
 // text as one JSON array; FAILs when it is not one.
 inline Poco::JSON::Array::Ptr json_array(const std::string& text)
 {
-    Poco::JSON::Array::Ptr array;
-    try {
-        Poco::JSON::Parser parser;
-        array = parser.parse(text).extract<Poco::JSON::Array::Ptr>();
-    } catch (const Poco::Exception& e) {
-        FAIL("not a JSON array (" << e.displayText() << "): " << text);
-    }
-    if (!array)
-        FAIL("not a JSON array: " << text);
-    return array;
+    return json_value<Poco::JSON::Array::Ptr>(text, "array");
 }
 
 // The lines of text that are not empty, without their "\n".

@@ -9,7 +9,10 @@
 #include <Poco/JSON/Parser.h>
 #include <catch2/catch.hpp>
 
+#include <optional>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 using namespace stswatch;
 using Poco::JSON::Object;
@@ -36,6 +39,28 @@ certificate_info cert(std::vector<std::string> names, bool trusted = true)
     c.name_matches = true;
     c.sha256 = "0f1e2d3c4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e1f0";
     return c;
+}
+
+mx_check mx(const char* host, std::uint16_t preference, std::vector<std::string> addresses,
+            std::optional<std::string> covered_by)
+{
+    mx_check m;
+    m.host = host;
+    m.preference = preference;
+    m.addresses = std::move(addresses);
+    m.covered_by = std::move(covered_by);
+    return m;
+}
+
+// The probe of the first address of m.
+starttls_probe_result probe(starttls_status status, const mx_check& m, const char* banner)
+{
+    starttls_probe_result p;
+    p.status = status;
+    p.host = m.host;
+    p.address = m.addresses.at(0);
+    p.banner = banner;
+    return p;
 }
 
 // A result with every part filled: both records, a fetched policy with its certificate, a
@@ -68,16 +93,8 @@ check_result rich_result()
     r.tlsrpt.record = "v=TLSRPTv1; rua=mailto:tlsrpt@example.com,https://reports.example.com/v1/tlsrpt";
     r.tlsrpt.rua = {"mailto:tlsrpt@example.com", "https://reports.example.com/v1/tlsrpt"};
 
-    mx_check mx1;
-    mx1.host = "mx1.example.com";
-    mx1.preference = 10;
-    mx1.addresses = {"192.0.2.25", "2001:db8::25"};
-    mx1.covered_by = "mx1.example.com";
-    starttls_probe_result p1;
-    p1.status = starttls_status::ok;
-    p1.host = mx1.host;
-    p1.address = "192.0.2.25";
-    p1.banner = "220 mx1.example.com ESMTP";
+    mx_check mx1 = mx("mx1.example.com", 10, {"192.0.2.25", "2001:db8::25"}, "mx1.example.com");
+    starttls_probe_result p1 = probe(starttls_status::ok, mx1, "220 mx1.example.com ESMTP");
     p1.starttls_offered = true;
     p1.tls_version = "TLSv1.3";
     p1.certificate = cert({"mx1.example.com", "*.example.com"}, false);
@@ -91,22 +108,12 @@ check_result rich_result()
     p1v6.error = "TLS handshake timed out";
     mx1.other_probes = {p1v6};
 
-    mx_check mx2;
-    mx2.host = "mx2.backup.example.com";
-    mx2.preference = 20;
-    mx2.addresses = {"192.0.2.26"};
-    mx2.covered_by = "*.backup.example.com";
-    starttls_probe_result p2;
-    p2.status = starttls_status::starttls_missing;
-    p2.host = mx2.host;
-    p2.address = "192.0.2.26";
-    p2.banner = "220 mx2 ESMTP";
+    mx_check mx2 = mx("mx2.backup.example.com", 20, {"192.0.2.26"}, "*.backup.example.com");
+    starttls_probe_result p2 = probe(starttls_status::starttls_missing, mx2, "220 mx2 ESMTP");
     p2.error = "EHLO does not list STARTTLS";
     mx2.probe = p2;
 
-    mx_check mx3;
-    mx3.host = "mx3.example.com";
-    mx3.preference = 30;
+    mx_check mx3 = mx("mx3.example.com", 30, {}, std::nullopt);
 
     mx_check reported;
     reported.host = "old-mx.example.com";

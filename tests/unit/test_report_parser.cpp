@@ -82,6 +82,27 @@ void check_minimal(const outcome& o)
     CHECK(o.metadata.filled.empty());
 }
 
+// A failure detail of an sts-policy-fetch-error as Microsoft writes it: type and count, no
+// addresses or MX host.
+void check_fetch_error_detail(const failure_detail& d, std::int64_t failed_sessions)
+{
+    CHECK(d.result_type == "sts-policy-fetch-error");
+    CHECK(d.failed_session_count == failed_sessions);
+    CHECK_FALSE(d.sending_mta_ip);
+    CHECK_FALSE(d.receiving_ip);
+    CHECK_FALSE(d.receiving_mx_hostname);
+}
+
+// The missing policy domain was filled in as `domain` from the metadata field `source`.
+std::function<void(const outcome&)> policy_domain_filled_from(std::string domain, std::string source)
+{
+    return [domain, source](const outcome& o) {
+        CHECK(o.policy().policy_domain == domain);
+        CHECK(o.policy().policy_domain_filled);
+        CHECK(o.metadata.filled == strings{"policies[0].policy.policy-domain from " + source});
+    };
+}
+
 tls_report minimal_report()
 {
     report_metadata m;
@@ -117,12 +138,8 @@ const std::map<std::string, expectation>& expectations()
              CHECK(p.policy_domain == "example.com");
              REQUIRE(p.failure_details.size() == 1);
              const auto& d = o.detail();
-             CHECK(d.result_type == "sts-policy-fetch-error");
-             CHECK(d.failed_session_count == 1);
-             CHECK_FALSE(d.sending_mta_ip);
-             CHECK_FALSE(d.receiving_mx_hostname);
+             check_fetch_error_detail(d, 1);
              CHECK_FALSE(d.receiving_mx_helo);
-             CHECK_FALSE(d.receiving_ip);
              CHECK_FALSE(d.additional_information);
              CHECK_FALSE(d.failure_reason_code);
          }}},
@@ -227,21 +244,9 @@ const std::map<std::string, expectation>& expectations()
         {"count-int64-max", {{}, [](const outcome& o) {
              CHECK(o.policy().total_successful_session_count == std::numeric_limits<std::int64_t>::max());
          }}},
-        {"policy-domain-from-tls-report-domain", {{}, [](const outcome& o) {
-             CHECK(o.policy().policy_domain == "example.com");
-             CHECK(o.policy().policy_domain_filled);
-             CHECK(o.metadata.filled == strings{"policies[0].policy.policy-domain from tls-report-domain"});
-         }}},
-        {"policy-domain-from-file-name", {{}, [](const outcome& o) {
-             CHECK(o.policy().policy_domain == "example.org");
-             CHECK(o.policy().policy_domain_filled);
-             CHECK(o.metadata.filled == strings{"policies[0].policy.policy-domain from file-name"});
-         }}},
-        {"policy-domain-from-attachment-file-name", {{}, [](const outcome& o) {
-             CHECK(o.policy().policy_domain == "example.net");
-             CHECK(o.policy().policy_domain_filled);
-             CHECK(o.metadata.filled == strings{"policies[0].policy.policy-domain from attachment-file-name"});
-         }}},
+        {"policy-domain-from-tls-report-domain", {{}, policy_domain_filled_from("example.com", "tls-report-domain")}},
+        {"policy-domain-from-file-name", {{}, policy_domain_filled_from("example.org", "file-name")}},
+        {"policy-domain-from-attachment-file-name", {{}, policy_domain_filled_from("example.net", "attachment-file-name")}},
         {"policy-domain-tls-report-domain-first", {{}, [](const outcome& o) {
              CHECK(o.policy().policy_domain == "example.com");
              CHECK(o.metadata.filled == strings{"policies[0].policy.policy-domain from tls-report-domain"});
@@ -415,12 +420,7 @@ TEST_CASE("sample reports from each sender style")
         CHECK(o.parsed.warnings.empty());
         CHECK(o.policy().policy_string.empty());
         CHECK(o.policy().total_failure_session_count == 12);
-        const auto& d = o.detail();
-        CHECK(d.result_type == "sts-policy-fetch-error");
-        CHECK(d.failed_session_count == 12);
-        CHECK_FALSE(d.sending_mta_ip);
-        CHECK_FALSE(d.receiving_ip);
-        CHECK_FALSE(d.receiving_mx_hostname);
+        check_fetch_error_detail(o.detail(), 12);
     }
     SECTION("mail.ru: type and domain only, no IPs, free-text reason, details above total, next-midnight end")
     {
