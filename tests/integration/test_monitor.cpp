@@ -3,7 +3,7 @@
 // `stswatch monitor` as users run it.
 #include "checks/monitor.hpp"
 #include "store/report_store.hpp"
-#include "tests/integration/dns_server.hpp"
+#include "tests/support/dns_server.hpp"
 #include "tests/support/check_builders.hpp"
 #include "tests/support/test_support.hpp"
 

@@ -3,6 +3,7 @@
 #include "tlsrpt/decode.hpp"
 #include "store/report_store.hpp"
 #include "store/migrations.hpp"
+#include "tests/support/scratch.hpp"
 #include "tests/support/test_support.hpp"
 
 #include <catch2/catch.hpp>
@@ -157,47 +158,6 @@ std::vector<const incoming_report*> pointers(const std::vector<incoming_report>&
         out.push_back(&r);
     return out;
 }
-
-std::string pg_script()
-{
-    const char* s = std::getenv("STSWATCH_TEST_PG_SCRIPT");
-    return s && *s ? s : STSWATCH_SOURCE_DIR "/tests/fixtures/pg.sh";
-}
-
-// A PostgreSQL cluster of this test's own, which it can stop and start.
-class private_cluster {
-public:
-    private_cluster() : port_(test::free_port())
-    {
-        char dir[] = "/tmp/stswatch-store-pg.XXXXXX";
-        REQUIRE(::mkdtemp(dir) != nullptr);
-        dir_ = dir;
-        start();
-    }
-    ~private_cluster() { test::run_program({"bash", pg_script(), "destroy", dir_}); }
-    private_cluster(const private_cluster&) = delete;
-    private_cluster& operator=(const private_cluster&) = delete;
-
-    void start()
-    {
-        const auto r = test::run_program({"bash", pg_script(), "start", dir_, std::to_string(port_), "--no-fsync"});
-        INFO(r.err);
-        REQUIRE(r.exit_code == 0);
-    }
-    void stop()
-    {
-        const auto r = test::run_program({"bash", pg_script(), "stop", dir_});
-        REQUIRE(r.exit_code == 0);
-    }
-    std::string url(const std::string& dbname) const
-    {
-        return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=" + dbname;
-    }
-
-private:
-    std::uint16_t port_;
-    std::string dir_;
-};
 
 } // namespace
 
@@ -754,7 +714,7 @@ TEST_CASE("a store that waits too long gives up and a retry is a duplicate")
 
 TEST_CASE("the database going away and coming back")
 {
-    private_cluster cluster;
+    test::private_cluster cluster;
     {
         pqxx::connection admin(cluster.url("postgres"));
         pqxx::nontransaction tx(admin);
