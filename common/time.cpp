@@ -298,4 +298,33 @@ std::optional<utc_time> parse_date_or_datetime(std::string_view text)
     return parse_rfc3339(trimmed).value;
 }
 
+utc_date utc_date_of(const utc_time& t)
+{
+    std::int64_t days = 0, second_of_day = 0;
+    split_days(t, days, second_of_day);
+    return utc_date{std::chrono::days{days}};
+}
+
+std::string format_day(utc_date d)
+{
+    return format_civil_date(civil_from_days(d.time_since_epoch().count()));
+}
+
+std::optional<utc_date> parse_day(std::string_view text)
+{
+    if (text.size() != 10)
+        return std::nullopt;
+    reader in(text);
+    int year = 0, month = 0, day = 0;
+    std::string error;
+    if (!read_full_date(in, year, month, day, error) || !in.at_end())
+        return std::nullopt;
+    return utc_date{std::chrono::days{days_from_civil(year, month, day)}};
+}
+
+utc_time start_of(utc_date d)
+{
+    return utc_time{static_cast<std::int64_t>(d.time_since_epoch().count()) * seconds_per_day, 0};
+}
+
 } // namespace stswatch

@@ -1,6 +1,7 @@
 // Date-times as RFC 3339 (and the variants senders write), normalised to UTC.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -34,5 +35,17 @@ std::string format_date(const utc_time& t);
 
 // Accepts "2016-04-01" (midnight UTC) or a full RFC 3339 date-time; for CLI options.
 std::optional<utc_time> parse_date_or_datetime(std::string_view text);
+
+// A UTC calendar day (the unit of TLS reports, RFC 8460 §4.4 date-range, and of the
+// analysis, docs/analysis.md).
+using utc_date = std::chrono::sys_days;
+// The UTC calendar day of t.
+utc_date utc_date_of(const utc_time& t);
+// "2016-04-01".
+std::string format_day(utc_date d);
+// Exactly "YYYY-MM-DD" (a valid date), else nullopt.
+std::optional<utc_date> parse_day(std::string_view text);
+// Midnight UTC at the start of d.
+utc_time start_of(utc_date d);
 
 } // namespace stswatch

@@ -8,6 +8,8 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -46,6 +48,10 @@ struct session_totals {
 // The report's own totals (see report_rows.cpp for how senders count).
 session_totals report_totals(const tls_report& r);
 
+// Per policy of the report, in its order, whether its sessions are counted: the view of
+// its domain that report_totals counts (sql/0004_analysis.sql, report_policies.counted).
+std::vector<bool> counted_policies(const tls_report& r);
+
 // The received body as report_raw keeps it (see the table's comment).
 struct kept_raw {
     std::string compressed;     // when the store compressed it
@@ -74,7 +80,9 @@ struct batch_rows {
 };
 
 struct rollup_key {
-    std::string policy_domain, day, policy_type, result_type, receiving_mx, organization_name;
+    std::string policy_domain, day;
+    bool counted = true;   // the order of daily_rollups' primary key
+    std::string policy_type, result_type, receiving_mx, organization_name;
     auto operator<=>(const rollup_key&) const = default;
 };
 
@@ -94,8 +102,17 @@ struct prepared_report {
     std::size_t first = 0;   // the batch index of the first copy of this identity (itself if first)
 };
 
-// Adds the rows of a newly stored report to the COPY data and its sessions to the rollups.
+// A policy domain and report day of newly stored reports, with one report's receive time
+// (microseconds, nullopt for "now"): what reported_domains and analysis_queue learn.
+struct reported_day {
+    std::string policy_domain, day;
+    std::optional<std::int64_t> received_us;
+    auto operator<=>(const reported_day&) const = default;
+};
+
+// Adds the rows of a newly stored report to the COPY data, its sessions to the rollups and
+// its domains and day to days.
 void add_report_rows(std::int64_t key, const batch_item& item, const identity& id, batch_rows& rows,
-                     rollup_sums& rollups);
+                     rollup_sums& rollups, std::set<reported_day>& days);
 
 } // namespace stswatch::store_detail

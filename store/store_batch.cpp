@@ -23,8 +23,9 @@ namespace {
 //
 // A constant number of round trips per batch, however many reports it holds: the reports
 // in one INSERT … SELECT FROM unnest(…), their receipts in another, the raw bytes, policies
-// and failure details by COPY, the rollups in one upsert. Every value travels as a
-// parameter or as COPY data, never inside the SQL text.
+// and failure details by COPY, the rollups in one upsert, the domains seen (and queued for
+// the analysis) in another. Every value travels as a parameter or as COPY data, never
+// inside the SQL text.
 
 struct statement {
     const char* name;
@@ -99,13 +100,40 @@ const statement statements[] = {
     // RFC 8460 §4.4 totals and failure counts, added to what other reports said of the
     // same key. Rows come sorted by key, so concurrent writers lock them in one order.
     {"stswatch_upsert_rollups",
-     "INSERT INTO daily_rollups AS d (policy_domain, day, policy_type, result_type, receiving_mx,"
+     "INSERT INTO daily_rollups AS d (policy_domain, day, counted, policy_type, result_type, receiving_mx,"
      " organization_name, successful_sessions, failed_sessions)"
-     " SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::text[], $5::text[], $6::text[],"
-     " $7::bigint[], $8::bigint[])"
-     " ON CONFLICT (policy_domain, day, policy_type, result_type, receiving_mx, organization_name)"
+     " SELECT * FROM unnest($1::text[], $2::date[], $3::boolean[], $4::text[], $5::text[], $6::text[],"
+     " $7::text[], $8::bigint[], $9::bigint[])"
+     " ON CONFLICT (policy_domain, day, counted, policy_type, result_type, receiving_mx, organization_name)"
      " DO UPDATE SET successful_sessions = d.successful_sessions + excluded.successful_sessions,"
      " failed_sessions = d.failed_sessions + excluded.failed_sessions"},
+    // sql/0004 daily_type_rollups: the counted sessions per (domain, day, result type) that
+    // trends read, the same sums without the organization, MX and policy type.
+    {"stswatch_upsert_type_rollups",
+     "INSERT INTO daily_type_rollups AS d (policy_domain, day, result_type, successful_sessions, failed_sessions)"
+     " SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::bigint[], $5::bigint[])"
+     " ON CONFLICT (policy_domain, day, result_type)"
+     " DO UPDATE SET successful_sessions = d.successful_sessions + excluded.successful_sessions,"
+     " failed_sessions = d.failed_sessions + excluded.failed_sessions"},
+    // sql/0004: the domains of the newly stored reports, and their refresh from the earliest
+    // day stored on (a late report moves since_day back). One row per (domain, day, receive
+    // time); rows go in domain order, so concurrent writers lock them in one order. A queued
+    // row a refresher holds keeps its claim: its new queued_at tells finish() it came again.
+    {"stswatch_note_domains",
+     "WITH u AS ("
+     "  SELECT u.domain, u.day, " STSWATCH_RECEIVED("u.received_us") " AS received_at"
+     "  FROM unnest($1::text[], $2::date[], $3::bigint[]) AS u(domain, day, received_us)),"
+     " g AS (SELECT domain, min(day) AS first_day, max(day) AS last_day, max(received_at) AS received_at"
+     "  FROM u GROUP BY domain),"
+     " seen AS ("
+     "  INSERT INTO reported_domains AS r (domain, first_day, last_day, last_received_at)"
+     "  SELECT domain, first_day, last_day, received_at FROM g ORDER BY domain"
+     "  ON CONFLICT (domain) DO UPDATE SET first_day = least(r.first_day, excluded.first_day),"
+     "  last_day = greatest(r.last_day, excluded.last_day),"
+     "  last_received_at = greatest(r.last_received_at, excluded.last_received_at))"
+     " INSERT INTO analysis_queue AS q (domain, since_day, queued_at)"
+     " SELECT domain, first_day, now() FROM g ORDER BY domain"
+     " ON CONFLICT (domain) DO UPDATE SET since_day = least(q.since_day, excluded.since_day), queued_at = now()"},
 };
 
 #undef STSWATCH_RECEIVED
@@ -124,10 +152,11 @@ void upsert_rollups(pqxx::work& tx, const rollup_sums& sums)
     if (sums.empty())
         return;
     // Array literals built in place: a batch has a few hundred keys.
-    array_literal domains, days, types, results, mxs, orgs, successful, failed;
+    array_literal domains, days, counted, types, results, mxs, orgs, successful, failed;
     for (const auto& [key, s] : sums) {
         domains.text(key.policy_domain);
         days.plain(key.day);
+        counted.plain(key.counted ? "t" : "f");
         types.text(key.policy_type);
         results.text(key.result_type);
         mxs.text(key.receiving_mx);
@@ -135,8 +164,45 @@ void upsert_rollups(pqxx::work& tx, const rollup_sums& sums)
         successful.number(s.successful);
         failed.number(s.failed);
     }
-    tx.exec_prepared("stswatch_upsert_rollups", domains.str(), days.str(), types.str(), results.str(),
-                     mxs.str(), orgs.str(), successful.str(), failed.str());
+    tx.exec_prepared("stswatch_upsert_rollups", domains.str(), days.str(), counted.str(), types.str(),
+                     results.str(), mxs.str(), orgs.str(), successful.str(), failed.str());
+
+    std::map<std::tuple<std::string, std::string, std::string>, session_totals> by_type;
+    for (const auto& [key, s] : sums) {
+        if (!key.counted)
+            continue;
+        auto& t = by_type[{key.policy_domain, key.day, key.result_type}];
+        t.successful = add_sessions(t.successful, s.successful, "successful sessions of a day");
+        t.failed = add_sessions(t.failed, s.failed, "failed sessions of a day");
+    }
+    if (by_type.empty())
+        return;
+    array_literal t_domains, t_days, t_results, t_successful, t_failed;
+    for (const auto& [key, s] : by_type) {
+        t_domains.text(std::get<0>(key));
+        t_days.plain(std::get<1>(key));
+        t_results.text(std::get<2>(key));
+        t_successful.number(s.successful);
+        t_failed.number(s.failed);
+    }
+    tx.exec_prepared("stswatch_upsert_type_rollups", t_domains.str(), t_days.str(), t_results.str(),
+                     t_successful.str(), t_failed.str());
+}
+
+void note_domains(pqxx::work& tx, const std::set<reported_day>& seen)
+{
+    if (seen.empty())
+        return;
+    array_literal domains, days, received;
+    for (const auto& d : seen) {
+        domains.text(d.policy_domain);
+        days.plain(d.day);
+        if (d.received_us)
+            received.number(*d.received_us);
+        else
+            received.null();
+    }
+    tx.exec_prepared("stswatch_note_domains", domains.str(), days.str(), received.str());
 }
 
 // A copy's receive time as the statements take it: microseconds, NULL for "now".
@@ -360,13 +426,15 @@ std::vector<store_result> store_once(pqxx::connection& conn, const std::vector<b
 
     batch_rows rows(inserted.size());
     rollup_sums rollups;
+    std::set<reported_day> seen;
     for (std::size_t i : distinct)
         if (stored[i])
-            add_report_rows(*keys[i], items[i], prepared[i].id, rows, rollups);
+            add_report_rows(*keys[i], items[i], prepared[i].id, rows, rollups, seen);
     rows.raws.send(tx, "report_raw", raw_columns);
     rows.policies.send(tx, "report_policies", policy_columns);
     rows.details.send(tx, "failure_details", detail_columns);
     upsert_rollups(tx, rollups);
+    note_domains(tx, seen);
     tx.commit();
     return results;
 }
