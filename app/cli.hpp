@@ -89,5 +89,9 @@ int run_import(context& ctx);
 int run_ingest_mail(context& ctx);
 int run_check(context& ctx);     // app/cmd_check.cpp
 int run_monitor(context& ctx);   // app/cmd_monitor.cpp
+int run_trends(context& ctx);    // app/cmd_analysis.cpp
+int run_incidents(context& ctx);
+int run_explain(context& ctx);
+int run_domains(context& ctx);
 
 } // namespace stswatch::cli

@@ -1,5 +1,6 @@
-// stswatch serve: the collector (HTTPS and SMTP report intake) and the monitor (checks of
-// the monitored domains every monitor.interval) as a long-running service.
+// stswatch serve: the collector (HTTPS and SMTP report intake), the monitor (checks of the
+// monitored domains every monitor.interval) and the analyzer (incidents of the domains that
+// reports touched) as a long-running service.
 //
 // A Poco ServerApplication: initialize() is where the configuration is already loaded (by
 // the CLI), main() migrates the schema, starts the store, the receivers and the monitor,
@@ -7,6 +8,7 @@
 // committed.
 #include "app/cli.hpp"
 
+#include "analyzer/incidents.hpp"
 #include "checks/checker.hpp"
 #include "net/dns.hpp"
 #include "checks/monitor.hpp"
@@ -128,7 +130,18 @@ protected:
 
         auto monitored = start_monitor(s);
 
+        // docs/analysis.md: the incidents of the domains that new reports touched, computed
+        // again every analyzer.refresh_interval, so that alerts fire once per incident.
+        analysis::refresher_options ro;
+        ro.db_url = s.db_url;
+        ro.poll = std::chrono::seconds(s.analyzer_refresh_interval);
+        analysis::incident_refresher refresher(ro);
+        refresher.start();
+        log::info("analyzer", "started", {{"refresh_interval", std::to_string(s.analyzer_refresh_interval)}});
+
         waitForTerminationRequest();
+        refresher.stop();
+        log::info("analyzer", "stopped", {{"refreshed", std::to_string(refresher.refreshed())}});
         // The monitor first: it lets the checks running finish and saves them, and makes
         // the domains it had claimed but not started due again.
         monitored.reset();

@@ -30,6 +30,16 @@ commands:
                                 change events of a monitored domain, newest first
   reports list [--domain D] [--since DATE] [--until DATE] [--limit N] [--json]
                                 stored reports
+  trends DOMAIN [--since DATE] [--until DATE] [--by day|week|month]
+         [--group result-type|mx|org|sending-ip|policy-type] [--json]
+                                sessions and failures per day, week or month (UTC); the
+                                range defaults to the last 30 days
+  incidents DOMAIN [--since DATE] [--until DATE] [--no-refresh] [--json]
+                                incidents: failures departing from the domain's baseline
+  explain DOMAIN [--since DATE] [--until DATE] [--no-refresh] [--json]
+                                incidents with their probable causes and the evidence
+  domains [--json]              health of every known domain: last 7 days against the
+                                baseline, open incidents, check errors, last report
 
 global options (before or after the command):
   --config FILE      properties file (default: config/stswatch.properties, then
@@ -75,6 +85,14 @@ int main(int argc, char** argv)
             return run_check(ctx);
         if (command == "monitor")
             return run_monitor(ctx);
+        if (command == "trends")
+            return run_trends(ctx);
+        if (command == "incidents")
+            return run_incidents(ctx);
+        if (command == "explain")
+            return run_explain(ctx);
+        if (command == "domains")
+            return run_domains(ctx);
         throw usage_error("unknown command \"" + command + "\"");
     } catch (const usage_error& e) {
         std::cerr << "stswatch: " << e.what() << " (see stswatch --help)\n";

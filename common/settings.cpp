@@ -288,6 +288,7 @@ const std::vector<std::string>& setting_keys()
         "api.listen",
         "api.token",
         "analyzer.db.url",
+        "analyzer.refresh_interval",
         "checks.resolver",
         "checks.ca_file",
         "checks.allow_private",
@@ -356,6 +357,7 @@ settings load_settings(const Poco::Util::AbstractConfiguration& conf)
     s.api_listen = r.address("api.listen", d.api_listen);
     s.api_token = r.text("api.token");
     s.analyzer_db_url = r.text("analyzer.db.url");
+    s.analyzer_refresh_interval = r.number("analyzer.refresh_interval", d.analyzer_refresh_interval, 1u, 86400u);
 
     s.checks_resolver = r.text("checks.resolver");
     if (!s.checks_resolver.empty()) {

@@ -74,6 +74,7 @@ struct settings {
 
     std::string log_level = "information";    // log.level
     std::string analyzer_db_url;              // analyzer.db.url (a replica; empty = db.url)
+    unsigned analyzer_refresh_interval = 60;  // analyzer.refresh_interval (seconds between reads of the refresh queue)
 
     // Keys under stswatch's namespaces that it does not read (likely typos), as
     // "KEY: unknown key, ignored"; load_settings also logs each one as a warning.

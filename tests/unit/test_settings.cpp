@@ -79,7 +79,7 @@ std::string describe(const settings& s)
       << '\n' << s.api_token << '\n' << s.checks_resolver << '\n' << s.checks_ca_file << '\n'
       << s.checks_allow_private << '\n' << s.checks_timeout << '\n' << s.checks_mx_concurrency << '\n' << s.checks_cert_expiring_days << '\n'
       << s.monitor_interval << '\n' << s.monitor_concurrency << '\n' << s.monitor_jitter << '\n' << s.log_level << '\n'
-      << s.analyzer_db_url << '\n' << join(s.warnings);
+      << s.analyzer_db_url << '\n' << s.analyzer_refresh_interval << '\n' << join(s.warnings);
     return o.str();
 }
 
@@ -149,6 +149,7 @@ TEST_CASE("load_settings: every key is read into its field")
         {"api.listen", "localhost:9090", [](auto& s) { return s.api_listen.to_string() == "localhost:9090"; }},
         {"api.token", "s3cret", [](auto& s) { return s.api_token == "s3cret"; }},
         {"analyzer.db.url", "host=replica dbname=stswatch", [](auto& s) { return s.analyzer_db_url == "host=replica dbname=stswatch"; }},
+        {"analyzer.refresh_interval", "5", [](auto& s) { return s.analyzer_refresh_interval == 5; }},
         {"checks.resolver", "[2001:db8::53]:5353", [](auto& s) { return s.checks_resolver == "[2001:db8::53]:5353"; }},
         {"checks.ca_file", "/etc/tls/ca.pem", [](auto& s) { return s.checks_ca_file == "/etc/tls/ca.pem"; }},
         {"checks.allow_private", "Yes", [](auto& s) { return s.checks_allow_private; }},
