@@ -5,7 +5,7 @@
 # Environment: STSWATCH_BENCH_REPORTS (reports per ingest run, default 20000, 2000 with
 # --quick), STSWATCH_BENCH_PARSE_MB (parse corpus size, default 100, 10 with --quick),
 # STSWATCH_BENCH_DOMAINS (checks bench, default 1000, 200 with --quick; STSWATCH_BENCH_CHECKS=0
-# skips it).
+# skips it), STSWATCH_BENCH_ANALYZE=0 (skips the analysis bench, bench/analyze.sh).
 #
 # Everything runs in a throwaway directory that is removed on exit: a PostgreSQL cluster with
 # fsync ON (an acknowledged report is a durable commit, the figure that matters), test
@@ -122,6 +122,19 @@ if [ "${STSWATCH_BENCH_CHECKS:-1}" = 1 ]; then
   fi
 fi
 
+# The analysis bench keeps its own PostgreSQL and database between runs (building it takes
+# minutes).
+if [ "${STSWATCH_BENCH_ANALYZE:-1}" = 1 ]; then
+  if [ -x "$BUILD/bench/analyze" ]; then
+    say "analyze: trends, explain, domains and the incident refresh over a year of reports"
+    bash "$ROOT/bench/analyze.sh" "$BUILD" $([ "$quick" = 1 ] && echo --quick) --summary "$summary" \
+      || { status=1; echo "bench: analysis bench failed" >&2; }
+    echo
+  else
+    echo "bench: analysis bench skipped (needs $BUILD/bench/analyze)" >&2
+  fi
+fi
+
 # The summary: one table per bench, from the lines the programs appended.
 echo "== summary =="
 awk -F '\t' '
@@ -136,6 +149,7 @@ awk -F '\t' '
   $1 == "smtp" { smtp[++ns] = $0 }
   $1 == "parse" { parse[++np] = $0 }
   $1 == "checks" { checks[++nc] = $0 }
+  $1 == "analyze" { analyze[++na] = $0 }
   END {
     if (ingest_head) printf "  %-14s %10s %8s %8s %8s %12s\n", "targets", ">=3000@64", "", "<100", "", "<150"
     for (i = 1; i <= ns; i++) {
@@ -161,6 +175,14 @@ awk -F '\t' '
       printf "  %-20s %10s %8s %8s %12s %10s %7s %10s  %s\n", f[2] ", " f[3] " thr", n(f[5]), n(f[6]), n(f[7]), n(f[8]), n(f[9]), n(f[10]), n(f[11]), f[12] ", " f[13]
     }
     if (nc) printf "  %-20s %10s\n", "target", ">=100"
+    for (i = 1; i <= na; i++) {
+      split(analyze[i], f, "\t")
+      if (i == 1) {
+        print "\nanalysis, a year of reports (per call; refresh: per domain, ratio of the totals)"
+        printf "  %-10s %9s %9s %11s %11s %7s  %s\n", "", "p50 ms", "p95 ms", "floor p50", "floor p95", "ratio", "target"
+      }
+      printf "  %-10s %9s %9s %11s %11s %7s  %s: %s\n", f[2], n(f[3]), n(f[4]), n(f[5]), n(f[6]), n(f[7]), f[8], f[9]
+    }
   }' "$summary"
 echo
 echo "ratio = stswatch figure / floor measured in this run (1.0 = as fast as the floor); see bench/README.md"
