@@ -9,6 +9,8 @@
 #include "app/cli.hpp"
 
 #include "analyzer/incidents.hpp"
+#include "analyzer/web.hpp"
+#include "analyzer/web_server.hpp"
 #include "checks/checker.hpp"
 #include "net/dns.hpp"
 #include "checks/monitor.hpp"
@@ -100,6 +102,10 @@ protected:
             return exit_code_ = unavailable;
         }
 
+        if (s.api_cert.empty() != s.api_key.empty()) {
+            std::cerr << "stswatch: api.cert and api.key must be set together (HTTPS for the API)\n";
+            return exit_code_ = config_error;
+        }
         if (s.smtp_cert.empty() != s.smtp_key.empty()) {
             std::cerr << "stswatch: collector.smtp.cert and collector.smtp.key must be set together (STARTTLS)\n";
             return exit_code_ = config_error;
@@ -139,7 +145,29 @@ protected:
         refresher.start();
         log::info("analyzer", "started", {{"refresh_interval", std::to_string(s.analyzer_refresh_interval)}});
 
+        // The API, /metrics and the dashboard (docs/api.md), on api.listen; off without a token.
+        std::unique_ptr<web::services> web_services;
+        std::unique_ptr<web::web_server> api;
+        if (s.api_token.empty()) {
+            log::warning("api", "api.token is not set: the API, /metrics and the dashboard are off");
+        } else {
+            web_services = std::make_unique<web::services>(s);
+            api = std::make_unique<web::web_server>(web::web_server_options::from(s), web::make_router(*web_services));
+            try {
+                api->start();
+            } catch (const std::exception& e) {
+                std::cerr << "stswatch: api.listen " << s.api_listen.to_string() << ": " << e.what() << "\n";
+                return exit_code_ = unavailable;
+            }
+            log::info("api", "listening", {{"address", s.api_listen.host + ":" + std::to_string(api->port())},
+                                           {"tls", s.api_cert.empty() ? "no" : "yes"}});
+        }
+
         waitForTerminationRequest();
+        if (api) {
+            api->stop();
+            log::info("api", "stopped");
+        }
         refresher.stop();
         log::info("analyzer", "stopped", {{"refreshed", std::to_string(refresher.refreshed())}});
         // The monitor first: it lets the checks running finish and saves them, and makes

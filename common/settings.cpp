@@ -8,6 +8,7 @@
 #include <Poco/Util/AbstractConfiguration.h>
 
 #include <algorithm>
+#include <fstream>
 #include <cstdlib>
 #include <limits>
 #include <optional>
@@ -287,6 +288,14 @@ const std::vector<std::string>& setting_keys()
         "collector.store.connections",
         "api.listen",
         "api.token",
+        "api.token_file",
+        "api.cert",
+        "api.key",
+        "api.metrics_token",
+        "api.metrics_domains",
+        "api.metrics_max_domains",
+        "api.session_hours",
+        "api.threads",
         "analyzer.db.url",
         "analyzer.refresh_interval",
         "checks.resolver",
@@ -298,6 +307,23 @@ const std::vector<std::string>& setting_keys()
         "monitor.interval",
         "monitor.concurrency",
         "monitor.jitter",
+        "alerts.webhook.url",
+        "alerts.webhook.secret",
+        "alerts.webhook.timeout",
+        "alerts.email.relay",
+        "alerts.email.from",
+        "alerts.email.to",
+        "alerts.email.username",
+        "alerts.email.password",
+        "alerts.email.starttls",
+        "alerts.email.timeout",
+        "alerts.ca_file",
+        "alerts.quiet_period",
+        "alerts.digest",
+        "alerts.digest_hour",
+        "alerts.max_attempts",
+        "alerts.retry_base",
+        "alerts.interval",
         "log.level",
     };
     return keys;
@@ -356,6 +382,59 @@ settings load_settings(const Poco::Util::AbstractConfiguration& conf)
 
     s.api_listen = r.address("api.listen", d.api_listen);
     s.api_token = r.text("api.token");
+    s.api_token_file = r.text("api.token_file");
+    // Secrets may stay out of the properties file: api.token_file, or STSWATCH_API_TOKEN.
+    if (!s.api_token_file.empty()) {
+        std::ifstream in(s.api_token_file);
+        std::string line;
+        if (!in || !std::getline(in, line))
+            reader::bad_value("api.token_file", s.api_token_file, "cannot be read");
+        if (!s.api_token.empty())
+            reader::bad_value("api.token_file", s.api_token_file, "is set together with api.token");
+        s.api_token = std::string(text::trim(line));
+        if (s.api_token.empty())
+            reader::bad_value("api.token_file", s.api_token_file, "holds an empty first line");
+    }
+    if (const char* env = std::getenv("STSWATCH_API_TOKEN"); env && *env)
+        s.api_token = env;
+    s.api_cert = r.text("api.cert");
+    s.api_key = r.text("api.key");
+    s.api_metrics_token = r.flag("api.metrics_token", d.api_metrics_token);
+    s.api_metrics_domains = r.text("api.metrics_domains", d.api_metrics_domains);
+    if (s.api_metrics_domains != "monitored" && s.api_metrics_domains != "none")
+        reader::bad_value("api.metrics_domains", s.api_metrics_domains, "is not monitored or none");
+    s.api_metrics_max_domains = r.number("api.metrics_max_domains", d.api_metrics_max_domains, 0u, 100000u);
+    s.api_session_hours = r.number("api.session_hours", d.api_session_hours, 1u, 24u * 30u);
+    s.api_threads = r.number("api.threads", d.api_threads, 1u, 256u);
+
+    s.alerts_webhook_url = r.text("alerts.webhook.url");
+    if (!s.alerts_webhook_url.empty() && s.alerts_webhook_url.rfind("http://", 0) != 0
+        && s.alerts_webhook_url.rfind("https://", 0) != 0)
+        reader::bad_value("alerts.webhook.url", s.alerts_webhook_url, "is not an http:// or https:// URL");
+    s.alerts_webhook_secret = r.text("alerts.webhook.secret");
+    s.alerts_webhook_timeout = r.number("alerts.webhook.timeout", d.alerts_webhook_timeout, 1u, 600u);
+    s.alerts_email_relay = r.text("alerts.email.relay");
+    if (!s.alerts_email_relay.empty()) {
+        try {
+            if (parse_listen_address(s.alerts_email_relay).port == 0 || s.alerts_email_relay.front() == ':')
+                throw std::invalid_argument("needs a host and a port");
+        } catch (const std::invalid_argument& e) {
+            reader::bad_value("alerts.email.relay", s.alerts_email_relay, std::string("is not HOST:PORT (") + e.what() + ")");
+        }
+    }
+    s.alerts_email_from = r.text("alerts.email.from");
+    s.alerts_email_to = split_list(r.text("alerts.email.to"));
+    s.alerts_email_username = r.text("alerts.email.username");
+    s.alerts_email_password = r.text("alerts.email.password");
+    s.alerts_email_starttls = r.flag("alerts.email.starttls", d.alerts_email_starttls);
+    s.alerts_email_timeout = r.number("alerts.email.timeout", d.alerts_email_timeout, 1u, 600u);
+    s.alerts_ca_file = r.text("alerts.ca_file");
+    s.alerts_quiet_period = r.number("alerts.quiet_period", d.alerts_quiet_period, 0u, 7u * 86400u);
+    s.alerts_digest = r.flag("alerts.digest", d.alerts_digest);
+    s.alerts_digest_hour = r.number("alerts.digest_hour", d.alerts_digest_hour, 0u, 23u);
+    s.alerts_max_attempts = r.number("alerts.max_attempts", d.alerts_max_attempts, 1u, 1000u);
+    s.alerts_retry_base = r.number("alerts.retry_base", d.alerts_retry_base, 1u, 3600u);
+    s.alerts_interval = r.number("alerts.interval", d.alerts_interval, 1u, 3600u);
     s.analyzer_db_url = r.text("analyzer.db.url");
     s.analyzer_refresh_interval = r.number("analyzer.refresh_interval", d.analyzer_refresh_interval, 1u, 86400u);
 

@@ -60,7 +60,33 @@ struct settings {
     unsigned store_connections = 2;           // collector.store.connections (writer threads)
 
     listen_address api_listen{"127.0.0.1", 8080};      // api.listen
-    std::string api_token;                    // api.token
+    std::string api_token;                    // api.token (or the first line of api.token_file)
+    std::string api_token_file;               // api.token_file
+    std::string api_cert;                     // api.cert (PEM; TLS when set with api.key)
+    std::string api_key;                      // api.key
+    bool api_metrics_token = true;            // api.metrics_token (/metrics needs the token)
+    std::string api_metrics_domains = "monitored";   // api.metrics_domains (monitored | none)
+    unsigned api_metrics_max_domains = 200;   // api.metrics_max_domains
+    unsigned api_session_hours = 12;          // api.session_hours (dashboard sign-in lifetime)
+    unsigned api_threads = 16;                // api.threads
+
+    std::string alerts_webhook_url;           // alerts.webhook.url (http:// or https://)
+    std::string alerts_webhook_secret;        // alerts.webhook.secret (HMAC-SHA256 key)
+    unsigned alerts_webhook_timeout = 10;     // alerts.webhook.timeout (seconds per attempt)
+    std::string alerts_email_relay;           // alerts.email.relay (HOST:PORT)
+    std::string alerts_email_from;            // alerts.email.from
+    std::vector<std::string> alerts_email_to; // alerts.email.to
+    std::string alerts_email_username;        // alerts.email.username (AUTH PLAIN/LOGIN when set)
+    std::string alerts_email_password;        // alerts.email.password
+    bool alerts_email_starttls = true;        // alerts.email.starttls (required when true)
+    unsigned alerts_email_timeout = 30;       // alerts.email.timeout (seconds per attempt)
+    std::string alerts_ca_file;               // alerts.ca_file (extra trust anchors, PEM)
+    unsigned alerts_quiet_period = 3600;      // alerts.quiet_period (seconds per domain; 0 = off)
+    bool alerts_digest = false;               // alerts.digest (one daily message instead)
+    unsigned alerts_digest_hour = 8;          // alerts.digest_hour (UTC)
+    unsigned alerts_max_attempts = 12;        // alerts.max_attempts
+    unsigned alerts_retry_base = 30;          // alerts.retry_base (seconds, doubled per attempt, at most 1 h)
+    unsigned alerts_interval = 5;             // alerts.interval (seconds between outbox reads)
 
     std::string checks_resolver;              // checks.resolver
     std::string checks_ca_file;               // checks.ca_file

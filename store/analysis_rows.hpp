@@ -62,6 +62,7 @@ struct incident_row {
     std::string days_json = "[]"; // per-day figures, a JSON array
     std::string opened_at, updated_at;   // RFC 3339; set by the store
     std::optional<std::string> acknowledged_at;
+    std::optional<std::string> acknowledged_by;
 };
 
 // A domain queued for a refresh of its incidents from since on.

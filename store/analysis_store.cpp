@@ -3,6 +3,8 @@
 // year of one domain is a range scan of that index, never rows shipped to be added here.
 #include "store/analysis_store.hpp"
 
+#include "store/report_queries.hpp"
+
 #include "store/connection.hpp"
 #include "store/db_values.hpp"
 
@@ -55,7 +57,7 @@ constexpr const char* incident_columns =
     "id, domain, dimension, key, onset::text, last_day::text, coalesce(end_day::text, ''), status,"
     " failed_sessions, sessions, failure_rate, baseline_rate, p_value, mx, result_types, organizations,"
     " days::text, " STSWATCH_RFC3339("opened_at") ", " STSWATCH_RFC3339("updated_at") ","
-    " " STSWATCH_RFC3339("acknowledged_at");
+    " " STSWATCH_RFC3339("acknowledged_at") ", acknowledged_by";
 
 incident_row incident_of(const pqxx::row& row)
 {
@@ -82,6 +84,8 @@ incident_row incident_of(const pqxx::row& row)
     i.updated_at = row[18].as<std::string>();
     if (!row[19].is_null())
         i.acknowledged_at = row[19].as<std::string>();
+    if (!row[20].is_null())
+        i.acknowledged_by.emplace(row[20].as<std::string>());
     return i;
 }
 
@@ -233,6 +237,34 @@ std::vector<incident_row> analysis_store::incidents(const std::string& domain, s
                 " AND ($2 = '' OR coalesce(end_day, 'infinity'::date) >= nullif($2, '')::date)"
                 " ORDER BY onset DESC, id DESC",
             domain, opt_day_text(from), opt_day_text(to)));
+    });
+}
+
+std::optional<incident_row> analysis_store::incident(long long id)
+{
+    return guarded("cannot connect", [&]() -> std::optional<incident_row> {
+        pqxx::read_transaction tx(*impl_->conn, "analysis_incident");
+        auto rows = tx.exec_params(std::string("SELECT ") + incident_columns + " FROM incidents WHERE id = $1"
+                                   " AND status <> 'retracted'", id);
+        if (rows.empty())
+            return std::nullopt;
+        return incident_of(rows[0]);
+    });
+}
+
+std::optional<incident_row> analysis_store::acknowledge(long long id, const std::string& by)
+{
+    return guarded("cannot connect", [&]() -> std::optional<incident_row> {
+        pqxx::work tx(*impl_->conn, "analysis_acknowledge");
+        // The first acknowledgement stands; a second one changes nothing.
+        auto rows = tx.exec_params(std::string("UPDATE incidents SET acknowledged_at = coalesce(acknowledged_at, now()),"
+                                               " acknowledged_by = coalesce(acknowledged_by, $2)"
+                                               " WHERE id = $1 AND status <> 'retracted' RETURNING ") + incident_columns,
+                                   id, by);
+        tx.commit();
+        if (rows.empty())
+            return std::nullopt;
+        return incident_of(rows[0]);
     });
 }
 
@@ -590,5 +622,17 @@ std::vector<domain_health_row> analysis_store::domain_health(utc_date baseline_f
 
 #undef STSWATCH_RFC3339_US
 #undef STSWATCH_RFC3339
+
+// --- Reports ---
+
+report_page analysis_store::reports(const report_query& q, std::optional<std::int64_t> before_id)
+{
+    return guarded("cannot connect", [&] { return page_reports(*impl_->conn, q, before_id); });
+}
+
+std::optional<stored_report> analysis_store::report(std::int64_t id)
+{
+    return guarded("cannot connect", [&] { return load_report(*impl_->conn, id); });
+}
 
 } // namespace stswatch

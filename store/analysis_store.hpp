@@ -7,6 +7,7 @@
 
 #include "store/analysis_rows.hpp"
 #include "store/errors.hpp"
+#include "store/report_records.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -43,6 +44,9 @@ public:
                                         std::optional<utc_date> to);
     // Every incident of the domain, retracted ones included, whose last day is on or after
     // from: what a refresh reconciles with.
+    std::optional<incident_row> incident(long long id);          // nullopt: none (or retracted)
+    // Marks the incident acknowledged (the first time only); nullopt when there is none.
+    std::optional<incident_row> acknowledge(long long id, const std::string& by);
     std::vector<incident_row> incidents_for_refresh(const std::string& domain, utc_date from);
     // In one transaction: inserts the rows with id 0 (setting their id), updates the others
     // (by id; opened_at and acknowledged_at are kept), and marks retracted the stored
@@ -84,6 +88,10 @@ public:
     // Every known domain (monitored or in reported_domains), sorted, with its counted
     // sessions over [recent_from, to] and [baseline_from, recent_from - 1], open incidents,
     // the error findings of its last usable check and its last report.
+    // The stored reports (store/report_queries.hpp), for the API and the dashboard.
+    report_page reports(const report_query& q, std::optional<std::int64_t> before_id);
+    std::optional<stored_report> report(std::int64_t id);
+
     std::vector<domain_health_row> domain_health(utc_date baseline_from, utc_date recent_from, utc_date to);
 
 private:

@@ -24,12 +24,20 @@ struct change_event {
     std::string after;     // "" when absent
 };
 
+// sql/0005_domain_settings.sql: nullopt = the configured default.
+struct domain_settings {
+    std::optional<unsigned> interval_s;        // 60..604800
+    std::optional<std::string> alert_mode;     // immediate, digest, off
+    std::optional<unsigned> quiet_period_s;    // 0..604800
+};
+
 struct monitored_domain {
     std::string domain;
     std::string added_at;                      // RFC 3339
     std::optional<std::string> last_checked_at;
     std::optional<std::string> next_check_at;
     unsigned errors = 0, warnings = 0;         // of the last check
+    domain_settings settings;
 };
 
 // A change event as stored, with when and by which snapshot it was seen.

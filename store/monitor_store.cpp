@@ -66,29 +66,95 @@ bool monitor_store::remove(const std::string& domain)
     });
 }
 
+namespace {
+
+#define STSWATCH_MONITORED_COLUMNS                                                                           \
+    "SELECT m.domain, " STSWATCH_RFC3339("m.added_at") ", " STSWATCH_RFC3339("m.last_checked_at") ", "      \
+    STSWATCH_RFC3339("m.next_check_at") ", coalesce(s.errors, 0), coalesce(s.warnings, 0),"               \
+    " m.interval_s, m.alert_mode, m.quiet_period_s"                                                       \
+    " FROM monitored_domains m LEFT JOIN check_snapshots s ON s.id = m.last_snapshot_id"
+
+monitored_domain monitored_of(const pqxx::row& row)
+{
+    monitored_domain m;
+    m.domain = row[0].as<std::string>();
+    m.added_at = row[1].as<std::string>();
+    if (!row[2].is_null())
+        m.last_checked_at = row[2].as<std::string>();
+    if (!row[3].is_null())
+        m.next_check_at = row[3].as<std::string>();
+    m.errors = row[4].as<unsigned>();
+    m.warnings = row[5].as<unsigned>();
+    if (!row[6].is_null())
+        m.settings.interval_s = row[6].as<unsigned>();
+    if (!row[7].is_null())
+        m.settings.alert_mode.emplace(row[7].as<std::string>());
+    if (!row[8].is_null())
+        m.settings.quiet_period_s = row[8].as<unsigned>();
+    return m;
+}
+
+} // namespace
+
 std::vector<monitored_domain> monitor_store::list()
 {
     return guarded("cannot connect", [&] {
         pqxx::read_transaction tx(*impl_->conn, "monitor_list");
-        auto rows = tx.exec(
-            "SELECT m.domain, " STSWATCH_RFC3339("m.added_at") ", " STSWATCH_RFC3339("m.last_checked_at") ", "
-            STSWATCH_RFC3339("m.next_check_at") ", coalesce(s.errors, 0), coalesce(s.warnings, 0)"
-            " FROM monitored_domains m LEFT JOIN check_snapshots s ON s.id = m.last_snapshot_id"
-            " ORDER BY m.domain");
+        auto rows = tx.exec(STSWATCH_MONITORED_COLUMNS " ORDER BY m.domain");
         std::vector<monitored_domain> out;
-        for (const auto& row : rows) {
-            monitored_domain m;
-            m.domain = row[0].as<std::string>();
-            m.added_at = row[1].as<std::string>();
-            if (!row[2].is_null())
-                m.last_checked_at = row[2].as<std::string>();
-            if (!row[3].is_null())
-                m.next_check_at = row[3].as<std::string>();
-            m.errors = row[4].as<unsigned>();
-            m.warnings = row[5].as<unsigned>();
-            out.push_back(std::move(m));
-        }
+        for (const auto& row : rows)
+            out.push_back(monitored_of(row));
         return out;
+    });
+}
+
+std::optional<monitored_domain> monitor_store::get(const std::string& domain)
+{
+    return guarded("cannot connect", [&]() -> std::optional<monitored_domain> {
+        pqxx::read_transaction tx(*impl_->conn, "monitor_get");
+        auto rows = tx.exec_params(STSWATCH_MONITORED_COLUMNS " WHERE m.domain = $1", normalize_domain(domain));
+        if (rows.empty())
+            return std::nullopt;
+        return monitored_of(rows[0]);
+    });
+}
+
+bool monitor_store::set_settings(const std::string& domain, const domain_settings& settings)
+{
+    if (settings.interval_s && (*settings.interval_s < 60 || *settings.interval_s > 604800))
+        throw std::invalid_argument("interval: " + std::to_string(*settings.interval_s)
+                                    + " seconds is out of range (60..604800)");
+    if (settings.alert_mode && *settings.alert_mode != "immediate" && *settings.alert_mode != "digest"
+        && *settings.alert_mode != "off")
+        throw std::invalid_argument("alert_mode: \"" + *settings.alert_mode + "\" is not immediate, digest or off");
+    if (settings.quiet_period_s && *settings.quiet_period_s > 604800)
+        throw std::invalid_argument("quiet_period: " + std::to_string(*settings.quiet_period_s)
+                                    + " seconds is out of range (0..604800)");
+    return guarded("cannot connect", [&] {
+        pqxx::work tx(*impl_->conn, "monitor_settings");
+        // -1 and "" stand for NULL (the default).
+        const long long interval = settings.interval_s ? static_cast<long long>(*settings.interval_s) : -1;
+        const long long quiet = settings.quiet_period_s ? static_cast<long long>(*settings.quiet_period_s) : -1;
+        // A shorter interval takes effect at once: the next check is not later than it.
+        auto r = tx.exec_params("UPDATE monitored_domains SET interval_s = nullif($2::integer, -1),"
+                                " alert_mode = nullif($3, ''), quiet_period_s = nullif($4::integer, -1),"
+                                " next_check_at = CASE WHEN $2::integer = -1 THEN next_check_at"
+                                " ELSE least(next_check_at, coalesce(last_checked_at, now()) + make_interval(secs => $2::integer)) END"
+                                " WHERE domain = $1",
+                                normalize_domain(domain), interval, settings.alert_mode.value_or(""), quiet);
+        tx.commit();
+        return r.affected_rows() == 1;
+    });
+}
+
+bool monitor_store::check_soon(const std::string& domain)
+{
+    return guarded("cannot connect", [&] {
+        pqxx::work tx(*impl_->conn, "monitor_check_soon");
+        auto r = tx.exec_params("UPDATE monitored_domains SET next_check_at = now() WHERE domain = $1",
+                                normalize_domain(domain));
+        tx.commit();
+        return r.affected_rows() == 1;
     });
 }
 
@@ -168,8 +234,10 @@ long long monitor_store::save(const snapshot_row& s, const std::vector<change_ev
                            " VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7)",
                            domain, checked_at, id, c.kind, c.subject, c.before, c.after);
         // A domain removed while it was being checked stays removed (no row to update).
+        // A domain with its own interval (sql/0005) is due that long after this check.
         tx.exec_params("UPDATE monitored_domains SET last_checked_at = $2::timestamptz, last_snapshot_id = $3,"
-                       " next_check_at = to_timestamp($4) WHERE domain = $1",
+                       " next_check_at = CASE WHEN interval_s IS NULL THEN to_timestamp($4)"
+                       " ELSE $2::timestamptz + make_interval(secs => interval_s) END WHERE domain = $1",
                        domain, checked_at, id, epoch_seconds(next_check));
         tx.commit();
         return id;

@@ -26,6 +26,13 @@ public:
     bool add(const std::string& domain);       // false when already monitored
     bool remove(const std::string& domain);    // false when it was not monitored
     std::vector<monitored_domain> list();
+    std::optional<monitored_domain> get(const std::string& domain);
+    // Replaces the domain's settings (sql/0005); false when it is not monitored. Throws
+    // std::invalid_argument naming the setting when a value is out of range.
+    bool set_settings(const std::string& domain, const domain_settings& settings);
+    // Makes the domain due now, so that the running monitor checks it within its poll
+    // interval; false when it is not monitored.
+    bool check_soon(const std::string& domain);
 
     // Domains whose next check is due at now, at most limit, oldest due first.
     std::vector<std::string> due(std::size_t limit);

@@ -4,6 +4,7 @@
 
 #include "store/errors.hpp"
 #include "common/time.hpp"
+#include "store/report_records.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -15,28 +16,15 @@
 
 namespace stswatch {
 
-struct report_row {
-    std::int64_t key;
-    std::string organization_name, report_id;
-    utc_time start_datetime, end_datetime;
-    std::vector<std::string> policy_domains;
-    std::int64_t successful_sessions, failed_sessions;
-    std::vector<std::string> transports;
-    utc_time received_at;
-    std::string dkim_state;     // "" when no mail copy was checked
-    std::string dkim_domain;
-};
-
-struct report_query {
-    std::optional<std::string> domain;       // any policy of the report
-    // On the report's date range: reports that end after since and start at or before until.
-    std::optional<utc_time> since, until;
-    std::size_t limit = 1000;
-};
-
 // Newest first (start-datetime descending). policy_domains sorted and distinct; transports
 // in the order they were first received; received_at is the first receipt.
 std::vector<report_row> list_reports(pqxx::connection& conn, const report_query& q);
+
+// One page of reports (store/report_records.hpp).
+report_page page_reports(pqxx::connection& conn, const report_query& q, std::optional<std::int64_t> before_id);
+
+std::optional<stored_report> load_report(pqxx::connection& conn, std::int64_t id);
+
 // The same on a connection of its own (store/connection.hpp). Throws store_unavailable
 // ("cannot connect: …", "no schema (run stswatch db migrate)"), store_error.
 std::vector<report_row> list_reports(const std::string& db_url, const report_query& q);

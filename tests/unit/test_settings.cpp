@@ -79,7 +79,15 @@ std::string describe(const settings& s)
       << '\n' << s.api_token << '\n' << s.checks_resolver << '\n' << s.checks_ca_file << '\n'
       << s.checks_allow_private << '\n' << s.checks_timeout << '\n' << s.checks_mx_concurrency << '\n' << s.checks_cert_expiring_days << '\n'
       << s.monitor_interval << '\n' << s.monitor_concurrency << '\n' << s.monitor_jitter << '\n' << s.log_level << '\n'
-      << s.analyzer_db_url << '\n' << s.analyzer_refresh_interval << '\n' << join(s.warnings);
+      << s.analyzer_db_url << '\n' << s.analyzer_refresh_interval << '\n'
+      << s.api_token_file << '\n' << s.api_cert << '\n' << s.api_key << '\n' << s.api_metrics_token << '\n'
+      << s.api_metrics_domains << '\n' << s.api_metrics_max_domains << '\n' << s.api_session_hours << '\n' << s.api_threads << '\n'
+      << s.alerts_webhook_url << '\n' << s.alerts_webhook_secret << '\n' << s.alerts_webhook_timeout << '\n'
+      << s.alerts_email_relay << '\n' << s.alerts_email_from << '\n' << join(s.alerts_email_to) << '\n'
+      << s.alerts_email_username << '\n' << s.alerts_email_password << '\n' << s.alerts_email_starttls << '\n'
+      << s.alerts_email_timeout << '\n' << s.alerts_ca_file << '\n' << s.alerts_quiet_period << '\n'
+      << s.alerts_digest << '\n' << s.alerts_digest_hour << '\n' << s.alerts_max_attempts << '\n'
+      << s.alerts_retry_base << '\n' << s.alerts_interval << '\n' << join(s.warnings);
     return o.str();
 }
 
@@ -107,6 +115,8 @@ TEST_CASE("load_settings: an empty configuration gives the documented defaults")
 TEST_CASE("load_settings: every key is read into its field")
 {
     const scoped_db_env env(nullptr);
+    const std::string token_file = "settings-test-token.txt";
+    std::ofstream(token_file) << "  from-a-file  \nsecond line ignored\n";
     struct row {
         std::string key, value;
         std::function<bool(const settings&)> holds;
@@ -150,6 +160,31 @@ TEST_CASE("load_settings: every key is read into its field")
         {"api.token", "s3cret", [](auto& s) { return s.api_token == "s3cret"; }},
         {"analyzer.db.url", "host=replica dbname=stswatch", [](auto& s) { return s.analyzer_db_url == "host=replica dbname=stswatch"; }},
         {"analyzer.refresh_interval", "5", [](auto& s) { return s.analyzer_refresh_interval == 5; }},
+        {"api.cert", "/etc/c.pem", [](auto& s) { return s.api_cert == "/etc/c.pem"; }},
+        {"api.metrics_token", "false", [](auto& s) { return !s.api_metrics_token; }},
+        {"api.metrics_domains", "none", [](auto& s) { return s.api_metrics_domains == "none"; }},
+        {"api.metrics_max_domains", "7", [](auto& s) { return s.api_metrics_max_domains == 7; }},
+        {"api.session_hours", "2", [](auto& s) { return s.api_session_hours == 2; }},
+        {"alerts.webhook.url", "https://hooks.example.net/x", [](auto& s) { return s.alerts_webhook_url == "https://hooks.example.net/x"; }},
+        {"alerts.email.to", "a@example.net, b@example.net", [](auto& s) { return s.alerts_email_to.size() == 2; }},
+        {"alerts.quiet_period", "0", [](auto& s) { return s.alerts_quiet_period == 0; }},
+        {"alerts.digest", "yes", [](auto& s) { return s.alerts_digest; }},
+        {"alerts.digest_hour", "23", [](auto& s) { return s.alerts_digest_hour == 23; }},
+        {"api.token_file", token_file, [](auto& s) { return s.api_token == "from-a-file" && !s.api_token_file.empty(); }},
+        {"api.key", "/etc/k.pem", [](auto& s) { return s.api_key == "/etc/k.pem"; }},
+        {"api.threads", "3", [](auto& s) { return s.api_threads == 3; }},
+        {"alerts.webhook.secret", "hmac-key", [](auto& s) { return s.alerts_webhook_secret == "hmac-key"; }},
+        {"alerts.webhook.timeout", "3", [](auto& s) { return s.alerts_webhook_timeout == 3; }},
+        {"alerts.email.relay", "relay.example.net:587", [](auto& s) { return s.alerts_email_relay == "relay.example.net:587"; }},
+        {"alerts.email.from", "stswatch@example.net", [](auto& s) { return s.alerts_email_from == "stswatch@example.net"; }},
+        {"alerts.email.username", "u", [](auto& s) { return s.alerts_email_username == "u"; }},
+        {"alerts.email.password", "p", [](auto& s) { return s.alerts_email_password == "p"; }},
+        {"alerts.email.starttls", "false", [](auto& s) { return !s.alerts_email_starttls; }},
+        {"alerts.email.timeout", "5", [](auto& s) { return s.alerts_email_timeout == 5; }},
+        {"alerts.ca_file", "/etc/ca.pem", [](auto& s) { return s.alerts_ca_file == "/etc/ca.pem"; }},
+        {"alerts.max_attempts", "3", [](auto& s) { return s.alerts_max_attempts == 3; }},
+        {"alerts.retry_base", "2", [](auto& s) { return s.alerts_retry_base == 2; }},
+        {"alerts.interval", "1", [](auto& s) { return s.alerts_interval == 1; }},
         {"checks.resolver", "[2001:db8::53]:5353", [](auto& s) { return s.checks_resolver == "[2001:db8::53]:5353"; }},
         {"checks.ca_file", "/etc/tls/ca.pem", [](auto& s) { return s.checks_ca_file == "/etc/tls/ca.pem"; }},
         {"checks.allow_private", "Yes", [](auto& s) { return s.checks_allow_private; }},
@@ -186,6 +221,11 @@ TEST_CASE("load_settings: malformed values are refused, naming the key and the v
         {"collector.https.listen", "127.0.0.1:99999", "the port 99999 is over 65535"},
         {"collector.smtp.listen", "::1:25", "needs brackets"},
         {"api.listen", "", "it is empty"},
+        {"api.metrics_domains", "all", "is not monitored or none"},
+        {"alerts.webhook.url", "ftp://x.example", "is not an http:// or https:// URL"},
+        {"alerts.digest_hour", "24", "must be at most 23"},
+        {"api.token_file", "/nonexistent/token", "cannot be read"},
+        {"alerts.email.relay", "relay.example.net", "is not HOST:PORT"},
         {"collector.https.path", "v1/tlsrpt", "collector.https.path: \"v1/tlsrpt\" is not a URL path"},
         {"collector.https.path", "/v1/tlsrpt?x=1", "is not a URL path"},
         {"collector.https.threads", "0", "collector.https.threads: \"0\" must be at least 1"},

@@ -1,0 +1,378 @@
+// Requests, responses, sessions and the services of the API listener (analyzer/web.hpp).
+#include "analyzer/web.hpp"
+
+#include "analyzer/json_out.hpp"
+#include "common/text.hpp"
+#include "store/analysis_store.hpp"
+#include "store/monitor_store.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+
+#include <atomic>
+#include <charconv>
+#include <mutex>
+#include <stdexcept>
+
+namespace stswatch::web {
+
+namespace {
+
+std::string lowered(std::string_view s)
+{
+    std::string out(s);
+    for (auto& c : out)
+        if (c >= 'A' && c <= 'Z')
+            c = static_cast<char>(c - 'A' + 'a');
+    return out;
+}
+
+int hex_value(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+std::string hex(const unsigned char* data, std::size_t n)
+{
+    static const char digits[] = "0123456789abcdef";
+    std::string out;
+    out.reserve(n * 2);
+    for (std::size_t i = 0; i < n; ++i) {
+        out += digits[data[i] >> 4];
+        out += digits[data[i] & 15];
+    }
+    return out;
+}
+
+std::string hmac_hex(const std::string& key, std::string_view message)
+{
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    if (!HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
+              reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &len))
+        throw std::runtime_error("HMAC-SHA256 failed");
+    return hex(mac, len);
+}
+
+} // namespace
+
+// --- request / response ---
+
+const std::string* request::header(std::string_view name) const
+{
+    for (const auto& [k, v] : headers)
+        if (k == name)
+            return &v;
+    return nullptr;
+}
+
+std::optional<std::string> request::param(std::string_view name) const
+{
+    for (const auto& [k, v] : query)
+        if (k == name)
+            return v;
+    return std::nullopt;
+}
+
+std::optional<std::string> request::cookie(std::string_view name) const
+{
+    for (const auto& [k, v] : headers) {
+        if (k != "cookie")
+            continue;
+        std::string_view rest = v;
+        while (!rest.empty()) {
+            const auto semi = rest.find(';');
+            std::string_view item = text::trim(rest.substr(0, semi));
+            rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+            const auto eq = item.find('=');
+            if (eq != std::string_view::npos && text::trim(item.substr(0, eq)) == name)
+                return std::string(text::trim(item.substr(eq + 1)));
+        }
+    }
+    return std::nullopt;
+}
+
+std::vector<std::pair<std::string, std::string>> request::form() const
+{
+    return parse_query(body);
+}
+
+response response::json(int status, std::string body)
+{
+    response r;
+    r.status = status;
+    r.body = std::move(body);
+    return r;
+}
+
+response response::error(int status, const std::string& reason)
+{
+    analysis::json_out w;
+    w.begin_object().key("error").begin_object();
+    w.field("status", status).field("reason", reason);
+    w.end_object().end_object();
+    return json(status, w.take());
+}
+
+response response::redirect(const std::string& location, int status)
+{
+    response r;
+    r.status = status;
+    r.content_type = "text/plain; charset=utf-8";
+    r.headers.emplace_back("Location", location);
+    return r;
+}
+
+std::optional<std::string> percent_decode(std::string_view text, bool form)
+{
+    std::string out;
+    out.reserve(text.size());
+    for (std::size_t i = 0; i < text.size(); ++i) {
+        const char c = text[i];
+        if (c == '%') {
+            if (i + 2 >= text.size())
+                return std::nullopt;
+            const int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
+            if (hi < 0 || lo < 0)
+                return std::nullopt;
+            out += static_cast<char>(hi * 16 + lo);
+            i += 2;
+        } else if (c == '+' && form) {
+            out += ' ';
+        } else {
+            out += c;
+        }
+    }
+    return out;
+}
+
+std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query)
+{
+    std::vector<std::pair<std::string, std::string>> out;
+    while (!query.empty() && out.size() < max_query_params) {
+        const auto amp = query.find('&');
+        const std::string_view item = query.substr(0, amp);
+        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
+        if (item.empty())
+            continue;
+        const auto eq = item.find('=');
+        auto k = percent_decode(item.substr(0, eq), true);
+        auto v = percent_decode(eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1), true);
+        if (k && v)
+            out.emplace_back(std::move(*k), std::move(*v));
+    }
+    return out;
+}
+
+std::string percent_encode(std::string_view text)
+{
+    static const char digits[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : text) {
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.'
+            || c == '_' || c == '~') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += digits[c >> 4];
+            out += digits[c & 15];
+        }
+    }
+    return out;
+}
+
+std::string html_escape(std::string_view text)
+{
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+        switch (c) {
+        case '&': out += "&amp;"; break;
+        case '<': out += "&lt;"; break;
+        case '>': out += "&gt;"; break;
+        case '"': out += "&quot;"; break;
+        case '\'': out += "&#39;"; break;
+        default: out += c;
+        }
+    }
+    return out;
+}
+
+bool secret_equal(std::string_view presented, std::string_view expected)
+{
+    // Compare fixed-length digests: the time does not depend on where the texts differ, nor
+    // on the presented length.
+    unsigned char a[32], b[32];
+    unsigned int n = 0;
+    EVP_Digest(presented.data(), presented.size(), a, &n, EVP_sha256(), nullptr);
+    EVP_Digest(expected.data(), expected.size(), b, &n, EVP_sha256(), nullptr);
+    return CRYPTO_memcmp(a, b, sizeof a) == 0 && !expected.empty();
+}
+
+// --- sessions ---
+
+sessions::sessions(std::string token, std::chrono::seconds lifetime)
+    : key_(hmac_hex(token, "stswatch dashboard session key v1")), lifetime_(lifetime)
+{
+}
+
+std::string sessions::issue(std::chrono::system_clock::time_point now) const
+{
+    unsigned char nonce[16];
+    if (RAND_bytes(nonce, sizeof nonce) != 1)
+        throw std::runtime_error("no random bytes for a session");
+    const auto expires = std::chrono::duration_cast<std::chrono::seconds>((now + lifetime_).time_since_epoch()).count();
+    const std::string body = std::to_string(expires) + "." + hex(nonce, sizeof nonce);
+    return body + "." + hmac_hex(key_, body);
+}
+
+bool sessions::valid(std::string_view cookie, std::chrono::system_clock::time_point now) const
+{
+    const auto last = cookie.rfind('.');
+    if (last == std::string_view::npos || cookie.size() > 256)
+        return false;
+    const std::string_view body = cookie.substr(0, last);
+    if (!secret_equal(cookie.substr(last + 1), hmac_hex(key_, body)))
+        return false;
+    const auto dot = body.find('.');
+    const std::string_view digits = body.substr(0, dot);
+    long long expires = 0;
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), expires);
+    if (ec != std::errc() || end != digits.data() + digits.size())
+        return false;
+    const auto now_s = std::chrono::duration_cast<std::chrono::seconds>(now.time_since_epoch()).count();
+    return expires > now_s;
+}
+
+std::string sessions::csrf_for(std::string_view cookie) const
+{
+    return hmac_hex(key_, std::string("csrf:") + std::string(cookie));
+}
+
+std::string sessions::set_cookie(const std::string& value, bool secure) const
+{
+    return std::string(session_cookie_name) + "=" + value + "; Path=/; Max-Age=" + std::to_string(lifetime_.count())
+           + "; HttpOnly; SameSite=Strict" + (secure ? "; Secure" : "");
+}
+
+std::string sessions::clear_cookie(bool secure)
+{
+    return std::string(session_cookie_name) + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
+           + (secure ? "; Secure" : "");
+}
+
+// --- services ---
+
+struct services::impl {
+    template <typename Store>
+    struct pool {
+        std::mutex mutex;
+        std::vector<std::unique_ptr<Store>> idle;
+        std::string url;
+
+        lease<Store> take()
+        {
+            std::unique_ptr<Store> s;
+            {
+                std::lock_guard lock(mutex);
+                if (!idle.empty()) {
+                    s = std::move(idle.back());
+                    idle.pop_back();
+                }
+            }
+            if (!s)
+                s = std::make_unique<Store>(url);
+            return lease<Store>(std::move(s), [this](std::unique_ptr<Store> back) {
+                std::lock_guard lock(mutex);
+                if (idle.size() < 8)
+                    idle.push_back(std::move(back));
+            });
+        }
+    };
+    pool<analysis_store> reads, writes;
+    pool<monitor_store> monitor;
+    std::atomic<long long> pinned_today{0};
+    std::atomic<bool> pinned{false};
+};
+
+services::services(const stswatch::settings& s)
+    : settings_(s), sessions_(s.api_token, std::chrono::hours(s.api_session_hours)), impl_(std::make_unique<impl>())
+{
+    impl_->reads.url = s.analyzer_db_url.empty() ? s.db_url : s.analyzer_db_url;
+    impl_->writes.url = s.db_url;
+    impl_->monitor.url = s.db_url;
+}
+
+services::~services() = default;
+
+services::lease<analysis_store> services::reads() { return impl_->reads.take(); }
+services::lease<analysis_store> services::writes() { return impl_->writes.take(); }
+services::lease<monitor_store> services::monitor() { return impl_->monitor.take(); }
+
+std::chrono::sys_days services::today() const
+{
+    if (impl_->pinned.load())
+        return std::chrono::sys_days(std::chrono::days(impl_->pinned_today.load()));
+    return std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
+}
+
+void services::pin_today(std::chrono::sys_days day)
+{
+    impl_->pinned_today = day.time_since_epoch().count();
+    impl_->pinned = true;
+}
+
+// --- authentication ---
+
+caller authenticate(const request& r, const services& s)
+{
+    caller c;
+    const std::string& token = s.settings().api_token;
+    if (token.empty())
+        return c;   // no token configured: nobody gets in (serve refuses to start the API then)
+    if (const auto* auth = r.header("authorization")) {
+        const std::string_view value = *auth;
+        if (value.size() > 7 && lowered(value.substr(0, 7)) == "bearer ") {
+            if (secret_equal(text::trim(value.substr(7)), token)) {
+                c.authenticated = true;
+                c.csrf_ok = true;
+                c.who = "token";
+            }
+            return c;
+        }
+    }
+    if (auto cookie = r.cookie(session_cookie_name); cookie && s.sessions().valid(*cookie, std::chrono::system_clock::now())) {
+        c.authenticated = true;
+        c.by_session = true;
+        c.who = "session";
+        const std::string expected = s.sessions().csrf_for(*cookie);
+        std::optional<std::string> presented;
+        if (const auto* h = r.header(csrf_header))
+            presented = *h;
+        else
+            for (const auto& [k, v] : r.form())
+                if (k == csrf_field) {
+                    presented = v;
+                    break;
+                }
+        c.csrf_ok = presented && secret_equal(*presented, expected);
+    }
+    return c;
+}
+
+response unauthorized()
+{
+    auto r = response::error(401, "a valid Authorization: Bearer token is required");
+    r.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"stswatch\"");
+    return r;
+}
+
+} // namespace stswatch::web
