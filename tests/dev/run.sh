@@ -58,9 +58,9 @@ else # not a git checkout: the tree as it is, without build output
   say "copy of $ROOT in $clone"
 fi
 
-read -r pg_port https_port smtp_port < <(python3 - <<'PY'
+read -r pg_port https_port smtp_port api_port < <(python3 - <<'PY'
 import socket
-s = [socket.socket() for _ in range(3)]
+s = [socket.socket() for _ in range(4)]
 for x in s: x.bind(("127.0.0.1", 0))
 print(*(x.getsockname()[1] for x in s))
 PY
@@ -72,7 +72,8 @@ start() {
   (cd "$clone" && exec env -u STSWATCH_BUILD_DIR -u STSWATCH_FUZZ_BUILD_DIR -u STSWATCH_DB \
      -u STSWATCH_RECIPIENTS STSWATCH_PG_PORT="$pg_port" setsid ./dev run \
      --set collector.https.listen="127.0.0.1:$https_port" \
-     --set collector.smtp.listen="127.0.0.1:$smtp_port") >"$log" 2>&1 </dev/null &
+     --set collector.smtp.listen="127.0.0.1:$smtp_port" \
+     --set api.listen="127.0.0.1:$api_port") >"$log" 2>&1 </dev/null &
   pid=$!
 }
 # wait_ready SECONDS: until /healthz answers 200 over HTTPS with the certificate made.
@@ -112,6 +113,16 @@ if [ "$(id -u)" = 0 ]; then
 fi
 [ -f "$where/data/PG_VERSION" ] || fail "no cluster in $where"
 post 201
+# The dashboard and the API answer on the address the message names, with the token of var/api-token.
+grep -qF "http://localhost:$api_port/" "$log" || fail "the message does not name the dashboard on port $api_port"
+token=$(cat "$clone/var/api-token")
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://localhost:$api_port/api/v1/domains")
+[ "$code" = 401 ] || fail "GET /api/v1/domains without the token answered $code, wanted 401"
+curl -sf --max-time 30 -H "Authorization: Bearer $token" "http://localhost:$api_port/api/v1/domains" >"$tmp/domains" \
+  || fail "GET /api/v1/domains with the token failed"
+grep -q '"domains"' "$tmp/domains" || fail "GET /api/v1/domains: $(head -c 300 "$tmp/domains")"
+code=$(curl -s -o "$tmp/signin" -w '%{http_code}' --max-time 10 "http://localhost:$api_port/signin")
+[ "$code" = 200 ] && grep -qi "<form" "$tmp/signin" || fail "GET /signin answered $code without a form"
 STSWATCH_DB="host=127.0.0.1 port=$pg_port user=postgres dbname=stswatch" \
   "$clone/build/app/stswatch" reports list >"$tmp/list" 2>&1 || fail "reports list: $(cat "$tmp/list")"
 grep -q "Google" "$tmp/list" || fail "the report is not listed: $(cat "$tmp/list")"
