@@ -29,17 +29,6 @@ std::string lowered(std::string_view s)
     return out;
 }
 
-int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 std::string hex(const unsigned char* data, std::size_t n)
 {
     static const char digits[] = "0123456789abcdef";
@@ -84,19 +73,10 @@ std::optional<std::string> request::param(std::string_view name) const
 
 std::optional<std::string> request::cookie(std::string_view name) const
 {
-    for (const auto& [k, v] : headers) {
-        if (k != "cookie")
-            continue;
-        std::string_view rest = v;
-        while (!rest.empty()) {
-            const auto semi = rest.find(';');
-            std::string_view item = text::trim(rest.substr(0, semi));
-            rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
-            const auto eq = item.find('=');
-            if (eq != std::string_view::npos && text::trim(item.substr(0, eq)) == name)
-                return std::string(text::trim(item.substr(eq + 1)));
-        }
-    }
+    for (const auto& [k, v] : headers)
+        if (k == "cookie")
+            if (auto value = url::cookie_value(v, name))
+                return value;
     return std::nullopt;
 }
 
@@ -129,81 +109,6 @@ response response::redirect(const std::string& location, int status)
     r.content_type = "text/plain; charset=utf-8";
     r.headers.emplace_back("Location", location);
     return r;
-}
-
-std::optional<std::string> percent_decode(std::string_view text, bool form)
-{
-    std::string out;
-    out.reserve(text.size());
-    for (std::size_t i = 0; i < text.size(); ++i) {
-        const char c = text[i];
-        if (c == '%') {
-            if (i + 2 >= text.size())
-                return std::nullopt;
-            const int hi = hex_value(text[i + 1]), lo = hex_value(text[i + 2]);
-            if (hi < 0 || lo < 0)
-                return std::nullopt;
-            out += static_cast<char>(hi * 16 + lo);
-            i += 2;
-        } else if (c == '+' && form) {
-            out += ' ';
-        } else {
-            out += c;
-        }
-    }
-    return out;
-}
-
-std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query)
-{
-    std::vector<std::pair<std::string, std::string>> out;
-    while (!query.empty() && out.size() < max_query_params) {
-        const auto amp = query.find('&');
-        const std::string_view item = query.substr(0, amp);
-        query = amp == std::string_view::npos ? std::string_view() : query.substr(amp + 1);
-        if (item.empty())
-            continue;
-        const auto eq = item.find('=');
-        auto k = percent_decode(item.substr(0, eq), true);
-        auto v = percent_decode(eq == std::string_view::npos ? std::string_view() : item.substr(eq + 1), true);
-        if (k && v)
-            out.emplace_back(std::move(*k), std::move(*v));
-    }
-    return out;
-}
-
-std::string percent_encode(std::string_view text)
-{
-    static const char digits[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : text) {
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '.'
-            || c == '_' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += digits[c >> 4];
-            out += digits[c & 15];
-        }
-    }
-    return out;
-}
-
-std::string html_escape(std::string_view text)
-{
-    std::string out;
-    out.reserve(text.size());
-    for (char c : text) {
-        switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
-        default: out += c;
-        }
-    }
-    return out;
 }
 
 bool secret_equal(std::string_view presented, std::string_view expected)

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "common/settings.hpp"
+#include "common/url.hpp"
 
 #include <chrono>
 #include <cstddef>
@@ -28,7 +29,7 @@ namespace stswatch::web {
 
 // Bounds on what a client may send to the API listener.
 constexpr std::size_t max_body_bytes = 64 * 1024;      // forms and JSON of the write side
-constexpr std::size_t max_query_params = 32;
+constexpr std::size_t max_query_params = url::max_query_params;
 
 struct request {
     std::string method;                                           // GET, HEAD, POST, DELETE, …
@@ -58,12 +59,11 @@ struct response {
     static response redirect(const std::string& location, int status = 303);
 };
 
-// Percent-decoding of a path or query component ('+' as space when form is set); nullopt on
-// a malformed escape.
-std::optional<std::string> percent_decode(std::string_view text, bool form);
-std::vector<std::pair<std::string, std::string>> parse_query(std::string_view query);   // malformed pairs dropped
-std::string percent_encode(std::string_view text);
-std::string html_escape(std::string_view text);
+// Percent-decoding, queries and forms, HTML escaping (common/url.hpp).
+using url::html_escape;
+using url::parse_query;
+using url::percent_decode;
+using url::percent_encode;
 
 // Constant-time comparison of a presented secret with the expected one (the time depends
 // on the length of the expected secret only).
