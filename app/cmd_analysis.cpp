@@ -7,6 +7,7 @@
 // Dates are UTC days; without --since/--until, the last 30 days up to today.
 #include "app/cli.hpp"
 
+#include "analyzer/api_contracts.hpp"
 #include "analyzer/explain.hpp"
 #include "analyzer/health.hpp"
 #include "analyzer/incidents.hpp"
@@ -253,13 +254,7 @@ int incidents_command(context& ctx)
     // Without a range: every stored incident.
     const auto rows = has_range ? store.incidents(domain, r.since, r.until) : store.incidents(domain, std::nullopt, std::nullopt);
     if (json) {
-        std::string out = "{\"domain\":";
-        append_json_string(out, domain);
-        out += ",\"incidents\":[";
-        for (std::size_t i = 0; i < rows.size(); ++i)
-            out += (i ? "," : "") + incident_json(rows[i]);
-        out += "]}\n";
-        std::cout << out;
+        std::cout << incidents_list_json(domain, rows);
     } else {
         print_incidents(rows);
     }

@@ -24,14 +24,22 @@
 #include "analyzer/health.hpp"
 #include "analyzer/incidents.hpp"
 #include "analyzer/trends.hpp"
+#include "analyzer/web.hpp"
+#include "analyzer/web_server.hpp"
 #include "bench/bench_support.hpp"
 #include "common/time.hpp"
 #include "store/analysis_store.hpp"
 #include "store/db_values.hpp"
 #include "store/migrations.hpp"
+#include "store/monitor_store.hpp"
 #include "store/partitions.hpp"
 
 #include <pqxx/pqxx>
+
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
 
 #include <openssl/evp.h>
 
@@ -59,6 +67,7 @@ constexpr double target_trends_ms = 10;
 constexpr double target_explain_ms = 100;
 constexpr double target_domains_ms = 200;
 constexpr double target_refresh_s = 30;
+constexpr double target_api_ms = 200;
 
 struct analyze_options {
     std::string db_url, summary_file;
@@ -1106,6 +1115,67 @@ int run(int argc, char** argv)
     domains.target_ms = target_domains_ms;
     results.push_back(domains);
 
+    // -- the JSON API over real HTTP, to a listener in this process (docs/api.md) --
+    say_phase("the API over HTTP: the domain list, and a domain page's data");
+    const std::string api_token = "bench-api-token-0123456789abcdef";
+    stswatch::settings api_settings;
+    api_settings.db_url = o.db_url;
+    api_settings.api_token = api_token;
+    web::services api(api_settings);
+    api.pin_today(today);
+    web::web_server_options api_options;
+    api_options.listen = {"127.0.0.1", 0};
+    api_options.threads = 4;
+    web::web_server api_server(api_options, web::make_router(api));
+    api_server.start();
+    Poco::Net::HTTPClientSession http("127.0.0.1", api_server.port());
+    http.setKeepAlive(true);
+    http.setTimeout(Poco::Timespan(60, 0));
+    std::size_t api_bytes = 0, api_calls = 0;
+    auto api_get = [&](const std::string& path) {
+        Poco::Net::HTTPRequest request("GET", path, Poco::Net::HTTPMessage::HTTP_1_1);
+        request.set("Authorization", "Bearer " + api_token);
+        request.setKeepAlive(true);
+        http.sendRequest(request);
+        Poco::Net::HTTPResponse response;
+        auto& in = http.receiveResponse(response);
+        std::string body;
+        Poco::StreamCopier::copyToString(in, body);
+        if (response.getStatus() != 200)
+            throw std::runtime_error("GET " + path + ": " + std::to_string(response.getStatus()) + " " + body);
+        api_bytes += body.size();
+        ++api_calls;
+    };
+    monitor_store monitor(o.db_url);
+    auto api_list = measure(
+        "api domains", std::max<std::size_t>(50, o.iterations / 2), 2, [&](std::size_t) { api_get("/api/v1/domains"); },
+        [&](std::size_t) { sink += analysis::domains_json(analysis::domains_health(store, today), today).size(); });
+    api_list.target_ms = target_api_ms;
+    results.push_back(api_list);
+    const std::size_t list_bytes = api_bytes / std::max<std::size_t>(1, api_calls);
+    api_bytes = api_calls = 0;
+    auto api_page = measure(
+        "api domain page", o.iterations, 5,
+        [&](std::size_t i) {
+            const std::string base = "/api/v1/domains/" + explained_domain(i);
+            api_get(base + "/trends");
+            api_get(base + "/explain");
+            api_get(base + "/checks");
+        },
+        [&](std::size_t i) {
+            const auto& d = explained_domain(i);
+            analysis::trends_request request{d, today - std::chrono::days{29}, today, analysis::bucket::day, std::nullopt};
+            sink += analysis::trends_json(analysis::query_trends(store, request)).size();
+            sink += analysis::explain_json(analysis::explain(store, d, today - std::chrono::days{29}, today)).size();
+            if (const auto c = store.latest_check(d)) sink += c->findings.size();
+            if (const auto m = monitor.get(d)) sink += m->domain.size();
+            sink += monitor.change_history(d).size();
+        });
+    api_page.target_ms = target_api_ms;
+    results.push_back(api_page);
+    const std::size_t page_bytes = api_bytes / std::max<std::size_t>(1, api_calls / 3);
+    api_server.stop();
+
     // -- the refresh after a day of new reports --
     say_phase("a day of new reports for every domain, then the refresh of every domain");
     refresh_figures rf;
@@ -1169,6 +1239,14 @@ int run(int argc, char** argv)
                    "(incidents, findings, snapshots, changes, policies, rollups)");
     print_measured(domains, "analysis::domains_health, " + grouped(static_cast<double>(health_rows)) + " domains",
                    "(the rollup aggregate per domain)");
+    print_measured(api_list,
+                   "GET /api/v1/domains over HTTP (keep-alive, bearer token) to an in-process listener, " +
+                       grouped(static_cast<double>(list_bytes)) + " bytes each",
+                   "(analysis::domains_health and domains_json in-process)");
+    print_measured(api_page,
+                   "a domain page's data: GET …/trends, …/explain and …/checks of one domain among those with incidents, "
+                   "over HTTP, " + grouped(static_cast<double>(page_bytes)) + " bytes a page",
+                   "(the same trends, explain and check reads and JSON in-process)");
     std::cout << "  refresh after a day of new reports (" << grouped(static_cast<double>(rf.domains))
               << " domains queued; the day added in " << fixed(add_seconds, 1) << " s)\n";
     line("total", fixed(rf.seconds, 2) + " s", "(claim, refresh_incidents, finish; one connection)");

@@ -635,4 +635,46 @@ std::optional<stored_report> analysis_store::report(std::int64_t id)
     return guarded("cannot connect", [&] { return load_report(*impl_->conn, id); });
 }
 
+// --- The API's look-ups ---
+
+bool analysis_store::domain_known(const std::string& domain)
+{
+    return guarded("cannot connect", [&] {
+        pqxx::read_transaction tx(*impl_->conn, "analysis_domain_known");
+        const auto rows = tx.exec_params("SELECT EXISTS (SELECT 1 FROM monitored_domains WHERE domain = $1)"
+                                         " OR EXISTS (SELECT 1 FROM reported_domains WHERE domain = $1)",
+                                         domain);
+        return rows[0][0].as<bool>();
+    });
+}
+
+std::optional<analysis_store::latest_check_row> analysis_store::latest_check(const std::string& domain)
+{
+    return guarded("cannot connect", [&] {
+        pqxx::read_transaction tx(*impl_->conn, "analysis_latest_check");
+        const auto snap = tx.exec_params(
+            "SELECT id, to_char(checked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), dns_unavailable,"
+            " errors, warnings FROM check_snapshots WHERE domain = $1 ORDER BY checked_at DESC, id DESC LIMIT 1",
+            domain);
+        std::optional<latest_check_row> out;
+        if (snap.empty())
+            return out;
+        latest_check_row c;
+        c.snapshot_id = snap[0][0].as<long long>();
+        c.checked_at = snap[0][1].as<std::string>();
+        c.dns_unavailable = snap[0][2].as<bool>();
+        c.errors = snap[0][3].as<unsigned>();
+        c.warnings = snap[0][4].as<unsigned>();
+        const auto rows = tx.exec_params(
+            "SELECT code, severity, subject, message, rfc FROM check_findings WHERE snapshot_id = $1"
+            " ORDER BY CASE severity WHEN 'error' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, code, subject",
+            c.snapshot_id);
+        for (const auto& row : rows)
+            c.findings.push_back({row[0].as<std::string>(), row[1].as<std::string>(), row[2].as<std::string>(),
+                                  row[3].as<std::string>(), row[4].as<std::string>()});
+        out.emplace(std::move(c));
+        return out;
+    });
+}
+
 } // namespace stswatch

@@ -94,6 +94,23 @@ public:
 
     std::vector<domain_health_row> domain_health(utc_date baseline_from, utc_date recent_from, utc_date to);
 
+    // --- The API's look-ups (docs/api.md) ---
+    // Whether the domain is monitored or named by a stored report (reported_domains).
+    bool domain_known(const std::string& domain);
+    // The domain's newest check (dns_unavailable ones included), with its findings in
+    // severity, code and subject order.
+    struct check_finding {
+        std::string code, severity, subject, message, rfc;
+    };
+    struct latest_check_row {
+        long long snapshot_id = 0;
+        std::string checked_at;     // RFC 3339
+        bool dns_unavailable = false;
+        unsigned errors = 0, warnings = 0;
+        std::vector<check_finding> findings;
+    };
+    std::optional<latest_check_row> latest_check(const std::string& domain);
+
 private:
     struct impl;
     std::unique_ptr<impl> impl_;
