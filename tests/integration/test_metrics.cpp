@@ -213,15 +213,18 @@ void wait_for_api(std::uint16_t api_port, const serve_process& serve)
     }
 }
 
+const std::string report_address = "tlsrpt@metrics.test";
+
 std::vector<std::string> serve_args(const std::string& db_url, std::uint16_t https_port, std::uint16_t api_port,
-                                    const std::vector<std::string>& extra)
+                                    const std::vector<std::string>& extra, std::uint16_t smtp_port = free_port())
 {
     std::vector<std::string> args = {
         "serve", "--db", db_url, "--log-level", "information",
         "--set", "collector.https.listen=127.0.0.1:" + std::to_string(https_port),
         "--set", "collector.https.cert=" + tls_file("server.pem"),
         "--set", "collector.https.key=" + tls_file("server.key"),
-        "--set", "collector.smtp.listen=127.0.0.1:" + std::to_string(free_port()),
+        "--set", "collector.smtp.listen=127.0.0.1:" + std::to_string(smtp_port),
+        "--set", "collector.smtp.recipients=" + report_address,
         "--set", "api.listen=127.0.0.1:" + std::to_string(api_port),
         "--set", "api.token=" + api_token,
         // Checks of the monitored domain fail fast: nothing answers DNS there.
@@ -244,6 +247,35 @@ std::string report_json(const std::string& org, utc_date day, const std::string&
     return to_canonical_json(make_report(org, day, domain, {p}));
 }
 
+// A report mail (RFC 8460 §5.3) with the report as a plain JSON attachment.
+std::string report_mail(const std::string& json)
+{
+    return "From: Reporter <tlsrpt@sender.example>\r\n"
+           "To: " + report_address + "\r\n"
+           "Subject: Report Domain: watched.metrics.test\r\n"
+           "Message-ID: <m1@sender.example>\r\n"
+           "MIME-Version: 1.0\r\n"
+           "Content-Type: multipart/report; boundary=\"b1\"; report-type=tlsrpt\r\n"
+           "\r\n"
+           "--b1\r\n"
+           "Content-Type: text/plain\r\n"
+           "\r\n"
+           "A TLS report.\r\n"
+           "--b1\r\n"
+           "Content-Type: application/tlsrpt+json\r\n"
+           "Content-Disposition: attachment; filename=\"sender.example!watched.metrics.test!1!2!1.json\"\r\n"
+           "Content-Transfer-Encoding: 7bit\r\n"
+           "\r\n" + json + "\r\n"
+           "--b1--\r\n";
+}
+
+run_result swaks(std::uint16_t port, const std::string& message_file)
+{
+    return run_program({"swaks", "--server", "127.0.0.1", "--port", std::to_string(port), "--from",
+                        "tlsrpt@sender.example", "--to", report_address, "--data", "@" + message_file, "--timeout",
+                        "20"});
+}
+
 } // namespace
 
 TEST_CASE("metrics count the reports posted and show monitored domains only", "[metrics][e2e]")
@@ -260,10 +292,13 @@ TEST_CASE("metrics count the reports posted and show monitored domains only", "[
     const auto second = files.write("b.json", report_json("Microsoft Corporation", yesterday, monitored, 100, 0));
     const auto other = files.write("c.json", report_json("Google Inc.", yesterday, unmonitored, 50, 50));
     const auto bad = files.write("bad.json", "{\"organization-name\": \"broken\"}");
+    const auto mail = files.write("m.eml", report_mail(report_json("Yahoo Inc.", yesterday, monitored, 10, 0)));
+    const auto no_report = files.write("n.eml", "From: a@b.example\r\nTo: " + report_address +
+                                                    "\r\nSubject: hello\r\n\r\nNo report here.\r\n");
 
-    const auto https_port = free_port(), api_port = free_port();
+    const auto https_port = free_port(), api_port = free_port(), smtp_port = free_port();
     serve_process serve(serve_args(db.url(), https_port, api_port,
-                                   {"--set", "collector.spool_dir=" + (files.path / "spool").string()}));
+                                   {"--set", "collector.spool_dir=" + (files.path / "spool").string()}, smtp_port));
     wait_for_api(api_port, serve);
     INFO("serve log:\n" << serve.log());
 
@@ -280,11 +315,22 @@ TEST_CASE("metrics count the reports posted and show monitored domains only", "[
     CHECK(post_report(https_port, other).status == 201);
     CHECK(post_report(https_port, first).status == 200);   // the same report again
     CHECK(post_report(https_port, bad).status == 400);
+    const auto delivered = swaks(smtp_port, mail);
+    INFO("swaks: " << delivered.out << delivered.err);
+    CHECK(delivered.exit_code == 0);
+    CHECK(swaks(smtp_port, no_report).exit_code != 0);   // 554: no report in it
 
     // The in-process counters move at once; the database's figures within their few seconds.
     const auto after = scrape_until(api_port, [&](const exposition& e) {
-        return e.value_or_0("stswatch_domain_sessions", {{"domain", monitored}, {"result", "successful"}}) == 190;
+        return e.value_or_0("stswatch_domain_sessions", {{"domain", monitored}, {"result", "successful"}}) == 200;
     });
+    const auto by_smtp = [](const exposition& e, const std::string& outcome) {
+        return e.value_or_0("stswatch_reports_received_total", {{"transport", "smtp"}, {"outcome", outcome}});
+    };
+    CHECK(by_smtp(after, "stored") - by_smtp(before, "stored") == 1);
+    CHECK(by_smtp(after, "rejected") - by_smtp(before, "rejected") == 1);
+    CHECK(after.value_or_0("stswatch_ingest_duration_seconds_count", {{"transport", "smtp"}})
+              - before.value_or_0("stswatch_ingest_duration_seconds_count", {{"transport", "smtp"}}) == 2);
     CHECK(received(after, "stored") - received(before, "stored") == 3);
     CHECK(received(after, "duplicate") - received(before, "duplicate") == 1);
     CHECK(received(after, "rejected") - received(before, "rejected") == 1);
@@ -300,10 +346,10 @@ TEST_CASE("metrics count the reports posted and show monitored domains only", "[
     CHECK(after.types.at("stswatch_ingest_duration_seconds") == "histogram");
 
     // The monitored domain has its series of yesterday; the other one none.
-    CHECK(after.value("stswatch_domain_sessions", {{"domain", monitored}, {"result", "successful"}}) == 190);
+    CHECK(after.value("stswatch_domain_sessions", {{"domain", monitored}, {"result", "successful"}}) == 200);
     CHECK(after.value("stswatch_domain_sessions", {{"domain", monitored}, {"result", "failed"}}) == 10);
     REQUIRE(after.value("stswatch_domain_failure_ratio", {{"domain", monitored}}));
-    CHECK(*after.value("stswatch_domain_failure_ratio", {{"domain", monitored}}) == Approx(0.05));
+    CHECK(*after.value("stswatch_domain_failure_ratio", {{"domain", monitored}}) == Approx(10.0 / 210));
     for (const auto& s : after.samples) {
         INFO(s.name);
         if (s.labels.count("domain"))

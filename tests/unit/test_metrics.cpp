@@ -1,10 +1,12 @@
 // The metrics registry and the text exposition format 0.0.4 (common/metrics.hpp,
 // docs/metrics.md): families and their children, the exact text, escaping, histogram
-// buckets, gauge callbacks, and increments from many threads.
+// buckets, gauge callbacks, increments from many threads, and the intake's outcomes.
 #include "common/metrics.hpp"
+#include "collector/intake_metrics.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <stdexcept>
@@ -194,4 +196,31 @@ TEST_CASE("increments from many threads are all counted", "[metrics]")
 TEST_CASE("the global registry is one per process", "[metrics]")
 {
     CHECK(&global() == &global());
+}
+
+TEST_CASE("the intake names the outcome of each HTTPS status from the bounded set", "[metrics]")
+{
+    using stswatch::outcome_of_status;
+    CHECK(outcome_of_status(201) == "stored");
+    CHECK(outcome_of_status(200) == "duplicate");
+    CHECK(outcome_of_status(202) == "spooled");
+    CHECK(outcome_of_status(400) == "rejected");
+    CHECK(outcome_of_status(403) == "refused-domain");
+    CHECK(outcome_of_status(408) == "timeout");
+    CHECK(outcome_of_status(413) == "too-large");
+    CHECK(outcome_of_status(415) == "unsupported-type");
+    CHECK(outcome_of_status(429) == "rate-limited");
+    CHECK(outcome_of_status(503) == "unavailable");
+    CHECK(outcome_of_status(500) == "error");
+    CHECK(outcome_of_status(418) == "error");   // anything else stays in the set
+}
+
+TEST_CASE("reports received are counted in the global registry by transport and outcome", "[metrics]")
+{
+    stswatch::count_received(stswatch::transport::smtp, "stored");
+    stswatch::count_received(stswatch::transport::smtp, "stored", 2);
+    stswatch::observe_ingest(stswatch::transport::smtp, std::chrono::steady_clock::now());
+    const auto text = global().render();
+    CHECK(text.find("stswatch_reports_received_total{transport=\"smtp\",outcome=\"stored\"} 3\n") != std::string::npos);
+    CHECK(text.find("stswatch_ingest_duration_seconds_count{transport=\"smtp\"} 1\n") != std::string::npos);
 }
