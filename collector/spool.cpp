@@ -383,6 +383,11 @@ spool::drain_result spool::drain(report_store& store, std::uint64_t max_report_b
         std::error_code ec;
         fs::remove(path, ec);
     }
+    static auto& drained = metrics::global().counter(
+        "stswatch_spool_drained_total", "Spooled reports taken out of the spool, by outcome.", {"outcome"});
+    if (result.stored) drained.with({"stored"}).inc(static_cast<double>(result.stored));
+    if (result.duplicates) drained.with({"duplicate"}).inc(static_cast<double>(result.duplicates));
+    if (result.rejected) drained.with({"rejected"}).inc(static_cast<double>(result.rejected));
     if (result.stored || result.duplicates || result.rejected)
         log::info("spool", "drained", {{"stored", std::to_string(result.stored)},
                                        {"duplicates", std::to_string(result.duplicates)},

@@ -433,6 +433,15 @@ TEST_CASE("a scrape with the database down answers with the process metrics and 
     CHECK(e.value_or_0("stswatch_spool_oldest_age_seconds") >= 0);
     CHECK(e.named("stswatch_findings").empty());
     CHECK(e.value_or_0("process_resident_memory_bytes") > 0);
+
+    // The database back: the drainer stores the spooled report.
     cluster.start();
+    const auto drained = scrape_until(api_port, [](const exposition& x) {
+        return x.value("stswatch_spool_drained_total", {{"outcome", "stored"}}) == 1
+               && x.value("stswatch_spool_reports") == 0 && x.value("stswatch_database_up") == 1;
+    });
+    CHECK(drained.value("stswatch_spool_drained_total", {{"outcome", "stored"}}) == 1);
+    CHECK(drained.value("stswatch_spool_reports") == 0);
+    CHECK(drained.value("stswatch_spool_oldest_age_seconds") == 0);
     CHECK(serve.stop() == 0);
 }
