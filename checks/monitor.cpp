@@ -2,6 +2,7 @@
 #include "checks/monitor.hpp"
 
 #include "common/log.hpp"
+#include "common/metrics.hpp"
 #include "common/worker.hpp"
 
 #include <algorithm>
@@ -16,6 +17,24 @@ namespace stswatch {
 // ---------------------------------------------------------------------------------------
 // Scheduler
 // ---------------------------------------------------------------------------------------
+
+namespace {
+
+// docs/metrics.md: stswatch_checks_total{outcome} and stswatch_check_duration_seconds, one
+// per check of a monitored domain. outcome: ok (saved, no error finding), errors (saved
+// with error findings), dns-unavailable (saved, the resolver failed), failed (not saved).
+void count_check(const char* outcome, std::chrono::steady_clock::time_point started_at)
+{
+    static auto& checks = metrics::global().counter("stswatch_checks_total",
+                                                    "Checks of monitored domains, by outcome.", {"outcome"});
+    static auto& duration = metrics::global().histogram(
+        "stswatch_check_duration_seconds", "Time of one check of a monitored domain, saving included.", {},
+        metrics::check_buckets());
+    checks.with({outcome}).inc();
+    duration.with({}).observe(metrics::seconds_since(started_at));
+}
+
+} // namespace
 
 struct monitor::impl {
     monitor_options options;
@@ -111,6 +130,7 @@ struct monitor::impl {
                 errors += f.level == severity::error;
                 warnings += f.level == severity::warning;
             }
+            count_check(result.dns_unavailable ? "dns-unavailable" : errors > 0 ? "errors" : "ok", started_at);
             const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_at);
             log::info("monitor", result.dns_unavailable ? "checked, DNS unavailable" : "checked",
                       {{"domain", domain},
@@ -120,6 +140,7 @@ struct monitor::impl {
                        {"ms", std::to_string(ms.count())}});
         } catch (const std::exception& e) {
             const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started_at);
+            count_check("failed", started_at);
             log::error("monitor", "check failed", {{"domain", domain}, {"error", e.what()}, {"ms", std::to_string(ms.count())}});
             try {
                 if (!store)

@@ -182,6 +182,10 @@ public:
         } catch (const std::exception& e) {
             fail(response, x, e.what());
         }
+        if (x.path == ctx_.options.path && x.method == Poco::Net::HTTPRequest::HTTP_POST) {
+            count_received(transport::https, x.answered ? outcome_of_status(x.status) : "aborted");
+            observe_ingest(transport::https, started);
+        }
         if (connection) {
             // The next request on this connection: the keep-alive wait, then the request.
             ctx_.deadlines.arm(connection, steady::now() + std::chrono::seconds(ctx_.options.idle_timeout)

@@ -9,6 +9,7 @@
 #pragma once
 
 #include "store/report_store.hpp"
+#include "collector/intake_metrics.hpp"
 #include "collector/spool.hpp"
 #include "common/settings.hpp"
 

@@ -3,6 +3,7 @@
 
 #include "tlsrpt/decode.hpp"
 #include "tlsrpt/report_parser.hpp"
+#include "collector/intake_metrics.hpp"
 #include "collector/spool.hpp"
 #include "common/domain.hpp"
 #include "common/text.hpp"
@@ -124,6 +125,7 @@ std::vector<mail_report_outcome> parse_mail_reports(std::string_view message, co
                 for (const auto& d : refused) list += (list.empty() ? "" : ", ") + d;
                 outcome.error = "policy domain not accepted here: " + list;
                 outcome.refused_by_policy = true;
+                outcome.refusal = "refused-domain";
             } else if (options.require_dkim && (verdict.status != dkim_status::pass || verdict.testing_key)) {
                 // collector.smtp.require_dkim: the operator accepts only reports signed by the
                 // reporting domain (RFC 8460 §3); a key in testing mode counts as no signature
@@ -132,6 +134,7 @@ std::vector<mail_report_outcome> parse_mail_reports(std::string_view message, co
                                 + to_string(verdict.status) +
                                 (verdict.testing_key ? ", by a key in testing mode (t=y)" : "") + ")";
                 outcome.refused_by_policy = true;
+                outcome.refusal = "refused-dkim";
             } else {
                 if (!decoded.warning.empty()) report.warnings.push_back(std::move(decoded.warning));
                 report.warnings.insert(report.warnings.end(), std::make_move_iterator(parsed.warnings.begin()),
@@ -147,6 +150,7 @@ std::vector<mail_report_outcome> parse_mail_reports(std::string_view message, co
         } catch (const decode_error& e) {
             outcome.error = text::one_line(std::string(e.kind() == decode_failure::too_large ? "too large: " : "cannot decode: ")
                                      + e.what(), 400, keep);
+            if (e.kind() == decode_failure::too_large) outcome.refusal = "too-large";
         } catch (const report_error& e) {
             outcome.error = text::one_line(std::string("not a valid TLS report: ") + e.what(), 400, keep);
         }
@@ -155,8 +159,43 @@ std::vector<mail_report_outcome> parse_mail_reports(std::string_view message, co
     return outcomes;
 }
 
+namespace {
+
+// docs/metrics.md: one count per report of the message; a message without any report
+// counts as one rejected.
+void count_outcomes(const mail_intake_result& result, transport via)
+{
+    if (result.reports.empty()) {
+        count_received(via, "rejected");
+        return;
+    }
+    for (const auto& o : result.reports) {
+        if (o.stored)
+            count_received(via, *o.stored == store_outcome::stored ? "stored" : "duplicate");
+        else if (o.spooled)
+            count_received(via, "spooled");
+        else
+            count_received(via, o.refusal);
+    }
+}
+
+mail_intake_result intake_mail_uncounted(std::string_view message, transport via, const std::string& source_address,
+                                         const mail_intake_options& options, report_store& store, spool* spool);
+
+} // namespace
+
 mail_intake_result intake_mail(std::string_view message, transport via, const std::string& source_address,
                                const mail_intake_options& options, report_store& store, spool* spool)
+{
+    auto result = intake_mail_uncounted(message, via, source_address, options, store, spool);
+    count_outcomes(result, via);
+    return result;
+}
+
+namespace {
+
+mail_intake_result intake_mail_uncounted(std::string_view message, transport via, const std::string& source_address,
+                                         const mail_intake_options& options, report_store& store, spool* spool)
 {
     mail_intake_result result;
     std::vector<incoming_report> reports;
@@ -177,6 +216,8 @@ mail_intake_result intake_mail(std::string_view message, transport via, const st
     if (options.require_dkim && result.dkim.status == dkim_status::temperror) {
         result.verdict = mail_verdict::try_later;
         result.summary = "DKIM key lookup failed temporarily; try again later";
+        for (auto& o : result.reports)
+            if (o.error.empty()) o.refusal = "unavailable";
         return result;
     }
 
@@ -233,6 +274,7 @@ mail_intake_result intake_mail(std::string_view message, transport via, const st
                 ++spooled;
             } else {
                 outcome.error = "cannot be stored now; try again later";
+                outcome.refusal = "unavailable";
                 ++waiting;
             }
         } catch (const store_rejected& e) {
@@ -268,5 +310,7 @@ mail_intake_result intake_mail(std::string_view message, transport via, const st
     }
     return result;
 }
+
+} // namespace
 
 } // namespace stswatch

@@ -46,6 +46,8 @@ struct mail_report_outcome {
     // Refused by this site's policy (policy domain not accepted, DKIM required) rather than
     // unreadable: SMTP 550 5.7.1 instead of 554 5.6.0.
     bool refused_by_policy = false;
+    // Why it was not taken, as docs/metrics.md names it (with an error only).
+    const char* refusal = "rejected";
 };
 
 struct mail_intake_result {

@@ -4,6 +4,7 @@
 #include "collector/smtp_receiver.hpp"
 
 #include "mail/smtp_command.hpp"
+#include "collector/intake_metrics.hpp"
 #include "collector/spool.hpp"
 #include "net/tcp_service.hpp"
 #include "common/domain.hpp"
@@ -418,6 +419,8 @@ private:
             // RFC 1870 §6.3: 552 after DATA when the message is over the limit.
             reply("552 5.3.4 message exceeds the limit of " + std::to_string(o_.max_message_bytes) + " octets");
             write_log(from, rcpt, 0, "too_large", "", 0, 552, began);
+            count_received(transport::smtp, "too-large");
+            observe_ingest(transport::smtp, began);
             return;
         }
         const auto size = message.size();
@@ -429,6 +432,8 @@ private:
             log::error(component, "intake failed", {{"peer", peer_}, {"error", text::one_line(e.what(), 300)}});
             reply("451 4.3.0 internal error; try again later");
             write_log(from, rcpt, size, "error", "", 0, 451, began);
+            count_received(transport::smtp, "error");
+            observe_ingest(transport::smtp, began);
             return;
         }
         const auto summary = text::one_line(result.summary, 400);
@@ -459,6 +464,7 @@ private:
             break;
         }
         write_log(from, rcpt, size, verdict, to_string(result.dkim.status), result.reports.size(), code, began);
+        observe_ingest(transport::smtp, began);
     }
 
     void write_log(const std::string& from, const std::string& rcpt, std::size_t size, const std::string& verdict,

@@ -6,6 +6,7 @@
 #include "common/log.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstdio>
 #include <chrono>
@@ -203,6 +204,38 @@ spool::spool(std::string dir, std::uint64_t max_bytes) : dir_(std::move(dir)), m
     if (ec)
         throw std::runtime_error("spool: cannot create " + dir_ + ": " + ec.message());
     rescan();
+    auto& r = metrics::global();
+    reports_gauge_ = r.gauge_callback("stswatch_spool_reports", "Reports waiting in the spool for the database.",
+                                      [this] { return static_cast<double>(count()); });
+    bytes_gauge_ = r.gauge_callback("stswatch_spool_bytes", "Size of the reports waiting in the spool.",
+                                    [this] { return static_cast<double>(bytes()); });
+    age_gauge_ = r.gauge_callback("stswatch_spool_oldest_age_seconds",
+                                  "Age of the oldest report waiting in the spool; 0 when none waits.",
+                                  [this] { return oldest_age_seconds(); });
+}
+
+double spool::oldest_age_seconds() const
+{
+    if (count() == 0)
+        return 0;
+    std::string oldest;
+    std::error_code ec;
+    for (fs::directory_iterator it(dir_, ec), end; !ec && it != end; it.increment(ec)) {
+        const auto& p = it->path();
+        if (p.extension() != suffix)
+            continue;
+        auto name = p.filename().string();
+        if (oldest.empty() || name < oldest)
+            oldest = std::move(name);
+    }
+    // unique_name(): microseconds since the epoch, 20 digits, then "-".
+    long long micros = 0;
+    const auto r = std::from_chars(oldest.data(), oldest.data() + oldest.size(), micros);
+    if (oldest.empty() || r.ec != std::errc() || micros <= 0)
+        return 0;
+    const auto now = std::chrono::duration_cast<std::chrono::microseconds>(
+        std::chrono::system_clock::now().time_since_epoch()).count();
+    return now > micros ? static_cast<double>(now - micros) / 1e6 : 0.0;
 }
 
 void spool::rescan()
@@ -350,6 +383,11 @@ spool::drain_result spool::drain(report_store& store, std::uint64_t max_report_b
         std::error_code ec;
         fs::remove(path, ec);
     }
+    static auto& drained = metrics::global().counter(
+        "stswatch_spool_drained_total", "Spooled reports taken out of the spool, by outcome.", {"outcome"});
+    if (result.stored) drained.with({"stored"}).inc(static_cast<double>(result.stored));
+    if (result.duplicates) drained.with({"duplicate"}).inc(static_cast<double>(result.duplicates));
+    if (result.rejected) drained.with({"rejected"}).inc(static_cast<double>(result.rejected));
     if (result.stored || result.duplicates || result.rejected)
         log::info("spool", "drained", {{"stored", std::to_string(result.stored)},
                                        {"duplicates", std::to_string(result.duplicates)},

@@ -8,6 +8,7 @@
 #pragma once
 
 #include "store/report_store.hpp"
+#include "common/metrics.hpp"
 #include "common/worker.hpp"
 
 #include <atomic>
@@ -44,6 +45,9 @@ public:
     // Reports waiting, and their total size.
     std::size_t count() const;
     std::uint64_t bytes() const;
+    // Seconds since the oldest waiting report was spooled; 0 when none waits. Reads the
+    // directory (the names start with the time).
+    double oldest_age_seconds() const;
 
     struct drain_result {
         std::size_t stored = 0, duplicates = 0, rejected = 0, remaining = 0;
@@ -67,6 +71,9 @@ private:
     std::uint64_t bytes_ = 0;
     std::size_t count_ = 0;
     void rescan();
+    // docs/metrics.md: stswatch_spool_reports, _bytes, _oldest_age_seconds, read at scrape
+    // time. Last: removed before the members they read go.
+    metrics::registration reports_gauge_, bytes_gauge_, age_gauge_;
 };
 
 // Runs spool::drain every interval (and at once when poked) until stopped.

@@ -3,12 +3,14 @@
 
 #include "store/connection.hpp"
 #include "store/partitions.hpp"
+#include "common/metrics.hpp"
 
 #include <pqxx/except>
 #include <pqxx/result>
 #include <pqxx/transaction>
 
 #include <algorithm>
+#include <chrono>
 #include <map>
 #include <numeric>
 #include <set>
@@ -497,12 +499,27 @@ struct once_outcome {
     failure_class kind = failure_class::unavailable;
 };
 
+// docs/metrics.md: the time of one write transaction that committed, and its size.
+void observe_commit(std::chrono::steady_clock::time_point began, std::size_t reports)
+{
+    static auto& duration = metrics::global().histogram(
+        "stswatch_store_commit_duration_seconds", "Time of one write transaction of reports, to its commit.", {},
+        metrics::latency_buckets());
+    static auto& batch = metrics::global().histogram(
+        "stswatch_store_batch_reports", "Reports in one committed write transaction (group commit).", {},
+        metrics::batch_buckets());
+    duration.with({}).observe(metrics::seconds_since(began));
+    batch.with({}).observe(static_cast<double>(reports));
+}
+
 once_outcome store_with_retry(pqxx::connection& conn, const std::vector<batch_item>& items)
 {
     once_outcome out;
     for (int attempt = 0; attempt < 2; ++attempt) {
         try {
+            const auto began = std::chrono::steady_clock::now();
             out.results = store_once(conn, items);
+            observe_commit(began, items.size());
             out.error = nullptr;
             return out;
         } catch (...) {
