@@ -128,7 +128,12 @@ void security_headers(response& r)
     r.headers.emplace_back("X-Content-Type-Options", "nosniff");
     r.headers.emplace_back("X-Frame-Options", "DENY");
     r.headers.emplace_back("Referrer-Policy", "no-referrer");
-    r.headers.emplace_back("Cache-Control", "no-store");
+    // A handler may allow caching (the dashboard's assets); everything else is not stored.
+    bool cache_set = false;
+    for (const auto& [k, v] : r.headers)
+        cache_set = cache_set || k == "Cache-Control";
+    if (!cache_set)
+        r.headers.emplace_back("Cache-Control", "no-store");
     // Everything the dashboard uses comes from this listener; nothing from elsewhere.
     r.headers.emplace_back("Content-Security-Policy",
                            "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self';"
