@@ -12,15 +12,16 @@ namespace {
 
 constexpr std::string_view app_css = R"CSS(:root {
   --fg: #111827; --muted: #4b5563; --bg: #ffffff; --panel: #f3f4f6; --line: #d1d5db;
-  --link: #1d4ed8; --focus: #f59e0b; --ok: #166534; --warn: #92400e; --bad: #b91c1c;
+  --link: #1d4ed8; --focus: #c2410c; --ok: #166534; --warn: #92400e; --bad: #b91c1c;
   font-family: system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", Arial, sans-serif;
   color: var(--fg); background: var(--bg); line-height: 1.45;
 }
 * { box-sizing: border-box; }
 body { margin: 0; }
 a { color: var(--link); }
-a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible, summary:focus-visible,
-.marker:focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
+a:focus-visible, button:focus-visible, input:focus-visible, select:focus-visible, summary:focus-visible {
+  outline: 3px solid var(--focus); outline-offset: 2px; }
+header.site :focus-visible { outline-color: #fbbf24; }
 .skip { position: absolute; left: -9999px; top: 0; background: var(--fg); color: #fff; padding: .5rem 1rem; z-index: 10; }
 .skip:focus { left: .5rem; top: .5rem; }
 header.site { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem 1.5rem; padding: .6rem 1rem;

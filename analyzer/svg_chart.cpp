@@ -166,11 +166,12 @@ std::string render_stacked(const stacked_chart& c)
                 const double v = value_at(l, i);
                 if (v <= 0)
                     continue;
-                const double y_top = y_of(sum + v), y_bottom = y_of(sum);
+                const double y_bottom = y_of(sum), height = std::max(0.5, y_bottom - y_of(sum + v));
+                const double y_top = y_bottom - height;   // a tiny value still shows, above the axis
                 sum += v;
                 o += "<rect class=\"bar\" data-layer=\"" + attr(l.name) + "\" x=\"" + coordinate(x0 + gap / 2) +
                      "\" y=\"" + coordinate(y_top) + "\" width=\"" + coordinate(w) + "\" height=\"" +
-                     coordinate(std::max(0.5, y_bottom - y_top)) + "\" fill=\"" + attr(l.colour) + "\"><title>" +
+                     coordinate(height) + "\" fill=\"" + attr(l.colour) + "\"><title>" +
                      attr(b.label) + ": " + attr(l.name) + " " + compact_number(v) + "</title></rect>";
             }
         }
@@ -181,7 +182,7 @@ std::string render_stacked(const stacked_chart& c)
         o += "<g class=\"markers\">";
         for (const auto& m : c.markers) {
             const std::string x = coordinate(x_of(c, m.x));
-            o += "<g class=\"marker\" tabindex=\"0\"><title>" + attr(m.title) + "</title><line x1=\"" + x + "\" x2=\"" +
+            o += "<g class=\"marker\"><title>" + attr(m.title) + "</title><line x1=\"" + x + "\" x2=\"" +
                  x + "\" y1=\"" + std::to_string(margin_top) + "\" y2=\"" + coordinate(base_y) +
                  "\" stroke=\"#111827\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/><path d=\"M" + x + " " +
                  std::to_string(margin_top) + "l-5 -8h10z\" transform=\"translate(0 8)\" fill=\"#111827\"/></g>";

@@ -106,7 +106,7 @@ try {
   await page.goto(`${base}/domains/${domain}`);
   await shot('domain-laptop');
   const ack = first.getByRole('button', { name: 'Acknowledge' });
-  await Promise.all([page.waitForLoadState('load'), ack.click()]);
+  await Promise.all([page.waitForURL(/#incidents$/), ack.click()]);
   check((await page.locator('section.incident').first().textContent()).includes('Acknowledged'), 'acknowledged');
 
   // A phone.
