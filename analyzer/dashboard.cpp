@@ -76,8 +76,9 @@ std::optional<std::string> field(const std::vector<std::pair<std::string, std::s
 
 std::string table(const std::string& caption, const std::string& head, const std::string& rows)
 {
-    return "<div class=\"table-wrap\"><table>" + (caption.empty() ? "" : "<caption class=\"muted\">" + caption + "</caption>") +
-           "<thead><tr>" + head + "</tr></thead><tbody>" + rows + "</tbody></table></div>";
+    // The caption above the scrolling box, so that a narrow screen shows it whole.
+    return (caption.empty() ? "" : "<p class=\"note\">" + caption + "</p>") + "<div class=\"table-wrap\"><table><thead><tr>" +
+           head + "</tr></thead><tbody>" + rows + "</tbody></table></div>";
 }
 
 response method_not_allowed(const char* allow)
@@ -343,10 +344,11 @@ std::string charts(const std::string& domain, const view& v, const analysis::tre
 
     std::string o = "<figure><figcaption id=\"sessions-caption\">Sessions per " + std::string(unit) + "</figcaption>" +
                     svg::render_stacked(sessions) + svg::render_legend(sessions.layers) + "</figure>";
-    o += "<figure><figcaption>Failed sessions by result type</figcaption>" + svg::render_stacked(failures) +
-         (by_type.empty() ? std::string("<p class=\"note\">No failed sessions in this range.</p>")
-                          : svg::render_legend(by_type)) +
-         "</figure>";
+    if (by_type.empty())
+        o += "<p class=\"note\">No failed sessions in this range.</p>";
+    else
+        o += "<figure><figcaption>Failed sessions by result type</figcaption>" + svg::render_stacked(failures) +
+             svg::render_legend(by_type) + "</figure>";
     if (!changes.empty())
         o += "<p class=\"note\">Dashed lines mark the change events of the checks (listed under Monitoring).</p>";
 

@@ -39,6 +39,7 @@ p.note, .muted { color: var(--muted); }
 table { border-collapse: collapse; width: 100%; font-size: .92rem; }
 th, td { text-align: left; padding: .35rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
 th { background: var(--panel); white-space: nowrap; }
+tbody th { background: transparent; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace; font-size: .88em; overflow-wrap: anywhere; }
 .badge { display: inline-block; padding: .05rem .5rem; border-radius: 1rem; font-size: .8rem; font-weight: 600;
@@ -48,6 +49,8 @@ code, .mono { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monosp
 form.inline { display: inline; margin: 0; }
 form.stack { display: grid; gap: .6rem; max-width: 28rem; }
 form.row { display: flex; flex-wrap: wrap; gap: .5rem; align-items: end; }
+form.stack input, form.stack select { width: 100%; max-width: 18rem; }
+form.stack .note { display: block; font-size: .88rem; }
 label { font-weight: 600; display: block; font-size: .92rem; }
 input, select, button { font: inherit; padding: .4rem .6rem; border: 1px solid #6b7280; border-radius: .3rem;
   background: #fff; color: var(--fg); }
@@ -57,7 +60,9 @@ button.danger { background: #b91c1c; border-color: #b91c1c; }
 .switch { display: flex; flex-wrap: wrap; gap: .3rem; margin: .4rem 0; padding: 0; list-style: none; align-items: center; }
 .switch a { padding: .2rem .6rem; border: 1px solid var(--line); border-radius: .3rem; text-decoration: none; }
 .switch a[aria-current] { background: #1d4ed8; color: #fff; border-color: #1d4ed8; }
-.switch .label { font-weight: 600; margin-right: .3rem; }
+.switch .form.stack input, form.stack select { width: 100%; max-width: 18rem; }
+form.stack .note { display: block; font-size: .88rem; }
+label { font-weight: 600; margin-right: .3rem; }
 figure { margin: 1rem 0; }
 figcaption { font-weight: 600; margin-bottom: .3rem; }
 svg.chart { width: 100%; height: auto; display: block; background: #fff; border: 1px solid var(--line); border-radius: .3rem; }

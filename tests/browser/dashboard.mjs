@@ -43,13 +43,17 @@ const page = await context.newPage();
 page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
 page.on('pageerror', (e) => consoleErrors.push(String(e)));
 
-// Bytes transferred per navigation: the document and what it loads (headers and bodies).
+// Bytes transferred per navigation, as the network saw them (CDP's encodedDataLength:
+// headers and body on the wire). Routing requests disables the browser's cache, so every
+// page is weighed as a first visit would load it.
 let transfer = [];
-page.on('requestfinished', async (req) => {
-  try {
-    const s = await req.sizes();
-    transfer.push({ url: req.url(), bytes: s.responseBodySize + s.responseHeadersSize });
-  } catch { /* the page went on */ }
+const urls = new Map();
+const cdp = await context.newCDPSession(page);
+await cdp.send('Network.enable');
+cdp.on('Network.requestWillBeSent', (e) => urls.set(e.requestId, e.request.url));
+cdp.on('Network.loadingFinished', (e) => {
+  const url = urls.get(e.requestId);
+  if (url && !url.startsWith('data:')) transfer.push({ url, bytes: e.encodedDataLength });
 });
 const settle = async () => { await page.waitForLoadState('networkidle'); await new Promise((r) => setTimeout(r, 200)); };
 const weigh = async (what, go) => {
@@ -72,7 +76,7 @@ try {
   await page.goto(`${base}/`);
   check(new URL(page.url()).pathname === '/signin', 'a signed-out visit lands on /signin');
   await page.getByLabel('API token').fill(token);
-  const list = await weigh('domain list (cold cache)', async () => {
+  const list = await weigh('domain list', async () => {
     await Promise.all([page.waitForURL(`${base}/`), page.getByRole('button', { name: 'Sign in' }).click()]);
   });
   check(await page.locator('h1').textContent() === 'Domains', 'signed in, the domain list');
@@ -81,7 +85,7 @@ try {
   check(await page.locator('tr', { has: link }).locator('.badge').textContent() === 'Incident', 'its state is Incident');
   await shot('domains-laptop');
 
-  const domainPage = await weigh('domain page (assets cached)', async () => {
+  const domainPage = await weigh('domain page', async () => {
     await Promise.all([page.waitForURL(`${base}/domains/${domain}`), link.click()]);
   });
   check(await page.locator('h1').textContent() === domain, 'the domain page');

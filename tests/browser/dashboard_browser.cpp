@@ -160,6 +160,13 @@ TEST_CASE("the dashboard in headless Chromium: sign-in, a domain's chart and inc
     INFO("serve log:\n" << serve.log());
     REQUIRE(up);
 
+    // The assets through the router: cached for long, not no-store as the pages.
+    const auto head = run_program({"curl", "-sI", base + "/assets/app.css"});
+    INFO("asset headers:\n" << head.out);
+    CHECK(head.out.find("Cache-Control: public, max-age=31536000, immutable") != std::string::npos);
+    CHECK(head.out.find("no-store") == std::string::npos);
+    CHECK(head.out.find("ETag: \"") != std::string::npos);
+
     ::setenv("DASHBOARD_URL", base.c_str(), 1);
     ::setenv("DASHBOARD_TOKEN", token.c_str(), 1);
     ::setenv("DASHBOARD_DOMAIN", t.domain().c_str(), 1);
