@@ -44,6 +44,9 @@ std::string percent(double rate)
     return buf;
 }
 
+// "1 error", "2 errors".
+std::string count_of(unsigned n, const std::string& noun) { return std::to_string(n) + " " + noun + (n == 1 ? "" : "s"); }
+
 std::string number(std::int64_t n) { return svg::compact_number(static_cast<double>(n)); }
 
 // "2026-11-17T09:12:00Z" as "2026-11-17 09:12 UTC".
@@ -566,7 +569,7 @@ std::string monitoring_section(const std::optional<monitored_domain>& m, const s
              "</span></li><li><span class=\"k\">Next check</span><span class=\"v\">" +
              (m->next_check_at ? h(when(*m->next_check_at)) : "—") +
              "</span></li><li><span class=\"k\">Last check found</span><span class=\"v\">" +
-             std::to_string(m->errors) + " errors, " + std::to_string(m->warnings) + " warnings</span></li></ul>";
+             count_of(m->errors, "error") + ", " + count_of(m->warnings, "warning") + "</span></li></ul>";
     }
     o += "<h3>Changes</h3>";
     if (history.empty()) {
@@ -575,8 +578,8 @@ std::string monitoring_section(const std::optional<monitored_domain>& m, const s
         std::string rows;
         for (const auto& c : history)
             rows += "<tr><td>" + time_element(c.detected_at) + "</td><td><code>" + h(c.event.kind) +
-                    "</code></td><td class=\"mono\">" + h(c.event.subject) + "</td><td class=\"mono\">" +
-                    h(c.event.before) + "</td><td class=\"mono\">" + h(c.event.after) + "</td></tr>";
+                    "</code></td><td class=\"mono\">" + h(c.event.subject) + "</td><td class=\"mono wrap\">" +
+                    h(c.event.before) + "</td><td class=\"mono wrap\">" + h(c.event.after) + "</td></tr>";
         o += table("", "<th scope=\"col\">Seen</th><th scope=\"col\">Change</th><th scope=\"col\">Subject</th>"
                        "<th scope=\"col\">Before</th><th scope=\"col\">After</th>",
                    rows);
