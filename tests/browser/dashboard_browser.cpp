@@ -93,7 +93,7 @@ std::string env_or(const char* name, const std::string& fallback)
 
 } // namespace
 
-TEST_CASE("the dashboard in headless Chromium: sign-in, a domain's chart and incident, adding a domain", "[browser]")
+TEST_CASE("the dashboard in headless Chromium: sign-in and a domain's chart and incident and adding a domain", "[browser]")
 {
     const std::string script = required_env("STSWATCH_BROWSER_SCRIPT");
     const std::string out_dir = required_env("STSWATCH_BROWSER_OUT");

@@ -186,7 +186,7 @@ TEST_CASE("the assets are served with an ETag and a long cache and answer 304 to
     CHECK(handle_dashboard(get("/assets/nothing.css"), s).status == 404);
 }
 
-TEST_CASE("the domain pages on a timeline: chart, change marker, incident, findings, reports and forms", "[dashboard][db]")
+TEST_CASE("the domain pages on a timeline show the chart with its change marker and the incident and take the forms", "[dashboard][db]")
 {
     if (!std::getenv("STSWATCH_TEST_DB")) {
         WARN("STSWATCH_TEST_DB is not set: the pages on a database are not tested");

@@ -145,7 +145,7 @@ TEST_CASE("a huge value stays inside the plot and is labelled compactly", "[svg]
     CHECK(coordinate(2) == "2");
 }
 
-TEST_CASE("titles, labels, layer names and colours are escaped", "[svg]")
+TEST_CASE("titles and labels and layer names and colours are escaped", "[svg]")
 {
     auto c = three_days();
     c.title = "<script>alert(1)</script>";
