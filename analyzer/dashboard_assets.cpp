@@ -92,6 +92,9 @@ ul.evidence { margin: .2rem 0; padding-left: 1.2rem; color: var(--muted); font-s
   h1 { font-size: 1.35rem; }
   .grid2 { grid-template-columns: 1fr; }
   th, td { padding: .3rem .45rem; }
+  /* The chart shrinks to half its size: its text (in viewBox units) grows to stay legible. */
+  svg.chart .axis text { font-size: 20px; }
+  svg.chart text.empty { font-size: 24px; }
 }
 @media print { header.site, form, .skip { display: none; } }
 )CSS";

@@ -39,7 +39,7 @@ struct stacked_chart {
 };
 
 // Geometry, exposed for tests.
-constexpr int margin_left = 56, margin_right = 12, margin_top = 12, margin_bottom = 28;
+constexpr int margin_left = 64, margin_right = 12, margin_top = 12, margin_bottom = 28;
 
 // The x coordinate of a point of the time axis (clamped to the plot).
 double x_of(const stacked_chart& c, double x);
