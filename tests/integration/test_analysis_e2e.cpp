@@ -6,6 +6,7 @@
 #include "tests/support/check_scenario.hpp"
 #include "tests/support/json_text.hpp"
 #include "tests/support/scratch.hpp"
+#include "tests/support/serve_process.hpp"
 #include "tests/support/test_support.hpp"
 #include "tests/support/timeline.hpp"
 #include "tlsrpt/report_json.hpp"
@@ -30,59 +31,6 @@ namespace {
 
 std::string bin() { return required_env("STSWATCH_BIN"); }
 
-utc_date real_today()
-{
-    return utc_date_of(utc_time{static_cast<std::int64_t>(std::time(nullptr)), 0});
-}
-
-// `stswatch serve` in the background, its stderr kept; stopped with SIGTERM.
-class serve_process {
-public:
-    explicit serve_process(const std::vector<std::string>& args)
-        : handle_(Poco::Process::launch(bin(), args, nullptr, &out_, &err_))
-    {
-        err_reader_ = std::thread([this] {
-            Poco::PipeInputStream in(err_);
-            for (std::string line; std::getline(in, line);) {
-                std::lock_guard lock(mutex_);
-                err_text_ += line + "\n";
-            }
-        });
-        out_reader_ = std::thread([this] {
-            Poco::PipeInputStream in(out_);
-            for (std::string line; std::getline(in, line);) {
-            }
-        });
-    }
-    ~serve_process() { stop(); }
-
-    int stop()
-    {
-        if (!stopped_) {
-            stopped_ = true;
-            Poco::Process::requestTermination(handle_.id());
-            exit_code_ = handle_.wait();
-            err_reader_.join();
-            out_reader_.join();
-        }
-        return exit_code_;
-    }
-
-    std::string log() const
-    {
-        std::lock_guard lock(mutex_);
-        return err_text_;
-    }
-
-private:
-    Poco::Pipe out_, err_;
-    Poco::ProcessHandle handle_;
-    std::thread err_reader_, out_reader_;
-    mutable std::mutex mutex_;
-    std::string err_text_;
-    bool stopped_ = false;
-    int exit_code_ = -1;
-};
 
 } // namespace
 
