@@ -21,6 +21,8 @@
 
 namespace stswatch::alerts {
 
+using namespace stswatch::text;
+
 namespace {
 
 struct smtp_reply {

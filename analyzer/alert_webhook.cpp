@@ -70,7 +70,7 @@ send_result send_webhook(const settings& s, const message& m)
         Poco::Net::HTTPResponse response;
         std::istream& in = session->receiveResponse(response);
         std::ostringstream answer;
-        Poco::StreamCopier::copyStreamUnbuffered(in, answer, 4096);
+        Poco::StreamCopier::copyStream(in, answer, 4096);
         const int status = static_cast<int>(response.getStatus());
         if (status >= 200 && status < 300) {
             result.ok = true;

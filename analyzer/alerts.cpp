@@ -28,6 +28,9 @@
 
 namespace stswatch::alerts {
 
+using namespace stswatch::text;
+using analysis::json_out;
+
 namespace {
 
 bool is_event_kind(const std::string& kind)

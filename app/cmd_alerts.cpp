@@ -18,6 +18,8 @@ namespace stswatch::cli {
 
 namespace {
 
+using analysis::json_out;
+
 int test_command(context& ctx)
 {
     reject_unknown_options(ctx.args, "alerts test");

@@ -157,7 +157,7 @@ protected:
         if (const auto outputs = alerts::configured_outputs(s); !outputs.empty()) {
             alerting = std::make_unique<alerts::dispatcher>(s);
             alerting->start();
-            log::info("alerts", "started", {{"outputs", join(outputs, ",")}});
+            log::info("alerts", "started", {{"outputs", text::join(outputs, ",")}});
         }
 
         // The API, /metrics and the dashboard (docs/api.md), on api.listen; off without a token.
