@@ -514,3 +514,36 @@ TEST_CASE("serve killed before an alert went out sends it once after the restart
     CHECK(json_object(posts[0].body)->getValue<std::string>("domain") == "crash.test");
     CHECK(second.log().find("outputs") != std::string::npos);
 }
+
+TEST_CASE("a domain's alert_mode off skips its alerts and digest sends them at the digest hour", "[alerts]")
+{
+    scratch_database db;
+    webhook_receiver receiver;
+    auto s = alert_settings(db.url());
+    s.alerts_webhook_url = receiver.url();
+    monitor_store monitor(db.url());
+    REQUIRE(monitor.add("off.test"));
+    REQUIRE(monitor.add("digest.test"));
+    query_count(db.url(), "WITH u AS (UPDATE monitored_domains SET alert_mode = CASE domain WHEN 'off.test' THEN 'off'"
+                          " ELSE 'digest' END RETURNING 1) SELECT count(*) FROM u");
+    analysis_store analysis(db.url());
+    analysis.save_incidents({open_incident("off.test"), open_incident("digest.test")}, {});
+    alerts::dispatcher d(s);
+    CHECK(d.run_once() == 0);
+    CHECK(receiver.posts().empty());
+    CHECK(query_text(db.url(), "SELECT d.status FROM alert_deliveries d JOIN alert_events e ON e.id = d.event_id"
+                               " WHERE e.domain = 'off.test'") == "skipped");
+    CHECK(query_text(db.url(), "SELECT d.status || ' ' || d.mode FROM alert_deliveries d"
+                               " JOIN alert_events e ON e.id = d.event_id WHERE e.domain = 'digest.test'") ==
+          "pending digest");
+    // Created before the last digest hour: the digest goes out now, once.
+    query_count(db.url(), "WITH u AS (UPDATE alert_deliveries SET created_at = now() - interval '25 hours'"
+                          " WHERE status = 'pending' RETURNING 1) SELECT count(*) FROM u");
+    CHECK(d.run_once() == 1);
+    CHECK(d.run_once() == 0);
+    REQUIRE(receiver.posts().size() == 1);
+    const auto digest = json_object(receiver.posts()[0].body);
+    CHECK(digest->getValue<std::string>("kind") == "digest");
+    REQUIRE(digest->getArray("events")->size() == 1);
+    CHECK(digest->getArray("events")->getObject(0)->getValue<std::string>("domain") == "digest.test");
+}
