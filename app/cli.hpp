@@ -93,5 +93,6 @@ int run_trends(context& ctx);    // app/cmd_analysis.cpp
 int run_incidents(context& ctx);
 int run_explain(context& ctx);
 int run_domains(context& ctx);
+int run_alerts(context& ctx);     // app/cmd_alerts.cpp
 
 } // namespace stswatch::cli

@@ -8,6 +8,7 @@
 // committed.
 #include "app/cli.hpp"
 
+#include "analyzer/alerts.hpp"
 #include "analyzer/incidents.hpp"
 #include "analyzer/web.hpp"
 #include "analyzer/web_server.hpp"
@@ -20,6 +21,7 @@
 #include "collector/smtp_receiver.hpp"
 #include "collector/spool.hpp"
 #include "common/log.hpp"
+#include "common/text.hpp"
 #include "store/migrations.hpp"
 
 #include <Poco/Util/ServerApplication.h>
@@ -62,6 +64,11 @@ protected:
 
         if (s.https_cert.empty() || s.https_key.empty()) {
             std::cerr << "stswatch: collector.https.cert and collector.https.key must name PEM files\n";
+            return exit_code_ = config_error;
+        }
+
+        if (const auto problem = alerts::settings_problem(s); !problem.empty()) {
+            std::cerr << "stswatch: alerts: " << problem << "\n";
             return exit_code_ = config_error;
         }
 
@@ -145,6 +152,14 @@ protected:
         refresher.start();
         log::info("analyzer", "started", {{"refresh_interval", std::to_string(s.analyzer_refresh_interval)}});
 
+        // docs/alerts.md: the outbox's events to the configured outputs.
+        std::unique_ptr<alerts::dispatcher> alerting;
+        if (const auto outputs = alerts::configured_outputs(s); !outputs.empty()) {
+            alerting = std::make_unique<alerts::dispatcher>(s);
+            alerting->start();
+            log::info("alerts", "started", {{"outputs", text::join(outputs, ",")}});
+        }
+
         // The API, /metrics and the dashboard (docs/api.md), on api.listen; off without a token.
         std::unique_ptr<web::services> web_services;
         std::unique_ptr<web::web_server> api;
@@ -167,6 +182,10 @@ protected:
         if (api) {
             api->stop();
             log::info("api", "stopped");
+        }
+        if (alerting) {
+            alerting->stop();
+            log::info("alerts", "stopped");
         }
         refresher.stop();
         log::info("analyzer", "stopped", {{"refreshed", std::to_string(refresher.refreshed())}});

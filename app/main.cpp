@@ -40,6 +40,10 @@ commands:
                                 incidents with their probable causes and the evidence
   domains [--json]              health of every known domain: last 7 days against the
                                 baseline, open incidents, check errors, last report
+  alerts test                   send a test alert to every configured output; exit 0 all
+                                ok, 69 one failed, 78 none configured
+  alerts list [--status S] [--limit N] [--json]
+                                the alert outbox: pending, sent, failed, skipped
 
 global options (before or after the command):
   --config FILE      properties file (default: config/stswatch.properties, then
@@ -93,6 +97,8 @@ int main(int argc, char** argv)
             return run_explain(ctx);
         if (command == "domains")
             return run_domains(ctx);
+        if (command == "alerts")
+            return run_alerts(ctx);
         throw usage_error("unknown command \"" + command + "\"");
     } catch (const usage_error& e) {
         std::cerr << "stswatch: " << e.what() << " (see stswatch --help)\n";

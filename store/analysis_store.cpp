@@ -286,6 +286,21 @@ std::vector<incident_row> analysis_store::save_incidents(std::vector<incident_ro
 {
     return guarded("cannot connect", [&] {
         pqxx::work tx(*impl_->conn, "analysis_save_incidents");
+        // The alert outbox (sql/0006_alerts.sql, docs/alerts.md): an event of the incident in
+        // row (incident_columns), in the transaction that stores it, once per kind and incident.
+        const auto insert_incident_event = [&tx](const std::string& kind, const pqxx::row& row) {
+            const auto id = row[0].as<long long>();
+            const auto domain = row[1].as<std::string>(), dimension = row[2].as<std::string>();
+            std::string summary = (kind == "incident-opened" ? "Incident opened for " : "Incident ended for ") +
+                                  domain + ": " + dimension +
+                                  (dimension == "domain" ? std::string() : " " + row[3].as<std::string>()) +
+                                  ", failures since " + row[4].as<std::string>();
+            if (kind == "incident-ended")
+                summary += ", ended " + row[6].as<std::string>();
+            tx.exec_params("INSERT INTO alert_events (event_key, kind, domain, incident_id, summary)"
+                           " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (event_key) DO NOTHING",
+                           kind + ":" + std::to_string(id), kind, domain, id, summary);
+        };
         std::vector<incident_row> out;
         out.reserve(rows.size());
         for (const auto& r : rows) {
@@ -305,21 +320,30 @@ std::vector<incident_row> analysis_store::save_incidents(std::vector<incident_ro
                     r.domain, r.dimension, r.key, format_day(r.onset), format_day(r.last_day), end, r.status,
                     r.failed_sessions, r.sessions, r.failure_rate, r.baseline_rate, r.p_value, mx, result_types,
                     organizations, r.days_json);
+                // docs/alerts.md: an incident found already ended (an import of old reports)
+                // is history, not news: no alert.
+                if (stored[0][7].as<std::string>() == "open")
+                    insert_incident_event("incident-opened", stored[0]);
             } else {
-                // opened_at and acknowledged_at are the incident's, not the refresh's.
+                // opened_at and acknowledged_at are the incident's, not the refresh's. The
+                // status before the update (read under the row's lock) says whether it ends now.
                 stored = tx.exec_params(
                     std::string("UPDATE incidents SET domain = $2, dimension = $3, key = $4, onset = $5::date,"
                                 " last_day = $6::date, end_day = nullif($7, '')::date, status = $8,"
                                 " failed_sessions = $9, sessions = $10, failure_rate = $11, baseline_rate = $12,"
                                 " p_value = $13, mx = $14::text[], result_types = $15::text[],"
                                 " organizations = $16::text[], days = $17::jsonb, updated_at = now()"
-                                " WHERE id = $1 RETURNING ") +
-                        incident_columns,
+                                " FROM (SELECT id AS previous_id, status AS previous_status FROM incidents"
+                                "  WHERE id = $1 FOR UPDATE) previous"
+                                " WHERE id = $1 AND previous_id = $1 RETURNING ") +
+                        incident_columns + ", previous_status",
                     r.id, r.domain, r.dimension, r.key, format_day(r.onset), format_day(r.last_day), end, r.status,
                     r.failed_sessions, r.sessions, r.failure_rate, r.baseline_rate, r.p_value, mx, result_types,
                     organizations, r.days_json);
                 if (stored.empty())
                     throw store_rejected("incident " + std::to_string(r.id) + " is not stored (deleted meanwhile?)");
+                if (stored[0][7].as<std::string>() == "ended" && stored[0][21].as<std::string>() == "open")
+                    insert_incident_event("incident-ended", stored[0]);
             }
             out.push_back(incident_of(stored[0]));
         }

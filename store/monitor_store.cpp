@@ -233,6 +233,26 @@ long long monitor_store::save(const snapshot_row& s, const std::vector<change_ev
             tx.exec_params("INSERT INTO change_events (domain, detected_at, snapshot_id, kind, subject, before, after)"
                            " VALUES ($1, $2::timestamptz, $3, $4, $5, $6, $7)",
                            domain, checked_at, id, c.kind, c.subject, c.before, c.after);
+        // The alert outbox (sql/0006_alerts.sql, docs/alerts.md): an error finding (code and
+        // subject) that the domain's previous usable snapshot did not have is news, in this
+        // transaction. A check without DNS saw nothing new; a domain's first check has no
+        // previous snapshot, so each of its errors is new.
+        if (!s.dns_unavailable)
+            tx.exec_params(
+                "INSERT INTO alert_events (event_key, kind, domain, occurred_at, finding, summary)"
+                " SELECT 'finding-error:' || f.snapshot_id || ':' || f.code || ':' || f.subject, 'finding-error',"
+                "  f.domain, f.checked_at,"
+                "  jsonb_build_object('code', f.code, 'severity', f.severity, 'subject', f.subject,"
+                "   'message', f.message, 'rfc', f.rfc, 'snapshot_id', f.snapshot_id, 'checked_at',"
+                "   to_char(f.checked_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')),"
+                "  'Check error for ' || f.domain || ': ' || f.code || coalesce(nullif(' ' || f.subject, ' '), '')"
+                "   || ': ' || f.message"
+                " FROM check_findings f WHERE f.snapshot_id = $1 AND f.severity = 'error'"
+                " AND NOT EXISTS (SELECT 1 FROM check_findings p WHERE p.code = f.code AND p.subject = f.subject"
+                "  AND p.snapshot_id = (SELECT id FROM check_snapshots WHERE domain = $2 AND id <> $1"
+                "   AND NOT dns_unavailable ORDER BY checked_at DESC, id DESC LIMIT 1))"
+                " ON CONFLICT (event_key) DO NOTHING",
+                id, domain);
         // A domain removed while it was being checked stays removed (no row to update).
         // A domain with its own interval (sql/0005) is due that long after this check.
         tx.exec_params("UPDATE monitored_domains SET last_checked_at = $2::timestamptz, last_snapshot_id = $3,"
