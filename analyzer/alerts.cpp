@@ -389,8 +389,10 @@ struct dispatcher::impl {
     std::unique_ptr<analysis_store> incidents;
     bool unavailable_logged = false;
 
-    // Messages claimed per pass: the lease covers that many sends.
-    static constexpr std::size_t batches_per_pass = 10;
+    // Messages claimed per pass: the lease covers that many sends, so that a delivery of a
+    // process that died while sending is tried again minutes later, not an hour. Passes
+    // follow each other while they send, so a backlog still drains at once.
+    static constexpr std::size_t batches_per_pass = 1;
 
     std::chrono::seconds lease() const
     {
@@ -501,7 +503,8 @@ struct dispatcher::impl {
     void run(std::stop_token stop)
     {
         while (!stop.stop_requested()) {
-            run_once();
+            while (!stop.stop_requested() && run_once() > 0) {
+            }
             std::unique_lock lock(mutex);
             wake.wait_for(lock, stop, std::chrono::seconds(std::max(1u, s.alerts_interval)), [this] { return poked; });
             poked = false;

@@ -7,6 +7,7 @@
 #include "analyzer/alerts.hpp"
 #include "store/analysis_store.hpp"
 #include "store/monitor_store.hpp"
+#include "tests/support/serve_process.hpp"
 #include "tests/support/json_text.hpp"
 #include "tests/support/smtp_sink.hpp"
 #include "tests/support/test_certs.hpp"
@@ -179,65 +180,6 @@ bool eventually(Done done, std::chrono::seconds limit = 30s)
     return true;
 }
 
-// `stswatch serve` in the background, its stderr kept.
-class serve_process {
-public:
-    explicit serve_process(const std::vector<std::string>& args)
-        : handle_(Poco::Process::launch(bin(), args, nullptr, &out_, &err_))
-    {
-        err_reader_ = std::thread([this] {
-            Poco::PipeInputStream in(err_);
-            for (std::string line; std::getline(in, line);) {
-                std::lock_guard lock(mutex_);
-                err_text_ += line + "\n";
-            }
-        });
-        out_reader_ = std::thread([this] {
-            Poco::PipeInputStream in(out_);
-            for (std::string line; std::getline(in, line);) {
-            }
-        });
-    }
-    ~serve_process() { stop(); }
-
-    int stop()
-    {
-        if (!stopped_) {
-            stopped_ = true;
-            Poco::Process::requestTermination(handle_.id());
-            finish();
-        }
-        return exit_code_;
-    }
-    void kill9()
-    {
-        if (!stopped_) {
-            stopped_ = true;
-            Poco::Process::kill(handle_);   // SIGKILL
-            finish();
-        }
-    }
-    std::string log() const
-    {
-        std::lock_guard lock(mutex_);
-        return err_text_;
-    }
-
-private:
-    void finish()
-    {
-        exit_code_ = handle_.wait();
-        err_reader_.join();
-        out_reader_.join();
-    }
-    Poco::Pipe out_, err_;
-    Poco::ProcessHandle handle_;
-    std::thread err_reader_, out_reader_;
-    mutable std::mutex mutex_;
-    std::string err_text_;
-    bool stopped_ = false;
-    int exit_code_ = -1;
-};
 
 } // namespace
 
@@ -493,7 +435,7 @@ TEST_CASE("serve killed before an alert went out sends it once after the restart
         });
         INFO("serve log:\n" << first.log());
         REQUIRE(tried);
-        first.kill9();
+        first.kill();
         CHECK(first.log().find("alerts") != std::string::npos);
     }
     CHECK(count(db.url(), "SELECT count(*) FROM alert_deliveries WHERE status = 'pending'") == 1);
