@@ -659,6 +659,8 @@ response route(const request& r, services& s, const caller& c)
 response handle_api(const request& r, services& s)
 {
     const auto c = authenticate(r, s);
+    if (auto refused = refuse_guessing(r, s, c))
+        return *refused;
     if (!c.authenticated)
         return unauthorized();
     try {

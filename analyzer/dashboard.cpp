@@ -153,9 +153,16 @@ response signin(const request& r, services& s)
     }
     if (r.method != "POST")
         return method_not_allowed("GET, HEAD, POST");
+    if (const auto wait = s.guessing(r.remote))
+        return html_page(429, "Sign in",
+                         signin_form("Too many wrong tokens from this address. Try again in "
+                                     + std::to_string(wait->count()) + " seconds."),
+                         {});
     const auto token = field(r.form(), "token").value_or("");
-    if (!secret_equal(token, s.settings().api_token))
+    if (!secret_equal(token, s.settings().api_token)) {
+        s.wrong_token(r.remote);
         return html_page(401, "Sign in", signin_form("That token is not the API token. Try again."), {});
+    }
     const std::string cookie = s.sessions().issue(system_clock::now());
     auto out = response::redirect("/");
     out.headers.emplace_back("Set-Cookie", s.sessions().set_cookie(cookie, r.secure || s.tls()));

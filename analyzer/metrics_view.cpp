@@ -183,8 +183,13 @@ database_figures& figures_cache()
 
 response handle_metrics(const request& r, services& s)
 {
-    if (s.settings().api_metrics_token && !authenticate(r, s).authenticated)
-        return unauthorized();
+    if (s.settings().api_metrics_token) {
+        const auto c = authenticate(r, s);
+        if (auto refused = refuse_guessing(r, s, c))
+            return *refused;
+        if (!c.authenticated)
+            return unauthorized();
+    }
     if (r.method != "GET" && r.method != "HEAD") {
         auto out = response::error(405, "/metrics answers GET");
         out.headers.emplace_back("Allow", "GET, HEAD");

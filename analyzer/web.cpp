@@ -15,6 +15,7 @@
 #include <charconv>
 #include <mutex>
 #include <stdexcept>
+#include <unordered_map>
 
 namespace stswatch::web {
 
@@ -204,6 +205,12 @@ struct services::impl {
     };
     pool<analysis_store> reads, writes;
     pool<monitor_store> monitor;
+    struct guesses {
+        std::chrono::steady_clock::time_point first;
+        unsigned count = 0;
+    };
+    mutable std::mutex guess_mutex;
+    mutable std::unordered_map<std::string, guesses> guessed;
     std::atomic<long long> pinned_today{0};
     std::atomic<bool> pinned{false};
 };
@@ -221,6 +228,42 @@ services::~services() = default;
 services::lease<analysis_store> services::reads() { return impl_->reads.take(); }
 services::lease<analysis_store> services::writes() { return impl_->writes.take(); }
 services::lease<monitor_store> services::monitor() { return impl_->monitor.take(); }
+
+std::optional<std::chrono::seconds> services::guessing(const std::string& remote) const
+{
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(impl_->guess_mutex);
+    const auto it = impl_->guessed.find(remote);
+    if (it == impl_->guessed.end())
+        return std::nullopt;
+    if (now - it->second.first >= guess_window) {
+        impl_->guessed.erase(it);
+        return std::nullopt;
+    }
+    if (settings_.api_max_wrong_tokens == 0 || it->second.count < settings_.api_max_wrong_tokens)
+        return std::nullopt;
+    return std::chrono::duration_cast<std::chrono::seconds>(guess_window - (now - it->second.first))
+           + std::chrono::seconds(1);
+}
+
+void services::wrong_token(const std::string& remote)
+{
+    const auto now = std::chrono::steady_clock::now();
+    std::lock_guard lock(impl_->guess_mutex);
+    // Bounded: many addresses guessing at once drop the expired entries, then the oldest.
+    if (impl_->guessed.size() >= 10000) {
+        for (auto it = impl_->guessed.begin(); it != impl_->guessed.end();)
+            it = now - it->second.first >= guess_window ? impl_->guessed.erase(it) : std::next(it);
+        if (impl_->guessed.size() >= 10000)
+            impl_->guessed.erase(impl_->guessed.begin());
+    }
+    auto& g = impl_->guessed[remote];
+    if (g.count == 0 || now - g.first >= guess_window) {
+        g.first = now;
+        g.count = 0;
+    }
+    ++g.count;
+}
 
 std::chrono::sys_days services::today() const
 {
@@ -271,6 +314,23 @@ caller authenticate(const request& r, const services& s)
         c.csrf_ok = presented && secret_equal(*presented, expected);
     }
     return c;
+}
+
+response too_many_guesses(std::chrono::seconds wait)
+{
+    auto r = response::error(429, "too many wrong tokens from this address: try again in "
+                                      + std::to_string(wait.count()) + " s");
+    r.headers.emplace_back("Retry-After", std::to_string(wait.count()));
+    return r;
+}
+
+std::optional<response> refuse_guessing(const request& r, services& s, const caller& c)
+{
+    if (auto wait = s.guessing(r.remote))
+        return too_many_guesses(*wait);
+    if (!c.authenticated && r.header("authorization"))
+        s.wrong_token(r.remote);
+    return std::nullopt;
 }
 
 response unauthorized()

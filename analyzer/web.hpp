@@ -131,6 +131,12 @@ public:
     lease<analysis_store> writes();          // db.url (incident acknowledgement)
     lease<monitor_store> monitor();          // db.url
 
+    // Guessing the token: after api.max_wrong_tokens wrong tokens from one address within
+    // guess_window, requests from it are answered 429 until the window has passed.
+    static constexpr std::chrono::seconds guess_window{600};
+    std::optional<std::chrono::seconds> guessing(const std::string& remote) const;   // the wait, when locked out
+    void wrong_token(const std::string& remote);
+
     // Today in UTC; tests may pin it (a seeded timeline).
     std::chrono::sys_days today() const;
     void pin_today(std::chrono::sys_days day);
@@ -152,6 +158,11 @@ struct caller {
 caller authenticate(const request& r, const services& s);
 // 401 with WWW-Authenticate: Bearer and a JSON reason, nothing else.
 response unauthorized();
+// 429 with Retry-After for an address that guessed wrong too often.
+response too_many_guesses(std::chrono::seconds wait);
+// authenticate() for the API and /metrics: 429 while the address is locked out, and a
+// wrong token presented counts towards the lockout. nullopt: go on with the caller c.
+std::optional<response> refuse_guessing(const request& r, services& s, const caller& c);
 
 using handler = std::function<response(const request&)>;
 

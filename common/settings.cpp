@@ -296,6 +296,7 @@ const std::vector<std::string>& setting_keys()
         "api.metrics_max_domains",
         "api.session_hours",
         "api.threads",
+        "api.max_wrong_tokens",
         "analyzer.db.url",
         "analyzer.refresh_interval",
         "checks.resolver",
@@ -406,6 +407,7 @@ settings load_settings(const Poco::Util::AbstractConfiguration& conf)
     s.api_metrics_max_domains = r.number("api.metrics_max_domains", d.api_metrics_max_domains, 0u, 100000u);
     s.api_session_hours = r.number("api.session_hours", d.api_session_hours, 1u, 24u * 30u);
     s.api_threads = r.number("api.threads", d.api_threads, 1u, 256u);
+    s.api_max_wrong_tokens = r.number("api.max_wrong_tokens", d.api_max_wrong_tokens, 0u, 1000000u);
 
     s.alerts_webhook_url = r.text("alerts.webhook.url");
     if (!s.alerts_webhook_url.empty() && s.alerts_webhook_url.rfind("http://", 0) != 0

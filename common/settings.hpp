@@ -69,6 +69,7 @@ struct settings {
     unsigned api_metrics_max_domains = 200;   // api.metrics_max_domains
     unsigned api_session_hours = 12;          // api.session_hours (dashboard sign-in lifetime)
     unsigned api_threads = 16;                // api.threads
+    unsigned api_max_wrong_tokens = 20;       // api.max_wrong_tokens (per address in 10 minutes; 0 = no lockout)
 
     std::string alerts_webhook_url;           // alerts.webhook.url (http:// or https://)
     std::string alerts_webhook_secret;        // alerts.webhook.secret (HMAC-SHA256 key)

@@ -81,7 +81,7 @@ std::string describe(const settings& s)
       << s.monitor_interval << '\n' << s.monitor_concurrency << '\n' << s.monitor_jitter << '\n' << s.log_level << '\n'
       << s.analyzer_db_url << '\n' << s.analyzer_refresh_interval << '\n'
       << s.api_token_file << '\n' << s.api_cert << '\n' << s.api_key << '\n' << s.api_metrics_token << '\n'
-      << s.api_metrics_domains << '\n' << s.api_metrics_max_domains << '\n' << s.api_session_hours << '\n' << s.api_threads << '\n'
+      << s.api_metrics_domains << '\n' << s.api_metrics_max_domains << '\n' << s.api_session_hours << '\n' << s.api_threads << '\n' << s.api_max_wrong_tokens << '\n'
       << s.alerts_webhook_url << '\n' << s.alerts_webhook_secret << '\n' << s.alerts_webhook_timeout << '\n'
       << s.alerts_email_relay << '\n' << s.alerts_email_from << '\n' << join(s.alerts_email_to) << '\n'
       << s.alerts_email_username << '\n' << s.alerts_email_password << '\n' << s.alerts_email_starttls << '\n'
@@ -173,6 +173,7 @@ TEST_CASE("load_settings: every key is read into its field")
         {"api.token_file", token_file, [](auto& s) { return s.api_token == "from-a-file" && !s.api_token_file.empty(); }},
         {"api.key", "/etc/k.pem", [](auto& s) { return s.api_key == "/etc/k.pem"; }},
         {"api.threads", "3", [](auto& s) { return s.api_threads == 3; }},
+        {"api.max_wrong_tokens", "0", [](auto& s) { return s.api_max_wrong_tokens == 0; }},
         {"alerts.webhook.secret", "hmac-key", [](auto& s) { return s.alerts_webhook_secret == "hmac-key"; }},
         {"alerts.webhook.timeout", "3", [](auto& s) { return s.alerts_webhook_timeout == 3; }},
         {"alerts.email.relay", "relay.example.net:587", [](auto& s) { return s.alerts_email_relay == "relay.example.net:587"; }},

@@ -155,3 +155,41 @@ TEST_CASE("response: errors are JSON with the status and the reason")
     REQUIRE(r.headers.size() == 1);
     CHECK(r.headers[0] == std::pair<std::string, std::string>{"Location", "/domains/example.com"});
 }
+
+TEST_CASE("guessing: an address that presents wrong tokens too often is locked out")
+{
+    web::services svc(with_token("the-token"));
+    auto wrong = get({{"authorization", "Bearer not-the-token"}});
+    wrong.remote = "192.0.2.7";
+    for (unsigned i = 0; i < svc.settings().api_max_wrong_tokens; ++i) {
+        const auto c = web::authenticate(wrong, svc);
+        CHECK_FALSE(web::refuse_guessing(wrong, svc, c).has_value());
+    }
+    const auto locked = web::refuse_guessing(wrong, svc, web::authenticate(wrong, svc));
+    REQUIRE(locked.has_value());
+    CHECK(locked->status == 429);
+    bool retry_after = false;
+    for (const auto& [k, v] : locked->headers)
+        retry_after = retry_after || (k == "Retry-After" && std::stoi(v) > 0 && std::stoi(v) <= 601);
+    CHECK(retry_after);
+
+    // The right token from that address waits too: the lockout is of the address.
+    auto right = get({{"authorization", "Bearer the-token"}});
+    right.remote = "192.0.2.7";
+    CHECK(web::refuse_guessing(right, svc, web::authenticate(right, svc)).has_value());
+
+    // Other addresses, and requests without a credential, are not counted.
+    right.remote = "192.0.2.8";
+    CHECK_FALSE(web::refuse_guessing(right, svc, web::authenticate(right, svc)).has_value());
+    auto bare = get({});
+    bare.remote = "192.0.2.9";
+    for (unsigned i = 0; i < 2 * svc.settings().api_max_wrong_tokens; ++i)
+        CHECK_FALSE(web::refuse_guessing(bare, svc, web::authenticate(bare, svc)).has_value());
+
+    // api.max_wrong_tokens = 0: no lockout.
+    auto open = with_token("the-token");
+    open.api_max_wrong_tokens = 0;
+    web::services unlimited(open);
+    for (int i = 0; i < 100; ++i)
+        CHECK_FALSE(web::refuse_guessing(wrong, unlimited, web::authenticate(wrong, unlimited)).has_value());
+}
