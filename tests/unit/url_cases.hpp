@@ -10,13 +10,13 @@
 
 namespace stswatch::test {
 
-struct decode_case {
+struct percent_case {
     std::string text;
     bool form;
     std::optional<std::string> decoded;   // nullopt: malformed
 };
 
-inline std::vector<decode_case> percent_decode_cases()
+inline std::vector<percent_case> percent_decode_cases()
 {
     return {
         {"example.com", false, "example.com"},
