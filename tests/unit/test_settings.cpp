@@ -1,4 +1,5 @@
 #include "common/settings.hpp"
+#include "tests/support/scratch.hpp"
 
 #include <catch2/catch.hpp>
 
@@ -115,8 +116,8 @@ TEST_CASE("load_settings: an empty configuration gives the documented defaults")
 TEST_CASE("load_settings: every key is read into its field")
 {
     const scoped_db_env env(nullptr);
-    const std::string token_file = "settings-test-token.txt";
-    std::ofstream(token_file) << "  from-a-file  \nsecond line ignored\n";
+    const test::temp_dir dir("stswatch-settings");
+    const std::string token_file = dir.write("token.txt", "  from-a-file  \nsecond line ignored\n");
     struct row {
         std::string key, value;
         std::function<bool(const settings&)> holds;
