@@ -81,15 +81,6 @@ std::string read_head(const fs::path& path)
     return head;
 }
 
-bool domain_accepted(const std::vector<std::string>& accept_domains, const std::string& policy_domain)
-{
-    if (accept_domains.empty())
-        return true;
-    const auto wanted = normalize_domain(policy_domain);
-    return !wanted.empty() && std::any_of(accept_domains.begin(), accept_domains.end(),
-                                          [&](const std::string& d) { return normalize_domain(d) == wanted; });
-}
-
 struct work_item {
     enum class kind { report_file, message_file, message } what = kind::message;
     fs::path path;
@@ -260,7 +251,7 @@ struct importer::impl {
             limits.max_depth = options.mail.max_json_depth;
             parsed_report parsed = parse_report(decoded.json, in.metadata, limits);
             for (const auto& policy : parsed.report.policies)
-                if (!domain_accepted(options.mail.accept_domains, policy.policy_domain))
+                if (!policy_domain_accepted(options.mail.accept_domains, policy.policy_domain))
                     return reject(source, "policy domain not accepted here (collector.accept_domains): " +
                                               (policy.policy_domain.empty() ? "(none)" : policy.policy_domain));
             in.report = std::move(parsed.report);

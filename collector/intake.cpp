@@ -68,15 +68,6 @@ media_label classify_media_type(const std::string& media)
     return media_label::generic;
 }
 
-bool domain_accepted(const https_receiver_options& options, const std::string& policy_domain)
-{
-    if (options.accept_domains.empty()) return true;
-    const auto wanted = normalize_domain(policy_domain);
-    return !wanted.empty()
-        && std::any_of(options.accept_domains.begin(), options.accept_domains.end(),
-                       [&](const std::string& d) { return normalize_domain(d) == wanted; });
-}
-
 std::string host_of(const std::string& peer_address)
 {
     try {
@@ -195,7 +186,7 @@ intake_decision examine_report_body(const https_receiver_options& options,
     if (!options.accept_domains.empty()) {
         std::vector<std::string> refused;
         for (const auto& policy : parsed.report.policies) {
-            if (domain_accepted(options, policy.policy_domain)) continue;
+            if (policy_domain_accepted(options.accept_domains, policy.policy_domain)) continue;
             auto name = policy.policy_domain.empty() ? std::string("(no policy-domain)")
                                                      : text::one_line(policy.policy_domain, 255, keep);
             if (std::find(refused.begin(), refused.end(), name) == refused.end())

@@ -43,15 +43,6 @@ std::string from_domain(std::string_view from)
     return is_valid_domain(domain) ? domain : std::string{};
 }
 
-bool domain_accepted(const std::vector<std::string>& accept_domains, const std::string& policy_domain)
-{
-    if (accept_domains.empty()) return true;
-    const auto wanted = normalize_domain(policy_domain);
-    return !wanted.empty()
-        && std::any_of(accept_domains.begin(), accept_domains.end(),
-                       [&](const std::string& d) { return normalize_domain(d) == wanted; });
-}
-
 // The headers kept with each report of the message (docs/contracts.md: metadata).
 report_metadata message_metadata(const mail_message_info& info)
 {
@@ -115,7 +106,7 @@ std::vector<mail_report_outcome> parse_mail_reports(std::string_view message, co
             outcome.organization = parsed.report.organization_name;
             std::vector<std::string> refused;
             for (const auto& policy : parsed.report.policies)
-                if (!domain_accepted(options.accept_domains, policy.policy_domain))
+                if (!policy_domain_accepted(options.accept_domains, policy.policy_domain))
                     refused.push_back(policy.policy_domain.empty() ? "(no policy-domain)"
                                                                    : text::one_line(policy.policy_domain, 255, keep));
             if (!options.accept_domains.empty() && parsed.report.policies.empty())

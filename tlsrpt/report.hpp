@@ -35,11 +35,18 @@ struct failure_detail {
     bool operator==(const failure_detail&) const = default;
 };
 
+// The policy domain of a policy that names none and whose report gives no sound way to
+// tell it (RFC 6761 §6.4: .invalid is never a real domain). Its sessions are kept and
+// shown under this name, apart from every real domain.
+inline constexpr std::string_view unknown_policy_domain = "unknown.invalid";
+
 struct report_policy {
     policy_type type = policy_type::sts;
     std::vector<std::string> policy_string;   // verbatim lines, sender's order and spaces
     std::string policy_domain;                // normalised domain
-    bool policy_domain_filled = false;        // taken from metadata, not from the JSON
+    bool policy_domain_filled = false;        // not in the JSON: taken from metadata, the
+                                              // report's other policies or its report-id,
+                                              // or unknown_policy_domain
     std::vector<std::string> mx_host;         // verbatim patterns (normalised case)
     std::int64_t total_successful_session_count = 0;
     std::int64_t total_failure_session_count = 0;

@@ -23,6 +23,7 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 
+#include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <limits>
@@ -179,6 +180,20 @@ std::optional<std::string> optional_string(const Object& o, const std::string& k
     if (s.empty())
         return std::nullopt;
     return s;
+}
+
+// An optional field that tells about the sessions but counts none of them (contact-info,
+// a failure detail's addresses, names and reason): of the wrong type it is dropped with a
+// warning rather than refusing the report and losing its sessions.
+std::optional<std::string> informational_string(const Object& o, const std::string& key, const std::string& path,
+                                                parse_context& ctx)
+{
+    try {
+        return optional_string(o, key, path);
+    } catch (const report_error& e) {
+        ctx.warn(path, e.reason() + "; dropped (an informational field: the sessions are kept)");
+        return std::nullopt;
+    }
 }
 
 // RFC 8460 §4.4: counts are "integer, encoded as a JSON number".
@@ -385,12 +400,61 @@ std::string policy_domain(const Object& policy, const std::string& path, parse_c
             throw report_error(path, "not a domain name: " + quoted(*given));
         }
     }
+    filled = true;
     auto source = policy_domain_from_metadata(ctx.metadata);
     if (!source)
-        throw report_error(path, "missing, and no TLS-Report-Domain header or RFC 8460 §5.1 file name to take it from");
+        return {};   // filled from the report itself once every policy is read
     ctx.filled.push_back(path + " from " + source->source);
-    filled = true;
     return std::move(source->value);
+}
+
+// The domain at the end of a report-id, after its last '_' or '+': Google and Postfix with
+// the sys4 reporter write "2025-09-20T00:00:00Z_idx1_example.org", Microsoft
+// "133810389004212345+example.com". A suffix without a dot, or not a host name, is none.
+std::optional<std::string> domain_from_report_id(std::string_view id)
+{
+    const std::size_t cut = id.find_last_of("_+");
+    if (cut == std::string_view::npos)
+        return std::nullopt;
+    std::string domain = normalize_domain(id.substr(cut + 1));
+    if (domain.find('.') == std::string::npos || check_policy_domain(domain) != domain_check::host_name)
+        return std::nullopt;
+    return domain;
+}
+
+// Policies without a policy-domain that neither the email nor the file name could fill.
+// In order: the one domain the report's other policies name (a report from the sys4
+// reporter covers one domain); the domain at the end of the report-id; else the explicit
+// unknown domain, so that the sessions are kept and counted apart from every real domain.
+void fill_missing_policy_domains(tls_report& report, parse_context& ctx)
+{
+    std::vector<std::string> named;
+    for (const auto& p : report.policies) {
+        if (!p.policy_domain.empty() && std::find(named.begin(), named.end(), p.policy_domain) == named.end())
+            named.push_back(p.policy_domain);
+    }
+    const auto from_id = domain_from_report_id(report.report_id);
+    for (std::size_t i = 0; i < report.policies.size(); ++i) {
+        report_policy& p = report.policies[i];
+        if (!p.policy_domain.empty())
+            continue;
+        const std::string path = member_path(member_path(index_path("policies", i), "policy"), "policy-domain");
+        if (named.size() == 1) {
+            p.policy_domain = named.front();
+            ctx.filled.push_back(path + " from the report's other policies");
+            ctx.warn(path, "missing; taken from the report's other policies (" + p.policy_domain + ")");
+        } else if (from_id) {
+            p.policy_domain = *from_id;
+            ctx.filled.push_back(path + " from report-id");
+            ctx.warn(path, "missing; taken from the end of report-id " + quoted(report.report_id));
+        } else {
+            p.policy_domain = std::string(unknown_policy_domain);
+            ctx.filled.push_back(path + " as " + std::string(unknown_policy_domain));
+            ctx.warn(path, std::string("missing, and neither the email, the file name, the other policies (")
+                               + (named.empty() ? "none names a domain" : std::to_string(named.size()) + " domains")
+                               + ") nor the report-id name it: kept under " + std::string(unknown_policy_domain));
+        }
+    }
 }
 
 policy_type read_policy_type(const Object& policy, const std::string& path)
@@ -413,11 +477,11 @@ failure_detail read_failure_detail(const Var& v, const std::string& path, parse_
     d.result_type = required_string(o, "result-type", member_path(path, "result-type"));
     if (!result_type_known(d.result_type))
         ctx.warn(member_path(path, "result-type"), "unregistered result-type " + quoted(d.result_type) + " (kept as sent)");
-    d.sending_mta_ip = optional_string(o, "sending-mta-ip", member_path(path, "sending-mta-ip"));
-    d.receiving_mx_hostname = optional_string(o, "receiving-mx-hostname", member_path(path, "receiving-mx-hostname"));
+    d.sending_mta_ip = informational_string(o, "sending-mta-ip", member_path(path, "sending-mta-ip"), ctx);
+    d.receiving_mx_hostname = informational_string(o, "receiving-mx-hostname", member_path(path, "receiving-mx-hostname"), ctx);
     if (!d.receiving_mx_hostname) {
         // SocketLabs (2020): "receiving-mx-host-name", with an extra hyphen.
-        d.receiving_mx_hostname = optional_string(o, "receiving-mx-host-name", member_path(path, "receiving-mx-host-name"));
+        d.receiving_mx_hostname = informational_string(o, "receiving-mx-host-name", member_path(path, "receiving-mx-host-name"), ctx);
     }
     if (d.receiving_mx_hostname) {
         d.receiving_mx_hostname = normalize_domain(*d.receiving_mx_hostname);
@@ -425,17 +489,17 @@ failure_detail read_failure_detail(const Var& v, const std::string& path, parse_
         if (d.receiving_mx_hostname->empty())
             d.receiving_mx_hostname.reset();
     }
-    d.receiving_mx_helo = optional_string(o, "receiving-mx-helo", member_path(path, "receiving-mx-helo"));
-    d.receiving_ip = optional_string(o, "receiving-ip", member_path(path, "receiving-ip"));
+    d.receiving_mx_helo = informational_string(o, "receiving-mx-helo", member_path(path, "receiving-mx-helo"), ctx);
+    d.receiving_ip = informational_string(o, "receiving-ip", member_path(path, "receiving-ip"), ctx);
     if (!o.has("failed-session-count") && o.has("session-count"))
         throw report_error(member_path(path, "session-count"),
                            "pre-RFC draft schema (draft-ietf-uta-smtp-tlsrpt): \"session-count\" instead of RFC 8460 \"failed-session-count\"");
     d.failed_session_count = required_count(o, "failed-session-count", member_path(path, "failed-session-count"), ctx);
     // RFC 8460 §4.4 names the key "additional-information" (its value an
     // "additional-info-uri"); the RFC's own example puts a "URI" with spaces in it: verbatim.
-    d.additional_information = optional_string(o, "additional-information", member_path(path, "additional-information"));
+    d.additional_information = informational_string(o, "additional-information", member_path(path, "additional-information"), ctx);
     // mail.ru: free text such as "bad https response code: 404": verbatim.
-    d.failure_reason_code = optional_string(o, "failure-reason-code", member_path(path, "failure-reason-code"));
+    d.failure_reason_code = informational_string(o, "failure-reason-code", member_path(path, "failure-reason-code"), ctx);
     return d;
 }
 
@@ -588,7 +652,7 @@ parsed_report parse_report(std::string_view json, report_metadata& metadata, con
                                    + format_rfc3339(report.start_datetime));
 
     // Stalwart-built senders: "contact-info": null.
-    report.contact_info = optional_string(root, "contact-info", "contact-info");
+    report.contact_info = informational_string(root, "contact-info", "contact-info", ctx);
     // SocketLabs: upper-case hex ids; Microsoft: "<digits>+<domain>"; kept as sent.
     report.report_id = report_id(root, ctx);
 
@@ -604,8 +668,18 @@ parsed_report parse_report(std::string_view json, report_metadata& metadata, con
     report.policies.reserve(policies.size());
     for (std::size_t i = 0; i < policies.size(); ++i)
         report.policies.push_back(read_policy(policies.get(static_cast<unsigned>(i)), index_path("policies", i), ctx));
+    fill_missing_policy_domains(report, ctx);
     metadata.filled.insert(metadata.filled.end(), ctx.filled.begin(), ctx.filled.end());
     return result;
+}
+
+bool policy_domain_accepted(const std::vector<std::string>& accept_domains, std::string_view policy_domain)
+{
+    if (accept_domains.empty() || policy_domain == unknown_policy_domain)
+        return true;
+    const std::string wanted = normalize_domain(policy_domain);
+    return !wanted.empty() && std::any_of(accept_domains.begin(), accept_domains.end(),
+                                          [&](const std::string& d) { return normalize_domain(d) == wanted; });
 }
 
 } // namespace stswatch

@@ -50,4 +50,9 @@ struct parsed_report {
 parsed_report parse_report(std::string_view json, report_metadata& metadata,
                            const parse_limits& limits = {});
 
+// Whether collector.accept_domains (normalised names; empty: any) lets a policy of this
+// domain in. unknown_policy_domain always passes: the report was sent to this receiver for
+// a domain it could not name, and refusing it would lose its sessions.
+bool policy_domain_accepted(const std::vector<std::string>& accept_domains, std::string_view policy_domain);
+
 } // namespace stswatch

@@ -245,6 +245,32 @@ TEST_CASE("a report posted twice is stored once: 201, then 200")
     CHECK(std::find(row.transports.begin(), row.transports.end(), "https") != row.transports.end());
 }
 
+TEST_CASE("reports without a policy-domain over HTTPS are stored and say where the domain came from")
+{
+    test_server server;   // collector.accept_domains: example.com and example.org
+    // Postfix with the sys4 reporter: no policy-domain, no header, no file name; the
+    // report-id names the domain.
+    const auto sys4 = post(server.port, "application/tlsrpt+json", test::data_file("reports/postfix-sys4.json"));
+    INFO(sys4.body);
+    CHECK(sys4.status == 201);
+    // Nothing names it: kept under the unknown domain, not refused.
+    std::string anonymous = test::data_file("reports/postfix-sys4.json");
+    const std::string id = "2025-09-20T00:00:00Z_idx1_example.org";
+    anonymous.replace(anonymous.find(id), id.size(), "sys4-nameless-1");
+    const auto unknown = post(server.port, "application/tlsrpt+json", anonymous);
+    INFO(unknown.body);
+    CHECK(unknown.status == 201);
+
+    CHECK(server.count("SELECT count(*) FROM reports") == 2);
+    CHECK(server.count("SELECT count(*) FROM report_policies WHERE policy_domain = 'example.org' AND policy_domain_filled") == 1);
+    CHECK(server.count("SELECT count(*) FROM report_policies WHERE policy_domain = 'unknown.invalid' AND policy_domain_filled") == 1);
+    CHECK(server.count("SELECT coalesce(sum(successful_sessions), 0) FROM daily_rollups WHERE policy_domain = 'unknown.invalid'") == 17);
+    CHECK(server.count("SELECT count(*) FROM reports WHERE report_id = 'sys4-nameless-1' "
+                       "AND array_to_string(warnings, ' ') LIKE '%kept under unknown.invalid%'") == 1);
+    CHECK(server.count("SELECT count(*) FROM reports WHERE report_id = '" + id + "' "
+                       "AND array_to_string(warnings, ' ') LIKE '%taken from the end of report-id%'") == 1);
+}
+
 TEST_CASE("curl posts reports the way real senders label them")
 {
     test_server server;
