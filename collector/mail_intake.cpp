@@ -134,7 +134,7 @@ std::vector<mail_report_outcome> parse_mail_reports(std::string_view message, co
                 report.raw = part.data;
                 report.raw_is_gzip = decoded.was_gzip;
                 report.via = transport::smtp;
-                report.dkim_state = to_string(verdict.status);
+                report.dkim_state = verdict_label(verdict);   // "pass-testing" for t=y keys only
                 if (verdict.status == dkim_status::pass) report.dkim_domain = verdict.signing_domain;
                 out.push_back(std::move(report));
             }

@@ -27,6 +27,13 @@ const char* to_string(dkim_status s)
     return "unknown";
 }
 
+const char* verdict_label(const dkim_verdict& verdict)
+{
+    if (verdict.status == dkim_status::pass && verdict.testing_key)
+        return "pass-testing";
+    return to_string(verdict.status);
+}
+
 namespace {
 
 using text::iequals;

@@ -44,6 +44,10 @@ struct dkim_verdict {
     std::vector<dkim_signature_result> signatures;
 };
 
+// The verdict as stored and shown: to_string(status), except "pass-testing" for a pass
+// that rests only on keys in testing mode (t=y).
+const char* verdict_label(const dkim_verdict& verdict);
+
 // The key record lookup: TXT records at <selector>._domainkey.<domain>. Returns the TXT
 // strings (each record's character-strings joined). Throws dkim_temporary_failure for a
 // temporary DNS failure; an empty vector means no record (NXDOMAIN or no data).

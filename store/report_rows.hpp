@@ -31,8 +31,9 @@ const char* policy_type_name(policy_type t);
 // (one was there and cannot be checked), "temperror" (one was there and could not be checked
 // yet) and "none" (no signature): a verdict on a signature says more than its absence.
 // A copy not checked at all (HTTPS: NULL) is the weakest.
-constexpr std::array<std::string_view, 5> dkim_verdicts_weakest_first{"none", "temperror", "permerror", "fail",
-                                                                      "pass"};
+// "pass-testing": a pass by keys in testing mode only (t=y), weaker than a real pass.
+constexpr std::array<std::string_view, 6> dkim_verdicts_weakest_first{"none", "temperror", "permerror", "fail",
+                                                                      "pass-testing", "pass"};
 
 // 0 for a copy not checked, else 1 + the verdict's place in dkim_verdicts_weakest_first.
 int dkim_rank(std::string_view state);

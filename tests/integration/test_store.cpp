@@ -937,6 +937,16 @@ TEST_CASE("a mailed copy with a stronger DKIM verdict upgrades the stored one, n
     store_batch(v.conn, {&temperror});
     CHECK(dkim_of("d-2") == "fail -");
 
+    // A pass by a key in testing mode (t=y) is above fail and below a real pass.
+    const auto testing = mailed("d-2", "pass-testing", "google.com");
+    store_batch(v.conn, {&testing});
+    CHECK(dkim_of("d-2") == "pass-testing google.com");
+    const auto real_pass = mailed("d-2", "pass", "google.com");
+    store_batch(v.conn, {&real_pass});
+    CHECK(dkim_of("d-2") == "pass google.com");
+    store_batch(v.conn, {&testing});
+    CHECK(dkim_of("d-2") == "pass google.com");
+
     // Copies in one batch: the strongest wins whichever comes first.
     const std::vector<incoming_report> batch = {
         incoming(sample_report("google.com", "d-3")), mailed("d-3", "fail"), mailed("d-3", "pass", "google.com"),

@@ -383,6 +383,21 @@ TEST_CASE("parse_mail_reports: a report mail signed by the reporting domain pass
         CHECK_THAT(outcomes[0].error, Catch::Contains("testing mode (t=y)"));
     }
     {
+        // DKIM not required, key in testing mode: stored with a verdict of its own.
+        auto testing = options;
+        testing.dkim_lookup = [&](const std::string& name) -> std::vector<std::string> {
+            if (name == "tlsrpt._domainkey.google.com") return {pair.record() + "; t=y"};
+            return {};
+        };
+        std::vector<incoming_report> out;
+        dkim_verdict dkim;
+        parse_mail_reports(signed_mail, testing, out, &dkim);
+        CHECK(std::string(verdict_label(dkim)) == "pass-testing");
+        REQUIRE(out.size() == 1);
+        CHECK(out[0].dkim_state == "pass-testing");
+        CHECK(out[0].dkim_domain == "google.com");
+    }
+    {
         // One byte of the text part changed after signing.
         auto tampered = signed_mail;
         const auto at = tampered.find("A TLS report.");
