@@ -261,6 +261,11 @@ inline std::vector<mime_case> mime_cases()
                   "Content-Type: application/tlsrpt+json\n\n" + report_json()),
              false, {{"application/tlsrpt+json", "", report_json()}},
              {{"subject", "\xE2\x82\xAC report\xD0\x9F\xD1\x80\xD0\xB8\xD0\xB2\xD0\xB5\xD1\x82"}}));
+    add(good("Subject in ISO-2022-JP GB18030 Big5 EUC-KR ISO-8859-2 and windows-1251 encoded-words (iconv)",
+             crlf("Subject: =?iso-2022-jp?B?GyRCJWwlXSE8JUgbKEI=?= =?gb18030?B?sai45g==?= =?big5?B?s/inaQ==?= =?euc-kr?B?uriw7byt?= =?iso-8859-2?B?WnBy4XZ5?= =?windows-1251?B?zvL3uPI=?=\n"
+                  "Content-Type: application/tlsrpt+json\n\n" + report_json()),
+             false, {{"application/tlsrpt+json", "", report_json()}},
+             {{"subject", "\xE3\x83\xAC\xE3\x83\x9D\xE3\x83\xBC\xE3\x83\x88\xE6\x8A\xA5\xE5\x91\x8A\xE5\xA0\xB1\xE5\x91\x8A\xEB\xB3\xB4\xEA\xB3\xA0\xEC\x84\x9C\x5A\x70\x72\xC3\xA1\x76\x79\xD0\x9E\xD1\x82\xD1\x87\xD1\x91\xD1\x82"}}));
     add(good("Subject with a cut Shift_JIS sequence and an unknown charset: U+FFFD, bytes kept",
              crlf("Subject: =?shift_jis?B?gg==?= =?x-no-such-charset?Q?ok?=\n"
                   "Content-Type: application/tlsrpt+json\n\n" + report_json()),
