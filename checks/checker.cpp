@@ -121,6 +121,47 @@ finding fetch_finding(const std::string& domain, const policy_fetch_result& f)
 }
 
 // RFC 8461 §4.1: an MX host must match one of the policy's mx patterns.
+// Whether senders apply an MTA-STS policy of the domain: a usable record and a usable
+// policy whose mode is not none (testing mode counts: senders check and report, and
+// testing exists to find what enforce would refuse).
+bool policy_in_force(const check_result& r)
+{
+    return r.sts.record.has_value() && r.sts.policy.has_value() && r.sts.policy->mode != sts_mode::none;
+}
+
+// Without a policy in force, a standards-following sender delivers whatever the MX's TLS
+// (RFC 8461 §5: MTA-STS is what makes TLS failures block delivery; DANE is checked apart):
+// the MX TLS findings are then warnings, to be fixed before a policy is published.
+void soften_tls_findings(std::vector<finding>& findings)
+{
+    static const std::vector<std::string> tls_codes = {"mx-starttls-missing", "mx-tls-failed", "mx-cert-untrusted",
+                                                       "mx-cert-expired", "mx-cert-name-mismatch"};
+    for (auto& f : findings) {
+        if (f.level != severity::error || std::find(tls_codes.begin(), tls_codes.end(), f.code) == tls_codes.end())
+            continue;
+        f.level = severity::warning;
+        f.message += " (a warning while no MTA-STS policy is in force: senders deliver without checking; "
+                     "fix it before publishing one)";
+    }
+}
+
+// The record is missing but mta-sts.<domain> serves a usable policy: MTA-STS is silently
+// off. The finding replaces sts-record-missing and names the record to publish.
+void record_missing_but_policy_served(check_result& r, const policy_fetch_result& served, const sts_policy& policy)
+{
+    r.findings.erase(std::remove_if(r.findings.begin(), r.findings.end(),
+                                    [](const finding& f) { return f.code == "sts-record-missing"; }),
+                     r.findings.end());
+    std::string id = r.checked_at.substr(0, r.checked_at.find('.'));   // 20261204T035800
+    id.erase(std::remove_if(id.begin(), id.end(), [](char c) { return c == '-' || c == ':' || c == 'Z'; }), id.end());
+    r.findings.push_back(make_finding(
+        "sts-record-missing-policy-served", "_mta-sts." + r.domain,
+        served.url + " serves a valid policy (mode " + to_string(policy.mode) +
+            "), but no TXT record at _mta-sts." + r.domain +
+            " begins with v=STSv1, so senders never fetch it and MTA-STS is off; publish \"v=STSv1; id=" + id +
+            "\" at _mta-sts." + r.domain));
+}
+
 void check_coverage(check_result& r)
 {
     const sts_policy& policy = *r.sts.policy;
@@ -586,8 +627,12 @@ check_result run_check(const std::string& domain, dns_resolver& resolver, const 
                     [](const std::string& t) { return t.rfind("v=STSv1", 0) == 0; });
     // The fetch runs while the MX hosts are resolved and probed (the resolver answers
     // queries from several threads at once); its findings still come before theirs.
+    // Without a record the policy host is asked too: a policy served there means the
+    // operator meant to deploy MTA-STS and only the record is missing (an error), while
+    // neither record nor policy means MTA-STS is simply not deployed (one warning).
+    const bool probe_policy_host = !has_record && !options.candidate_policy;
     std::future<policy_fetch_result> fetch;
-    if (has_record) {
+    if (has_record || probe_policy_host) {
         policy_fetch_options fo;
         fo.ca_file = options.ca_file;
         fo.allow_private = options.allow_private;
@@ -612,7 +657,17 @@ check_result run_check(const std::string& domain, dns_resolver& resolver, const 
     if (options.probe_mx)
         run_probes(r, options, mx_findings);
 
-    if (fetch.valid()) {
+    if (fetch.valid() && probe_policy_host) {
+        // Only a usable policy counts: a host that answers with anything else is no sign
+        // of an intended deployment. The result is not the domain's policy (senders never
+        // fetch it), so it is neither shown as the fetch nor evaluated against the MX set.
+        const policy_fetch_result served = fetch.get();
+        if (served.status == policy_fetch_status::ok) {
+            const auto ev = evaluate_policy(r.domain, served.body);
+            if (ev.policy)
+                record_missing_but_policy_served(r, served, *ev.policy);
+        }
+    } else if (fetch.valid()) {
         r.sts.fetch = fetch.get();
         if (r.sts.fetch->status != policy_fetch_status::ok)
             r.findings.push_back(fetch_finding(r.domain, *r.sts.fetch));
@@ -630,6 +685,8 @@ check_result run_check(const std::string& domain, dns_resolver& resolver, const 
     }
     if (r.sts.policy)
         check_coverage(r);
+    if (!policy_in_force(r))
+        soften_tls_findings(mx_findings);
     append(r.findings, std::move(mx_findings));
 
     sort_findings(r.findings);

@@ -29,6 +29,11 @@ const std::vector<finding_kind>& finding_catalogue()
         {"sts-record-missing", warning, "RFC 8461 §3.1",
          "No TXT record at _mta-sts.<domain> begins with v=STSv1: senders apply no MTA-STS policy.",
          "Publish \"v=STSv1; id=<YYYYMMDDTHHMMSS>\" at _mta-sts.<domain> and the policy file at https://mta-sts.<domain>/.well-known/mta-sts.txt."},
+        // A policy served without the record: the operator meant to deploy MTA-STS, and
+        // senders never fetch the policy.
+        {"sts-record-missing-policy-served", error, "RFC 8461 §3.1",
+         "mta-sts.<domain> serves a valid policy but no TXT record at _mta-sts.<domain> begins with v=STSv1: senders never fetch the policy, MTA-STS is off.",
+         "Publish \"v=STSv1; id=<YYYYMMDDTHHMMSS>\" at _mta-sts.<domain> (the check's message gives a fresh id)."},
         {"sts-record-multiple", error, "RFC 8461 §3.1",
          "More than one TXT record at _mta-sts.<domain> begins with v=STSv1: senders treat the domain as having no policy.",
          "Keep exactly one v=STSv1 record and delete the others."},

@@ -50,7 +50,14 @@ const std::vector<scenario_group>& groups()
 {
     static const std::vector<scenario_group> all = {
         {"records", {
-            {"sts-record-missing", "sts-record-missing", sts_subject, [](scenario& s) { s.sts_records.clear(); }},
+            // Neither record nor policy host: MTA-STS is not deployed.
+            {"sts-record-missing", "sts-record-missing", sts_subject, [](scenario& s) {
+                 s.sts_records.clear();
+                 s.policy_address = false;
+             }},
+            // The policy is served but the record is missing: MTA-STS is silently off.
+            {"sts-record-missing-policy-served", "sts-record-missing-policy-served", sts_subject,
+             [](scenario& s) { s.sts_records.clear(); }},
             {"sts-record-multiple", "sts-record-multiple", sts_subject,
              [](scenario& s) { s.sts_records = {"v=STSv1; id=20261126T120000", "v=STSv1; id=20261127T120000"}; }},
             {"sts-record-syntax", "sts-record-syntax", sts_subject,
@@ -257,7 +264,9 @@ void check_findings_are_catalogued(const Poco::JSON::Object::Ptr& doc)
         INFO("finding " << code);
         const finding_kind* kind = find_finding_kind(code);
         REQUIRE(kind != nullptr);
-        CHECK(f->getValue<std::string>("severity") == to_string(kind->level));
+        // Without a policy in force the MX TLS errors are warnings, and say so.
+        const bool softened = f->getValue<std::string>("message").find("no MTA-STS policy is in force") != std::string::npos;
+        CHECK(f->getValue<std::string>("severity") == to_string(softened ? severity::warning : kind->level));
         CHECK(f->getValue<std::string>("rfc") == kind->rfc);
         CHECK_FALSE(f->getValue<std::string>("message").empty());
         CHECK_FALSE(f->getValue<std::string>("subject").empty());
@@ -458,6 +467,57 @@ TEST_CASE("check exits 1 for a domain with an error finding and 0 for warnings o
     REQUIRE(mx);
     REQUIRE(mx->size() == 1);
     CHECK(string_at(mx->getObject(0), "covered_by") == "*." + wildcard.domain);
+}
+
+TEST_CASE("without MTA-STS the MX TLS findings are warnings and a served policy without its record is an error")
+{
+    // No record, no policy host, an expired MX certificate: not deployed, one warning for
+    // MTA-STS, and the certificate a warning (senders deliver without checking it).
+    scenario bare;
+    bare.domain = "sev-bare" + zone_suffix;
+    bare.sts_records.clear();
+    bare.policy_address = false;
+    bare.mx[0].cert_not_before_days = -30;
+    bare.mx[0].cert_not_after_days = -1;
+    // The policy is served, the record is missing: the error, with the record to publish.
+    scenario served;
+    served.domain = "sev-served" + zone_suffix;
+    served.sts_records.clear();
+    deployment servers({bare, served});
+
+    const run_result b = servers.check({bare.domain});
+    INFO("stderr: " << b.err << "\nstdout: " << b.out);
+    const auto bdoc = check_documents(b.out, 1).front();
+    INFO("findings:\n" << findings_summary(bdoc));
+    CHECK(b.exit_code == 0);
+    CHECK(has_finding(bdoc, "sts-record-missing", "_mta-sts." + bare.domain));
+    CHECK_FALSE(has_finding(bdoc, "sts-record-missing-policy-served", "_mta-sts." + bare.domain));
+    const auto findings = bdoc->getArray("findings");
+    bool expired_seen = false;
+    for (std::size_t i = 0; i < findings->size(); ++i) {
+        const auto f = findings->getObject(static_cast<unsigned>(i));
+        CHECK(f->getValue<std::string>("severity") != "error");
+        if (f->getValue<std::string>("code") == "mx-cert-expired") {
+            expired_seen = true;
+            CHECK(f->getValue<std::string>("severity") == "warning");
+            CHECK_THAT(f->getValue<std::string>("message"), Catch::Contains("no MTA-STS policy is in force"));
+        }
+    }
+    CHECK(expired_seen);
+
+    const run_result s = servers.check({served.domain});
+    INFO("stderr: " << s.err << "\nstdout: " << s.out);
+    const auto sdoc = check_documents(s.out, 1).front();
+    INFO("findings:\n" << findings_summary(sdoc));
+    CHECK(s.exit_code == 1);
+    CHECK(has_finding(sdoc, "sts-record-missing-policy-served", "_mta-sts." + served.domain));
+    CHECK_FALSE(has_finding(sdoc, "sts-record-missing", "_mta-sts." + served.domain));
+    for (std::size_t i = 0; i < sdoc->getArray("findings")->size(); ++i) {
+        const auto f = sdoc->getArray("findings")->getObject(static_cast<unsigned>(i));
+        if (f->getValue<std::string>("code") == "sts-record-missing-policy-served")
+            CHECK_THAT(f->getValue<std::string>("message"), Catch::Matches(".*publish \"v=STSv1; id=[0-9]{8}T[0-9]{6}\" at _mta-sts\\..*"));
+    }
+    CHECK(sdoc->getObject("sts")->isNull("policy"));   // not the domain's policy: senders never fetch it
 }
 
 TEST_CASE("check exits 69 with sts-record-dns-error when the resolver does not answer")
