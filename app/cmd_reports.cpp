@@ -1,5 +1,9 @@
 // stswatch reports list [--domain D] [--since DATE] [--until DATE] [--limit N] [--json]
+// stswatch reports reparse [--since DATE] [--domain D] [--dry-run] [--json]
 #include "app/cli.hpp"
+
+#include "collector/reparse.hpp"
+#include "store/connection.hpp"
 
 #include "tlsrpt/report_json.hpp"
 #include "store/report_store.hpp"
@@ -7,6 +11,7 @@
 #include "common/text.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <iomanip>
 #include <iostream>
 #include <sstream>
@@ -15,11 +20,11 @@ namespace stswatch::cli {
 
 namespace {
 
-utc_time date_option(const std::string& option, const std::string& value)
+utc_time date_option(const std::string& option, const std::string& value, const char* command = "reports list")
 {
     auto t = parse_date_or_datetime(value);
     if (!t)
-        throw usage_error("reports list: " + option + " takes a date (2025-07-08) or an RFC 3339 date-time, got \"" + value + "\"");
+        throw usage_error(std::string(command) + ": " + option + " takes a date (2025-07-08) or an RFC 3339 date-time, got \"" + value + "\"");
     return *t;
 }
 
@@ -141,16 +146,99 @@ int list_command(context& ctx)
     return ok;
 }
 
+// Re-derives the stored rows of the selected reports from their kept bytes. One line per
+// report that changes (or would), is refused now, or names another report; a summary last.
+int reparse_command(context& ctx)
+{
+    reparse_options options;
+    std::string value;
+    if (take_option(ctx.args, "--domain", value))
+        options.selection.domain = normalize_domain(value);
+    if (take_option(ctx.args, "--since", value))
+        options.selection.since = date_option("--since", value, "reports reparse");
+    options.dry_run = take_flag(ctx.args, "--dry-run");
+    const bool json = take_flag(ctx.args, "--json");
+    reject_unknown_options(ctx.args, "reports reparse");
+    if (!ctx.args.empty())
+        throw usage_error("reports reparse: unexpected argument \"" + ctx.args.front() + "\"");
+    options.max_report_bytes = ctx.settings.max_report_bytes;
+    options.limits.max_depth = ctx.settings.max_json_depth;
+
+    auto conn = open_connection(require_db_url(ctx));
+    auto last_progress = std::chrono::steady_clock::now();
+    const auto each = [&](const reparsed_report& r, const reparse_totals& totals) {
+        if (r.result == reparse_result::unchanged && r.refusal.empty()) {
+            // Long runs say how far they are, on stderr, every few seconds.
+            const auto now = std::chrono::steady_clock::now();
+            if (now - last_progress >= std::chrono::seconds(5)) {
+                last_progress = now;
+                std::cerr << "reports reparse: " << totals.examined << " of " << totals.selected << " reports\n";
+            }
+            return;
+        }
+        const char* what = !r.refusal.empty() ? "refused"
+                         : r.result == reparse_result::changed ? (options.dry_run ? "would-change" : "changed")
+                                                               : to_string(r.result);
+        if (json) {
+            std::string out = "{\"key\":" + std::to_string(r.key) + ",\"organization-name\":";
+            append_json_string(out, r.organization);
+            out += ",\"report-id\":";
+            append_json_string(out, r.report_id);
+            out += ",\"result\":\"" + std::string(what) + "\"";
+            if (!r.refusal.empty()) {
+                out += ",\"reason\":";
+                append_json_string(out, r.refusal);
+            }
+            out += ",\"changes\":[";
+            for (std::size_t i = 0; i < r.changes.size(); ++i) {
+                if (i)
+                    out += ",";
+                append_json_string(out, r.changes[i]);
+            }
+            std::cout << out << "]}\n";
+            return;
+        }
+        std::cout << what << " " << r.organization << " " << r.report_id << " (key " << r.key << ")";
+        if (!r.refusal.empty())
+            std::cout << ": " << r.refusal << "; left as stored";
+        std::cout << "\n";
+        for (const auto& c : r.changes)
+            std::cout << "  " << c << "\n";
+    };
+    const auto totals = guarded("connection lost", [&] { return reparse_reports(*conn, options, each); });
+    if (json) {
+        std::cout << "{\"summary\":{\"examined\":" << totals.examined << ",\"changed\":" << totals.changed
+                  << ",\"unchanged\":" << totals.unchanged << ",\"refused\":" << totals.refused
+                  << ",\"identity-changed\":" << totals.identity_changed << ",\"missing\":" << totals.missing
+                  << ",\"dry-run\":" << (options.dry_run ? "true" : "false") << "}}\n";
+    } else {
+        std::cout << "reports reparse: " << totals.examined << (totals.examined == 1 ? " report" : " reports")
+                  << " examined, " << totals.changed << (options.dry_run ? " would change, " : " changed, ")
+                  << totals.unchanged << " unchanged";
+        if (totals.refused)
+            std::cout << ", " << totals.refused << " refused by this version (left as stored)";
+        if (totals.identity_changed)
+            std::cout << ", " << totals.identity_changed << " naming another report (left as stored)";
+        if (totals.missing)
+            std::cout << ", " << totals.missing << " deleted meanwhile";
+        std::cout << (options.dry_run ? "; dry run: nothing written\n" : "\n");
+    }
+    // A report this version refuses, or that names another: something for the operator to see.
+    return totals.refused || totals.identity_changed ? data_error : ok;
+}
+
 } // namespace
 
 int run_reports(context& ctx)
 {
     if (ctx.args.empty())
-        throw usage_error("reports: needs a subcommand: list");
+        throw usage_error("reports: needs a subcommand: list, reparse");
     std::string sub = ctx.args.front();
     ctx.args.erase(ctx.args.begin());
     if (sub == "list")
         return list_command(ctx);
+    if (sub == "reparse")
+        return reparse_command(ctx);
     throw usage_error("reports: unknown subcommand \"" + sub + "\"");
 }
 

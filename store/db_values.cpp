@@ -1,6 +1,9 @@
 // Values as PostgreSQL takes them (store/db_values.hpp).
 #include "store/db_values.hpp"
 
+#include <pqxx/array>
+#include <pqxx/result>
+
 #include "common/utf8.hpp"
 
 namespace stswatch::store_detail {
@@ -110,5 +113,19 @@ utc_time from_micros(std::int64_t us)
     return {seconds, static_cast<std::int32_t>(micros)};
 }
 
+
+std::vector<std::string> text_array_values(const pqxx::field& f)
+{
+    std::vector<std::string> out;
+    auto parser = f.as_array();
+    for (;;) {
+        const auto [what, value] = parser.get_next();
+        if (what == pqxx::array_parser::done)
+            break;
+        if (what == pqxx::array_parser::string_value)
+            out.push_back(value);
+    }
+    return out;
+}
 
 } // namespace stswatch::store_detail

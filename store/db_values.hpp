@@ -16,6 +16,10 @@
 #include <pqxx/tablewriter>
 #include <pqxx/transaction>
 
+namespace pqxx {
+class field;
+}
+
 namespace stswatch::store_detail {
 
 // A value of the report that the database cannot hold even though the report parsed, e.g.
@@ -184,5 +188,8 @@ private:
     bool row_open_ = false;
 };
 
+
+// The strings of a text[] value, NULL elements left out.
+std::vector<std::string> text_array_values(const pqxx::field& f);
 
 } // namespace stswatch::store_detail

@@ -19,24 +19,6 @@ using namespace store_detail;
 
 namespace {
 
-std::vector<std::string> text_array_values(const pqxx::field& f)
-{
-    std::vector<std::string> out;
-    auto parser = f.as_array();
-    for (;;) {
-        const auto [what, value] = parser.get_next();
-        if (what == pqxx::array_parser::done)
-            break;
-        if (what == pqxx::array_parser::string_value)
-            out.push_back(value);
-    }
-    return out;
-}
-
-} // namespace
-
-namespace {
-
 constexpr const char* report_columns =
     "SELECT r.id, r.organization_name, r.report_id,"
     " (extract(epoch FROM r.start_datetime) * 1000000)::bigint,"

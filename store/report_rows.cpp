@@ -173,6 +173,19 @@ void add_rollup(rollup_sums& sums, rollup_key key, std::int64_t successful, std:
     s.failed = add_sessions(s.failed, failed, "failed sessions of a day");
 }
 
+type_sums type_rollup_sums(const rollup_sums& sums)
+{
+    type_sums by_type;
+    for (const auto& [key, s] : sums) {
+        if (!key.counted)
+            continue;
+        auto& t = by_type[{key.policy_domain, key.day, key.result_type}];
+        t.successful = add_sessions(t.successful, s.successful, "successful sessions of a day");
+        t.failed = add_sessions(t.failed, s.failed, "failed sessions of a day");
+    }
+    return by_type;
+}
+
 
 // Adds the rows of a newly stored report to the COPY data, its sessions to the rollups and
 // its domains and day to days.

@@ -12,6 +12,7 @@
 #include <set>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -90,6 +91,10 @@ struct rollup_key {
 using rollup_sums = std::map<rollup_key, session_totals>;
 
 void add_rollup(rollup_sums& sums, rollup_key key, std::int64_t successful, std::int64_t failed);
+
+// The counted part of sums per (policy domain, day, result type): daily_type_rollups' rows.
+using type_sums = std::map<std::tuple<std::string, std::string, std::string>, session_totals>;
+type_sums type_rollup_sums(const rollup_sums& sums);
 
 
 // The identity as the database holds it (db_text of both parts): two reports whose names

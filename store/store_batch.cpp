@@ -141,6 +141,8 @@ const statement statements[] = {
 #undef STSWATCH_RECEIVED
 #undef STSWATCH_TS
 
+} // namespace
+
 void prepare_statements(pqxx::connection& conn)
 {
     // Registering is local and repeatable; libpqxx prepares on first use, again after
@@ -169,14 +171,7 @@ void upsert_rollups(pqxx::work& tx, const rollup_sums& sums)
     tx.exec_prepared("stswatch_upsert_rollups", domains.str(), days.str(), counted.str(), types.str(),
                      results.str(), mxs.str(), orgs.str(), successful.str(), failed.str());
 
-    std::map<std::tuple<std::string, std::string, std::string>, session_totals> by_type;
-    for (const auto& [key, s] : sums) {
-        if (!key.counted)
-            continue;
-        auto& t = by_type[{key.policy_domain, key.day, key.result_type}];
-        t.successful = add_sessions(t.successful, s.successful, "successful sessions of a day");
-        t.failed = add_sessions(t.failed, s.failed, "failed sessions of a day");
-    }
+    const auto by_type = type_rollup_sums(sums);
     if (by_type.empty())
         return;
     array_literal t_domains, t_days, t_results, t_successful, t_failed;
@@ -206,6 +201,8 @@ void note_domains(pqxx::work& tx, const std::set<reported_day>& seen)
     }
     tx.exec_prepared("stswatch_note_domains", domains.str(), days.str(), received.str());
 }
+
+namespace {
 
 // A copy's receive time as the statements take it: microseconds, NULL for "now".
 void append_received(array_literal& out, const incoming_report& in)

@@ -4,9 +4,11 @@
 
 #include "store/report_rows.hpp"
 
+#include <set>
 #include <vector>
 
 #include <pqxx/connection>
+#include <pqxx/transaction>
 
 namespace stswatch::store_detail {
 
@@ -14,5 +16,14 @@ namespace stswatch::store_detail {
 // broken connection or a deadlock is retried once. One attempt per item, in order; never
 // throws for a failure of the database (store_unavailable, store_rejected per attempt).
 std::vector<store_attempt> store_items(pqxx::connection& conn, const std::vector<batch_item>& items);
+
+// The write path's prepared statements, registered on conn (repeatable).
+void prepare_statements(pqxx::connection& conn);
+
+// Adds sums to daily_rollups and their counted part to daily_type_rollups (one statement each).
+void upsert_rollups(pqxx::work& tx, const rollup_sums& sums);
+
+// Notes the domains and days in reported_domains and queues them for the analysis.
+void note_domains(pqxx::work& tx, const std::set<reported_day>& seen);
 
 } // namespace stswatch::store_detail
