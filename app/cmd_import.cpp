@@ -153,6 +153,7 @@ int run_import(context& ctx)
     so.writers = std::max(4u, s.store_connections);
     so.batch_max = s.store_batch_max;
     so.batch_wait = std::chrono::milliseconds(s.store_batch_wait_ms);
+    so.rejected = {s.rejected_keep, s.rejected_max_bytes};
     report_store store(so);
 
     const auto start = std::chrono::steady_clock::now();

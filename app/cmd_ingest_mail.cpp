@@ -100,6 +100,7 @@ int run_ingest_mail(context& ctx)
         so.db_url = db_url;
         so.writers = 1;
         so.batch_wait = std::chrono::milliseconds(0);
+        so.rejected = {s.rejected_keep, s.rejected_max_bytes};
         report_store store(so);
         const mail_intake_result r = intake_mail(message, transport::pipe, "pipe", options, store, nullptr);
         switch (r.verdict) {

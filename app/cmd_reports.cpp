@@ -1,5 +1,7 @@
 // stswatch reports list [--domain D] [--since DATE] [--until DATE] [--limit N] [--json]
 // stswatch reports reparse [--since DATE] [--domain D] [--dry-run] [--json]
+// stswatch reports rejected [--all] [--limit N] [--json]; reports rejected show ID [--raw]
+// stswatch reports retry ID…|--all [--json]
 #include "app/cli.hpp"
 
 #include "collector/reparse.hpp"
@@ -11,6 +13,7 @@
 #include "common/text.hpp"
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <iomanip>
 #include <iostream>
@@ -227,18 +230,205 @@ int reparse_command(context& ctx)
     return totals.refused || totals.identity_changed ? data_error : ok;
 }
 
+std::int64_t id_argument(const std::string& value, const char* command)
+{
+    try {
+        std::size_t used = 0;
+        const long long n = std::stoll(value, &used);
+        if (used == value.size() && n > 0)
+            return n;
+    } catch (const std::exception&) {
+    }
+    throw usage_error(std::string(command) + ": takes the ID of a refused report (a positive number, as "
+                      "`stswatch reports rejected` lists them), got \"" + value + "\"");
+}
+
+std::string status_of(const rejected_row& r)
+{
+    if (r.report)
+        return r.retry_result + " (report " + std::to_string(*r.report) + ")";
+    if (r.truncated)
+        return "truncated";
+    if (r.retried_at)
+        return "refused again";
+    return "pending";
+}
+
+void print_rejected_json(const std::vector<rejected_row>& rows)
+{
+    std::string out = "[";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+        const auto& r = rows[i];
+        out += i ? ",\n{" : "\n{";
+        out += "\"id\":" + std::to_string(r.id);
+        out += ",\"first-received-at\":\"" + format_rfc3339(r.first_received_at) + "\"";
+        out += ",\"last-received-at\":\"" + format_rfc3339(r.last_received_at) + "\"";
+        out += ",\"times\":" + std::to_string(r.times) + ",\"transport\":";
+        append_json_string(out, r.transport);
+        out += ",\"source\":";
+        append_json_string(out, r.source_address);
+        out += ",\"reason\":";
+        append_json_string(out, r.reason);
+        out += ",\"size\":" + std::to_string(r.size) + ",\"truncated\":" + (r.truncated ? "true" : "false");
+        out += ",\"status\":";
+        append_json_string(out, status_of(r));
+        if (r.retried_at)
+            out += ",\"retried-at\":\"" + format_rfc3339(*r.retried_at) + "\"";
+        if (r.report)
+            out += ",\"report\":" + std::to_string(*r.report);
+        out += "}";
+    }
+    out += rows.empty() ? "]\n" : "\n]\n";
+    std::cout << out;
+}
+
+int rejected_command(context& ctx)
+{
+    if (!ctx.args.empty() && ctx.args.front() == "show") {
+        ctx.args.erase(ctx.args.begin());
+        const bool raw = take_flag(ctx.args, "--raw");
+        reject_unknown_options(ctx.args, "reports rejected show");
+        if (ctx.args.size() != 1)
+            throw usage_error("reports rejected show: takes one ID");
+        const auto id = id_argument(ctx.args.front(), "reports rejected show");
+        auto conn = open_connection(require_db_url(ctx));
+        const auto kept = load_rejected(*conn, id);
+        if (!kept) {
+            std::cerr << "stswatch: reports rejected show: no refused report " << id << " is kept\n";
+            return no_input;
+        }
+        if (raw) {
+            // The bytes as received, for `stswatch parse -` or a bug report.
+            std::cout.write(kept->raw.data(), static_cast<std::streamsize>(kept->raw.size()));
+            return ok;
+        }
+        const auto& r = kept->row;
+        std::cout << "id: " << r.id << "\nstatus: " << status_of(r) << "\nreason: " << r.reason
+                  << "\nfirst refused: " << format_rfc3339(r.first_received_at)
+                  << "\nlast refused: " << format_rfc3339(r.last_received_at) << " (" << r.times
+                  << (r.times == 1 ? " time)" : " times)") << "\nvia: " << r.transport << " from " << r.source_address
+                  << "\nsize: " << r.size << " bytes" << (r.truncated ? ", of which the first " + std::to_string(kept->raw.size()) + " are kept" : "")
+                  << "\n";
+        if (r.retried_at)
+            std::cout << "retried: " << format_rfc3339(*r.retried_at) << ": " << r.retry_result << "\n";
+        for (const auto& [key, value] : kept->metadata)
+            std::cout << "metadata " << key << ": " << value << "\n";
+        return ok;
+    }
+    const bool all = take_flag(ctx.args, "--all");
+    const bool json = take_flag(ctx.args, "--json");
+    std::size_t limit = 100;
+    std::string value;
+    if (take_option(ctx.args, "--limit", value))
+        limit = static_cast<std::size_t>(id_argument(value, "reports rejected --limit"));
+    reject_unknown_options(ctx.args, "reports rejected");
+    if (!ctx.args.empty())
+        throw usage_error("reports rejected: unexpected argument \"" + ctx.args.front() + "\" (show ID?)");
+    auto conn = open_connection(require_db_url(ctx));
+    const auto rows = list_rejected(*conn, !all, limit);
+    if (json) {
+        print_rejected_json(rows);
+        return ok;
+    }
+    if (rows.empty()) {
+        std::cout << (all ? "no refused reports kept\n" : "no refused reports waiting for a retry\n");
+        return ok;
+    }
+    std::vector<std::array<std::string, 7>> lines{{"ID", "LAST REFUSED (UTC)", "TIMES", "VIA", "SOURCE", "STATUS", "REASON"}};
+    for (const auto& r : rows)
+        lines.push_back({std::to_string(r.id), format_rfc3339(r.last_received_at), std::to_string(r.times), r.transport,
+                         r.source_address, status_of(r), r.reason});
+    std::size_t width[7] = {};
+    for (const auto& l : lines)
+        for (int i = 0; i < 7; ++i)
+            width[i] = std::max(width[i], l[static_cast<std::size_t>(i)].size());
+    for (const auto& l : lines) {
+        std::string s;
+        for (int i = 0; i < 7; ++i) {
+            s += l[static_cast<std::size_t>(i)];
+            if (i < 6)
+                s += std::string(width[i] - l[static_cast<std::size_t>(i)].size() + 2, ' ');
+        }
+        std::cout << s << "\n";
+    }
+    std::cout << rows.size() << (rows.size() == 1 ? " refused report" : " refused reports")
+              << (all ? "" : " waiting for a retry (`stswatch reports retry ID` or `--all`)") << "\n";
+    return ok;
+}
+
+int retry_command(context& ctx)
+{
+    const bool all = take_flag(ctx.args, "--all");
+    const bool json = take_flag(ctx.args, "--json");
+    reject_unknown_options(ctx.args, "reports retry");
+    if (all == !ctx.args.empty())
+        throw usage_error("reports retry: takes the IDs of refused reports, or --all (every one waiting)");
+    std::vector<std::int64_t> ids;
+    for (const auto& a : ctx.args)
+        ids.push_back(id_argument(a, "reports retry"));
+    retry_options options;
+    options.max_report_bytes = ctx.settings.max_report_bytes;
+    options.limits.max_depth = ctx.settings.max_json_depth;
+    options.accept_domains = ctx.settings.accept_domains;
+
+    const auto db_url = require_db_url(ctx);
+    prepare_database(db_url);   // storing: the schema of this version first, as import does
+    auto conn = open_connection(db_url);
+    if (all)
+        for (const auto& r : list_rejected(*conn, true, 1000000))
+            ids.push_back(r.id);
+    std::size_t taken = 0, again = 0;
+    for (const auto id : ids) {
+        const auto r = guarded("connection lost", [&] { return retry_rejected(*conn, id, options); });
+        const bool took = r.result == "stored" || r.result == "duplicate";
+        ++(took ? taken : again);
+        if (json) {
+            std::string out = "{\"id\":" + std::to_string(r.id) + ",\"result\":\"" + r.result + "\"";
+            if (!r.reason.empty()) {
+                out += ",\"reason\":";
+                append_json_string(out, r.reason);
+            }
+            if (!r.report_id.empty()) {
+                out += ",\"organization-name\":";
+                append_json_string(out, r.organization);
+                out += ",\"report-id\":";
+                append_json_string(out, r.report_id);
+            }
+            if (r.report)
+                out += ",\"report\":" + std::to_string(*r.report);
+            std::cout << out << "}\n";
+            continue;
+        }
+        std::cout << r.id << ": " << r.result;
+        if (!r.report_id.empty())
+            std::cout << " " << r.organization << " " << r.report_id;
+        if (r.report)
+            std::cout << " (report " << *r.report << ")";
+        if (!r.reason.empty())
+            std::cout << ": " << r.reason;
+        std::cout << "\n";
+    }
+    if (!json)
+        std::cout << "reports retry: " << taken << " taken, " << again << " still refused\n";
+    return again ? data_error : ok;
+}
+
 } // namespace
 
 int run_reports(context& ctx)
 {
     if (ctx.args.empty())
-        throw usage_error("reports: needs a subcommand: list, reparse");
+        throw usage_error("reports: needs a subcommand: list, reparse, rejected, retry");
     std::string sub = ctx.args.front();
     ctx.args.erase(ctx.args.begin());
     if (sub == "list")
         return list_command(ctx);
     if (sub == "reparse")
         return reparse_command(ctx);
+    if (sub == "rejected")
+        return rejected_command(ctx);
+    if (sub == "retry")
+        return retry_command(ctx);
     throw usage_error("reports: unknown subcommand \"" + sub + "\"");
 }
 

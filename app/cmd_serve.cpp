@@ -77,6 +77,7 @@ protected:
         so.writers = s.store_connections;
         so.batch_max = s.store_batch_max;
         so.batch_wait = std::chrono::milliseconds(s.store_batch_wait_ms);
+        so.rejected = {s.rejected_keep, s.rejected_max_bytes};
         report_store store(so);
 
         // docs/contracts.md: with the database away, a report fsynced in the spool is durable too.

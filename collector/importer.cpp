@@ -262,6 +262,14 @@ struct importer::impl {
         } catch (const decode_error& e) {
             return reject(source, e.what());
         } catch (const report_error& e) {
+            // Kept with its bytes: a newer version may read it (`stswatch reports retry`).
+            rejected_input kept;
+            kept.raw = data;
+            kept.via = options.via;
+            kept.source_address = source;
+            kept.reason = std::string("not a valid TLS report: ") + e.what();
+            kept.metadata = in.metadata.fields;
+            store.keep_rejected(kept);
             return reject(source, e.what());
         }
         in.raw = std::move(data);

@@ -180,7 +180,12 @@ intake_decision examine_report_body(const https_receiver_options& options,
     try {
         parsed = parse_report(decoded.json, metadata, limits);
     } catch (const report_error& e) {
-        return refuse(400, std::string("not a valid TLS report: ") + e.what());
+        auto refused = refuse(400, std::string("not a valid TLS report: ") + e.what());
+        refused.keep_refused = true;
+        refused.report.raw = std::move(raw);
+        refused.report.metadata = std::move(metadata);
+        refused.report.source_address = host_of(peer_address);
+        return refused;
     }
 
     if (!options.accept_domains.empty()) {
@@ -221,7 +226,18 @@ intake_response handle_report_body(const https_receiver_options& options, report
 {
     auto decision = examine_report_body(options, content_type, content_encoding, std::move(body),
                                         peer_address, user_agent);
-    if (decision.refusal) return std::move(*decision.refusal);
+    if (decision.refusal) {
+        if (decision.keep_refused) {
+            rejected_input kept;
+            kept.raw = std::move(decision.report.raw);
+            kept.via = transport::https;
+            kept.source_address = std::move(decision.report.source_address);
+            kept.reason = decision.refusal->body;
+            kept.metadata = std::move(decision.report.metadata.fields);
+            store.keep_rejected(kept);
+        }
+        return std::move(*decision.refusal);
+    }
 
     intake_response response;
     response.report_id = decision.report.report.report_id;

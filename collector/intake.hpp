@@ -61,6 +61,9 @@ struct intake_response {
 struct intake_decision {
     std::optional<intake_response> refusal;
     incoming_report report;            // meaningful only without a refusal
+    // The refusal is the parser's: report holds the body and metadata, kept for another
+    // try (store/rejected_store.hpp).
+    bool keep_refused = false;
 };
 
 // Sniffs, decodes within limits, parses and checks the accepted domains; no I/O.

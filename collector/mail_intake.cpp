@@ -144,6 +144,8 @@ std::vector<mail_report_outcome> parse_mail_reports(std::string_view message, co
             if (e.kind() == decode_failure::too_large) outcome.refusal = "too-large";
         } catch (const report_error& e) {
             outcome.error = text::one_line(std::string("not a valid TLS report: ") + e.what(), 400, keep);
+            outcome.refused_raw = part.data;
+            outcome.refused_metadata = report.metadata.fields;
         }
         outcomes.push_back(std::move(outcome));
     }
@@ -220,6 +222,15 @@ mail_intake_result intake_mail_uncounted(std::string_view message, transport via
     for (auto& outcome : result.reports) {
         if (!outcome.error.empty()) {
             ++refused;
+            if (!outcome.refused_raw.empty()) {
+                rejected_input kept;
+                kept.raw = std::move(outcome.refused_raw);
+                kept.via = via;
+                kept.source_address = source_address;
+                kept.reason = outcome.error;
+                kept.metadata = std::move(outcome.refused_metadata);
+                store.keep_rejected(kept);
+            }
             continue;
         }
         auto& report = *next++;

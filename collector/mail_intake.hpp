@@ -12,6 +12,7 @@
 #include "mail/mime.hpp"
 #include "store/report_store.hpp"
 
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -43,6 +44,9 @@ struct mail_report_outcome {
     std::optional<store_outcome> stored;   // set when stored or duplicate
     bool spooled = false;
     std::string error;            // why this part was not taken
+    // A part the parser refused: its bytes and metadata, kept for another try.
+    std::string refused_raw;
+    std::map<std::string, std::string> refused_metadata;
     // Refused by this site's policy (policy domain not accepted, DKIM required) rather than
     // unreadable: SMTP 550 5.7.1 instead of 554 5.6.0.
     bool refused_by_policy = false;

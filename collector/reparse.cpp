@@ -107,4 +107,78 @@ reparse_totals reparse_reports(pqxx::connection& conn, const reparse_options& op
     return totals;
 }
 
+namespace {
+
+transport transport_named(const std::string& name)
+{
+    for (const auto t : {transport::https, transport::smtp, transport::import, transport::pipe})
+        if (name == to_string(t))
+            return t;
+    return transport::import;
+}
+
+} // namespace
+
+retried_report retry_rejected(pqxx::connection& conn, std::int64_t id, const retry_options& options)
+{
+    retried_report out;
+    out.id = id;
+    const auto kept = load_rejected(conn, id);
+    if (!kept) {
+        out.result = "missing";
+        out.reason = "no refused report " + std::to_string(id) + " is kept";
+        return out;
+    }
+    if (kept->row.truncated) {
+        out.result = "truncated";
+        out.reason = "only the first " + std::to_string(kept->raw.size()) + " of its " +
+                     std::to_string(kept->row.size) + " bytes were kept (collector.rejected.max_bytes)";
+        return out;
+    }
+    incoming_report in;
+    in.metadata.fields = kept->metadata;
+    try {
+        const decoded_body decoded = decode_body(kept->raw, options.max_report_bytes);
+        parsed_report parsed = parse_report(decoded.json, in.metadata, options.limits);
+        if (!decoded.warning.empty())
+            in.warnings.push_back(decoded.warning);
+        in.warnings.insert(in.warnings.end(), parsed.warnings.begin(), parsed.warnings.end());
+        in.report = std::move(parsed.report);
+    } catch (const decode_error& e) {
+        out.reason = std::string("cannot decode: ") + e.what();
+    } catch (const report_error& e) {
+        out.reason = std::string("not a valid TLS report: ") + e.what();
+    }
+    if (out.reason.empty()) {
+        out.organization = in.report.organization_name;
+        out.report_id = in.report.report_id;
+        for (const auto& p : in.report.policies)
+            if (!policy_domain_accepted(options.accept_domains, p.policy_domain))
+                out.reason = "policy domain not accepted here (collector.accept_domains): " +
+                             (p.policy_domain.empty() ? std::string("(none)") : p.policy_domain);
+    }
+    if (!out.reason.empty()) {
+        out.result = "refused";
+        note_retry(conn, id, out.reason, std::nullopt);
+        return out;
+    }
+    in.raw = kept->raw;
+    in.raw_is_gzip = sniff_body(kept->raw) == body_kind::gzip;
+    in.via = transport_named(kept->row.transport);
+    in.source_address = kept->row.source_address;
+    in.received_at = kept->row.first_received_at;
+    try {
+        const auto stored = store_batch(conn, {&in}).at(0);
+        out.result = stored.outcome == store_outcome::stored ? "stored" : "duplicate";
+        out.report = stored.report_key;
+    } catch (const store_rejected& e) {
+        out.result = "refused";
+        out.reason = e.what();
+        note_retry(conn, id, out.reason, std::nullopt);
+        return out;
+    }
+    note_retry(conn, id, out.result, out.report);
+    return out;
+}
+
 } // namespace stswatch

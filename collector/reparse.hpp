@@ -3,6 +3,7 @@
 #pragma once
 
 #include "store/report_queries.hpp"
+#include "store/rejected_store.hpp"
 #include "store/report_reparse.hpp"
 #include "tlsrpt/report_parser.hpp"
 
@@ -43,5 +44,27 @@ incoming_report incoming_from_stored(const stored_report& stored, const reparse_
 // done so far stay done).
 reparse_totals reparse_reports(pqxx::connection& conn, const reparse_options& options,
                                const std::function<void(const reparsed_report&, const reparse_totals&)>& each);
+
+// `stswatch reports retry`: a refused report kept with its bytes, taken again by this version.
+struct retry_options {
+    std::uint64_t max_report_bytes = 20971520;
+    parse_limits limits;
+    std::vector<std::string> accept_domains;   // collector.accept_domains (normalised; empty = any)
+};
+
+struct retried_report {
+    std::int64_t id = 0;
+    // "stored", "duplicate" (stored before, by another copy), "refused" (refused again,
+    // reason says why), "truncated" (only its first bytes were kept), "missing"
+    std::string result;
+    std::string reason;
+    std::string organization, report_id;   // when it parsed
+    std::optional<std::int64_t> report;    // the stored report's key
+};
+
+// Decodes and parses the kept body with its metadata, checks the accepted domains and
+// stores it as received at its first refusal, by its transport; notes the outcome on the
+// kept row. Throws store_unavailable.
+retried_report retry_rejected(pqxx::connection& conn, std::int64_t id, const retry_options& options);
 
 } // namespace stswatch

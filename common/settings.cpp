@@ -286,6 +286,8 @@ const std::vector<std::string>& setting_keys()
         "collector.store.batch_max",
         "collector.store.batch_wait_ms",
         "collector.store.connections",
+        "collector.rejected.keep",
+        "collector.rejected.max_bytes",
         "api.listen",
         "api.token",
         "api.token_file",
@@ -380,6 +382,8 @@ settings load_settings(const Poco::Util::AbstractConfiguration& conf)
     s.store_batch_max = r.number("collector.store.batch_max", d.store_batch_max, 1u);
     s.store_batch_wait_ms = r.number("collector.store.batch_wait_ms", d.store_batch_wait_ms, 0u);
     s.store_connections = r.number("collector.store.connections", d.store_connections, 1u);
+    s.rejected_keep = r.number<std::uint64_t>("collector.rejected.keep", d.rejected_keep, 0);
+    s.rejected_max_bytes = r.number<std::uint64_t>("collector.rejected.max_bytes", d.rejected_max_bytes, 1);
 
     s.api_listen = r.address("api.listen", d.api_listen);
     s.api_token = r.text("api.token");

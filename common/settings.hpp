@@ -58,6 +58,8 @@ struct settings {
     unsigned store_batch_max = 256;           // collector.store.batch_max (reports per transaction)
     unsigned store_batch_wait_ms = 2;         // collector.store.batch_wait_ms
     unsigned store_connections = 2;           // collector.store.connections (writer threads)
+    std::uint64_t rejected_keep = 10000;      // collector.rejected.keep (refused reports kept; 0 = none)
+    std::uint64_t rejected_max_bytes = 1048576; // collector.rejected.max_bytes (per refused report)
 
     listen_address api_listen{"127.0.0.1", 8080};      // api.listen
     std::string api_token;                    // api.token (or the first line of api.token_file)

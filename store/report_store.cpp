@@ -3,6 +3,7 @@
 #include "store/report_store.hpp"
 
 #include "store/connection.hpp"
+#include "store/rejected_store.hpp"
 #include "store/store_batch.hpp"
 #include "common/log.hpp"
 #include "common/worker.hpp"
@@ -71,6 +72,10 @@ struct report_store::impl {
     std::string down_reason;
 
     std::atomic<std::uint64_t> stored{0}, duplicates{0}, batches{0}, failures{0};
+
+    // keep_rejected's own connection: one keeper at a time, the others skip.
+    std::mutex keeper_mutex;
+    std::unique_ptr<pqxx::connection> keeper_conn;
     // Last: stopped (and joined) before the members they use go.
     worker_group writers;
 
@@ -194,6 +199,9 @@ struct report_store::impl {
                 constexpr std::string_view prefix = "database unavailable: ";
                 if (down.rfind(prefix, 0) == 0)
                     down.erase(0, prefix.size());
+            } catch (const store_rejected& e) {
+                // A value the database cannot hold: kept for a version that can.
+                keep_refused(*conn, batch[i]->report, e.what());
             } catch (...) {
             }
             batch[i]->promise.set_exception(attempts[i].error);
@@ -205,6 +213,21 @@ struct report_store::impl {
             note_down(down);
         } else {
             note_up();
+        }
+    }
+
+    void keep_refused(pqxx::connection& conn, const incoming_report& report, const std::string& reason)
+    {
+        rejected_input in;
+        in.raw = report.raw;
+        in.via = report.via;
+        in.source_address = report.source_address;
+        in.reason = reason;
+        in.metadata = report.metadata.fields;
+        try {
+            stswatch::keep_rejected(conn, in, options.rejected);
+        } catch (const std::exception& e) {
+            log::warning("store", "cannot keep a refused report", {{"error", e.what()}});
         }
     }
 
@@ -289,6 +312,31 @@ store_result report_store::store(incoming_report report)
                                 " ms waiting for the database");
     }
     return result.get();
+}
+
+bool report_store::keep_rejected(const rejected_input& in)
+{
+    if (impl_->options.rejected.keep == 0)
+        return false;
+    {
+        std::lock_guard lock(impl_->mutex);
+        if (impl_->stopping || impl_->database_down(std::chrono::steady_clock::now()))
+            return false;
+    }
+    // A flood of garbage costs one keeper's work at a time, never a queue of them.
+    std::unique_lock keeper(impl_->keeper_mutex, std::try_to_lock);
+    if (!keeper.owns_lock())
+        return false;
+    try {
+        if (!impl_->keeper_conn)
+            impl_->keeper_conn = open_connection(impl_->options.db_url, impl_->connect_timeout_s);
+        stswatch::keep_rejected(*impl_->keeper_conn, in, impl_->options.rejected);
+        return true;
+    } catch (const std::exception& e) {
+        impl_->keeper_conn.reset();
+        log::warning("store", "cannot keep a refused report", {{"error", e.what()}});
+        return false;
+    }
 }
 
 report_store::stats report_store::counters() const

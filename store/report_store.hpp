@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -48,6 +49,20 @@ struct incoming_report {
     std::optional<utc_time> received_at;
 };
 
+// A report refused at intake, kept for another try (store/rejected_store.hpp).
+struct rejected_input {
+    std::string raw;                    // the body as received (report file, attachment, HTTPS body)
+    stswatch::transport via = transport::https;
+    std::string source_address;
+    std::string reason;                 // the answer the sender got
+    std::map<std::string, std::string> metadata;   // file name, email headers
+};
+
+struct rejected_limits {
+    std::uint64_t keep = 10000;         // rows at most (collector.rejected.keep); 0: keep nothing
+    std::uint64_t max_bytes = 1048576;  // of one body (collector.rejected.max_bytes)
+};
+
 enum class store_outcome { stored, duplicate };
 
 struct store_result {
@@ -62,6 +77,7 @@ struct store_options {
     std::chrono::milliseconds batch_wait{2};           // linger for more before committing
     std::chrono::milliseconds enqueue_timeout{10000};  // how long store() waits in total
     std::size_t queue_max = 4096;                      // pending reports before refusing
+    rejected_limits rejected;                          // refused reports kept (collector.rejected.*)
 };
 
 class report_store {
@@ -73,6 +89,12 @@ public:
 
     // Blocks until committed. Throws store_unavailable (try later) or store_rejected.
     store_result store(incoming_report report);
+
+    // Keeps a report the intake refused (the parser's verdict), for `reports retry`. Best
+    // effort and never blocking on another keeper: false when not kept (the database is
+    // down or busy keeping another, collector.rejected.keep is 0); the failure is logged.
+    // A report the database refuses (store_rejected) is kept by store() itself.
+    bool keep_rejected(const rejected_input& in);
 
     // Counters since start, for logs and /healthz.
     struct stats { std::uint64_t stored, duplicates, batches, failures; };

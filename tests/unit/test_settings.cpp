@@ -76,7 +76,7 @@ std::string describe(const settings& s)
       << s.smtp_max_sessions << '\n' << s.smtp_idle_timeout << '\n' << s.smtp_session_timeout << '\n'
       << s.smtp_max_line_length << '\n' << join(s.accept_domains) << '\n' << s.max_body_bytes << '\n'
       << s.max_report_bytes << '\n' << s.max_json_depth << '\n' << s.spool_dir << '\n' << s.spool_max_bytes << '\n' << s.store_batch_max
-      << '\n' << s.store_batch_wait_ms << '\n' << s.store_connections << '\n' << s.api_listen.to_string()
+      << '\n' << s.store_batch_wait_ms << '\n' << s.store_connections << '\n' << s.rejected_keep << '\n' << s.rejected_max_bytes << '\n' << s.api_listen.to_string()
       << '\n' << s.api_token << '\n' << s.checks_resolver << '\n' << s.checks_ca_file << '\n'
       << s.checks_allow_private << '\n' << s.checks_timeout << '\n' << s.checks_mx_concurrency << '\n' << s.checks_cert_expiring_days << '\n'
       << s.monitor_interval << '\n' << s.monitor_concurrency << '\n' << s.monitor_jitter << '\n' << s.log_level << '\n'
@@ -155,6 +155,8 @@ TEST_CASE("load_settings: every key is read into its field")
         {"collector.spool_dir", "/var/lib/stswatch/spool", [](auto& s) { return s.spool_dir == "/var/lib/stswatch/spool"; }},
         {"collector.spool_max_bytes", "0", [](auto& s) { return s.spool_max_bytes == 0; }},
         {"collector.store.batch_max", "64", [](auto& s) { return s.store_batch_max == 64; }},
+        {"collector.rejected.keep", "0", [](auto& s) { return s.rejected_keep == 0; }},
+        {"collector.rejected.max_bytes", "4096", [](auto& s) { return s.rejected_max_bytes == 4096; }},
         {"collector.store.batch_wait_ms", "0", [](auto& s) { return s.store_batch_wait_ms == 0; }},
         {"collector.store.connections", "4", [](auto& s) { return s.store_connections == 4; }},
         {"api.listen", "localhost:9090", [](auto& s) { return s.api_listen.to_string() == "localhost:9090"; }},
@@ -241,6 +243,8 @@ TEST_CASE("load_settings: malformed values are refused, naming the key and the v
         {"collector.max_report_bytes", "99999999999999999999", "is not a whole number"},
         {"collector.max_json_depth", "0", "collector.max_json_depth: \"0\" must be at least 1"},
         {"collector.store.batch_max", "0", "must be at least 1"},
+        {"collector.rejected.max_bytes", "0", "must be at least 1"},
+        {"collector.rejected.keep", "many", "whole number"},
         {"collector.store.connections", "0", "must be at least 1"},
         {"monitor.interval", "0", "monitor.interval: \"0\" must be at least 1"},
         {"monitor.jitter", "51", "monitor.jitter: \"51\" must be at most 50"},
