@@ -36,8 +36,9 @@ const std::vector<cause_mapping>& cause_map()
          "after it cannot be set up"},
         {"sts-policy-fetch-error",
          {"sts-policy-fetch-failed", "sts-policy-http-status", "sts-policy-redirect", "sts-policy-content-type",
-          "sts-policy-too-large", "sts-record-dns-error"},
-         {"sts-policy-removed", "sts-record-added", "sts-record-removed", "sts-id-changed"},
+          "sts-policy-too-large", "sts-record-dns-error", "sts-policy-expired-at-senders"},
+         {"sts-policy-removed", "sts-record-added", "sts-record-removed", "sts-id-changed",
+          "sts-policy-expired-at-senders"},
          "senders report sts-policy-fetch-error when the policy cannot be fetched from "
          "https://mta-sts.<domain>/.well-known/mta-sts.txt as a plain 200 text/plain answer"},
         {"sts-policy-invalid",

@@ -2,6 +2,7 @@
 #include "checks/monitor_diff.hpp"
 
 #include "common/text.hpp"
+#include "common/time.hpp"
 
 #include <algorithm>
 #include <set>
@@ -171,6 +172,74 @@ void compare_policies(std::vector<change_event>& out, std::vector<finding>& find
     }
 }
 
+std::optional<std::int64_t> checked_seconds(const check_result& r)
+{
+    const auto t = parse_rfc3339(r.checked_at);
+    if (!t.value)
+        return std::nullopt;
+    return t.value->seconds;
+}
+
+// The last policy senders could fetch, and when their cached copies of it run out: RFC 8461
+// §5.1, a sender keeps a cached policy for its max_age, fetching it again when it can;
+// past max_age without a successful fetch, the copy is gone and MTA-STS is off for it.
+struct cached_policy {
+    std::int64_t fetched_at = 0, expires_at = 0;
+    std::uint64_t max_age = 0;
+};
+
+std::optional<cached_policy> last_fetchable_policy(const diff_base& base)
+{
+    const check_result& source = base.policy_source ? base.policy_source->result : base.previous.result;
+    if (policy_state_of(source) != policy_state::published || !source.sts.policy)
+        return std::nullopt;
+    const auto at = checked_seconds(source);
+    if (!at)
+        return std::nullopt;
+    const auto max_age = std::min<std::uint64_t>(source.sts.policy->max_age, 31557600ULL * 100);
+    return cached_policy{*at, *at + static_cast<std::int64_t>(max_age), source.sts.policy->max_age};
+}
+
+std::string time_text(std::int64_t seconds) { return format_rfc3339(utc_time{seconds, 0}); }
+
+// sts-policy-expired-at-senders when a policy host unreachable on the way (policy_state
+// unknown) has stayed so past the last fetched policy's max_age, with the finding at every
+// check while it lasts; sts-policy-recovered at the first check that knows the policy again.
+void compare_cached_policy(std::vector<change_event>& out, std::vector<finding>& findings_out,
+                           const diff_base& base, const check_result& after, const std::string& domain)
+{
+    const auto cached = last_fetchable_policy(base);
+    if (!cached)
+        return;
+    const check_result& before = base.previous.result;
+    const auto before_at = checked_seconds(before);
+    const bool expired_before = policy_state_of(before) == policy_state::unknown && before_at &&
+                                *before_at >= cached->expires_at;
+    const auto after_at = checked_seconds(after);
+    const std::string policy_host = "mta-sts." + domain;
+    const std::string fetched = "fetched " + time_text(cached->fetched_at) + ", max_age " +
+                                std::to_string(cached->max_age) + " s";
+    const std::string expired = "cached copies expired " + time_text(cached->expires_at);
+    if (policy_state_of(after) == policy_state::unknown) {
+        if (!after_at || *after_at < cached->expires_at)
+            return;
+        if (!expired_before)
+            out.push_back({"sts-policy-expired-at-senders", policy_host, fetched, "unreachable, " + expired});
+        findings_out.push_back(make_finding(
+            "sts-policy-expired-at-senders", policy_host,
+            "https://" + policy_host + "/.well-known/mta-sts.txt has not been fetched since " +
+                time_text(cached->fetched_at) + " and its max_age (" + std::to_string(cached->max_age) +
+                " s) ran out at " + time_text(cached->expires_at) +
+                ": every sender's cached copy has expired, so MTA-STS is off for them until the policy "
+                "can be fetched again; make the policy host reachable over HTTPS"));
+        return;
+    }
+    if (expired_before)
+        out.push_back({"sts-policy-recovered", policy_host, "unreachable, " + expired,
+                       policy_state_of(after) == policy_state::published ? "fetched again"
+                                                                          : "reachable, serving no policy"});
+}
+
 // What a change event needs of a certificate.
 certificate_info certificate_fingerprint(const certificate_info& c)
 {
@@ -255,6 +324,7 @@ std::vector<change_event> diff_snapshots(const diff_base& base, const check_resu
     const check_result& policy_before = base.policy_source ? base.policy_source->result : before;
     if (policy_state_of(policy_before) != policy_state::unknown && policy_state_of(after) != policy_state::unknown)
         compare_policies(out, findings_out, policy_before, after, domain);
+    compare_cached_policy(out, findings_out, base, after, domain);
 
     const auto old_mx = live_mx(before);
     const auto new_mx = live_mx(after);

@@ -18,7 +18,8 @@ struct change_event {
                            // sts-mode-changed, sts-max-age-changed, sts-mx-patterns-changed,
                            // mx-added, mx-removed, mx-cert-rotated, tlsrpt-record-added,
                            // tlsrpt-record-removed, tlsrpt-record-changed,
-                           // mx-preference-changed
+                           // mx-preference-changed, sts-policy-expired-at-senders,
+                           // sts-policy-recovered
     std::string subject;   // the domain, an MX host, a record name
     std::string before;    // "" when absent
     std::string after;     // "" when absent

@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <functional>
 #include <optional>
 #include <string>
@@ -530,4 +531,84 @@ TEST_CASE("next_diff_base points at the last snapshot whose policy was known", "
     CHECK(carried.certificates.at("mx1.example.com 192.0.2.25").sha256 == "aa11");
     CHECK(next_diff_base(&carried, {3, unreachable}).certificates.at("mx1.example.com 192.0.2.25").sha256 == "aa11");
     CHECK(next_diff_base(&carried, {3, good}).certificates.empty());
+}
+
+TEST_CASE("a policy host unreachable past max_age is one event and a finding at each check until it is back",
+          "[monitor]")
+{
+    // baseline() fetched policy_v1 (max_age 86400) at 2025-07-08T12:00:00Z: cached copies
+    // at the senders run out at 2025-07-09T12:00:00Z.
+    struct step {
+        const char* checked_at;
+        edit change;
+        std::vector<std::string> kinds;   // the events of this check
+        bool finding;                     // sts-policy-expired-at-senders among its findings
+    };
+    const auto http_404 = [](check_result& r) { fetch_failed(r, policy_fetch_status::http_status); };
+    const auto dns_down = [](check_result& r) { r.dns_unavailable = true; r.sts.record.reset(); r.mx.clear(); };
+    struct scenario {
+        const char* name;
+        std::vector<step> steps;
+    };
+    const std::vector<scenario> scenarios = {
+        {"failing from an hour after the fetch, back after 27 hours",
+         {{"2025-07-08T12:00:00Z", no_edit, {}, false},
+          {"2025-07-08T13:00:00Z", connect_failed, {}, false},
+          {"2025-07-09T11:59:59Z", connect_failed, {}, false},
+          {"2025-07-09T12:00:00Z", connect_failed, {"sts-policy-expired-at-senders"}, true},
+          {"2025-07-09T13:00:00Z", connect_failed, {}, true},
+          {"2025-07-09T14:00:00Z", dns_down, {}, false},
+          {"2025-07-09T15:00:00Z", connect_failed, {}, true},
+          {"2025-07-09T16:00:00Z", no_edit, {"sts-policy-recovered"}, false},
+          {"2025-07-09T17:00:00Z", no_edit, {}, false}}},
+        {"checked less often than max_age: expired at the first failing check",
+         {{"2025-07-08T12:00:00Z", no_edit, {}, false},
+          {"2025-07-10T12:00:00Z", connect_failed, {"sts-policy-expired-at-senders"}, true},
+          {"2025-07-12T12:00:00Z", connect_failed, {}, true}}},
+        {"back, but serving no policy: removed and recovered",
+         {{"2025-07-08T12:00:00Z", no_edit, {}, false},
+          {"2025-07-10T12:00:00Z", connect_failed, {"sts-policy-expired-at-senders"}, true},
+          {"2025-07-10T13:00:00Z", http_404, {"sts-policy-removed", "sts-policy-recovered"}, false},
+          {"2025-07-12T13:00:00Z", connect_failed, {}, false}}},
+        {"a policy that is the domain's own answer (404) never expires at senders: it is removed",
+         {{"2025-07-08T12:00:00Z", no_edit, {}, false},
+          {"2025-07-10T12:00:00Z", http_404, {"sts-policy-removed"}, false},
+          {"2025-07-12T12:00:00Z", http_404, {}, false}}},
+    };
+    for (const auto& s : scenarios) {
+        SECTION(s.name)
+        {
+            std::optional<diff_base> base;
+            for (std::size_t i = 0; i < s.steps.size(); ++i) {
+                check_result r = baseline();
+                r.checked_at = s.steps[i].checked_at;
+                s.steps[i].change(r);
+                std::vector<finding> findings;
+                if (base) {
+                    const auto events = diff_snapshots(*base, r, findings);
+                    INFO("check at " << s.steps[i].checked_at << ", got:\n" << describe(events));
+                    std::vector<std::string> kinds;
+                    for (const auto& e : events)
+                        kinds.push_back(e.kind);
+                    CHECK(kinds == s.steps[i].kinds);
+                    const bool expired = std::any_of(findings.begin(), findings.end(), [](const finding& f) {
+                        return f.code == "sts-policy-expired-at-senders";
+                    });
+                    CHECK(expired == s.steps[i].finding);
+                    for (const auto& e : events)
+                        if (e.kind == "sts-policy-expired-at-senders") {
+                            CHECK(e.subject == "mta-sts.example.com");
+                            CHECK(e.before == "fetched 2025-07-08T12:00:00Z, max_age 86400 s");
+                            CHECK(e.after == "unreachable, cached copies expired 2025-07-09T12:00:00Z");
+                        }
+                    for (const auto& f : findings)
+                        if (f.code == "sts-policy-expired-at-senders") {
+                            CHECK(f.level == severity::error);
+                            CHECK(f.message.find("ran out at 2025-07-09T12:00:00Z") != std::string::npos);
+                        }
+                }
+                base = next_diff_base(base ? &*base : nullptr, {static_cast<long long>(i + 1), r});
+            }
+        }
+    }
 }
