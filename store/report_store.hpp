@@ -77,7 +77,7 @@ struct store_options {
     std::chrono::milliseconds batch_wait{2};           // linger for more before committing
     std::chrono::milliseconds enqueue_timeout{10000};  // how long store() waits in total
     std::size_t queue_max = 4096;                      // pending reports before refusing
-    rejected_limits rejected;                          // refused reports kept (collector.rejected.*)
+    rejected_limits rejected{};                        // refused reports kept (collector.rejected.*)
 };
 
 class report_store {
