@@ -108,13 +108,14 @@ int run_check(context& ctx)
     dns_options dns;
     dns.server = has_resolver ? resolver_arg : ctx.settings.checks_resolver;
     dns.timeout_ms = options.timeout_ms;
+    dns.trust_anchor_file = ctx.settings.checks_trust_anchor;
     std::unique_ptr<dns_resolver> resolver;
     try {
         resolver = std::make_unique<dns_resolver>(dns);
     } catch (const std::invalid_argument& e) {
         if (has_resolver)
             throw usage_error("check: --resolver: " + std::string(e.what()));
-        throw command_error(config_error, "stswatch: checks.resolver: " + std::string(e.what()));
+        throw command_error(config_error, "stswatch: checks.resolver / checks.trust_anchor: " + std::string(e.what()));
     }
 
     if (has_policy_file) {

@@ -219,6 +219,7 @@ private:
         dns_options dns;
         dns.server = s.checks_resolver;
         dns.timeout_ms = s.checks_timeout * 1000;
+        dns.trust_anchor_file = s.checks_trust_anchor;
         auto resolver = std::make_shared<dns_resolver>(dns);
         auto check = [co, resolver](const std::string& domain) { return run_check(domain, *resolver, co); };
         auto m = std::make_unique<monitor>(mo, check);

@@ -123,6 +123,19 @@ Object mx_json(const mx_check& m)
         others.add(p);
     }
     o.set("other_probes", others);
+    // RFC 7672: the TLSA records of _25._tcp.<host> (docs/findings.md, DANE).
+    if (m.dane) {
+        Object d = new_object();
+        d.set("status", to_string(m.dane->status));
+        d.set("validated", m.dane->validated);
+        d.set("secure", m.dane->secure);
+        d.set("bogus", m.dane->bogus);
+        d.set("records", strings(m.dane->records));
+        d.set("matching", strings(m.dane->matching));
+        o.set("dane", d);
+    } else {
+        o.set("dane", Var());
+    }
     return o;
 }
 
@@ -415,6 +428,16 @@ check_result check_result_from_json(const std::string& text)
                     probe.certificate = certificate_from(c);
                 m.other_probes.push_back(std::move(probe));
             });
+        }
+        if (const auto d = mo->has("dane") ? object_at(mo, "dane", true) : Object::Ptr()) {   // absent in older snapshots
+            mx_check::dane_part dane;
+            dane.status = enum_from(string_at(d, "status"), all_dns_statuses, "dane.status");
+            dane.validated = bool_at(d, "validated");
+            dane.secure = bool_at(d, "secure");
+            dane.bogus = bool_at(d, "bogus");
+            dane.records = strings_at(d, "records");
+            dane.matching = strings_at(d, "matching");
+            m.dane = std::move(dane);
         }
         r.mx.push_back(std::move(m));
     });

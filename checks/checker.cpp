@@ -8,11 +8,13 @@
 #include "common/text.hpp"
 #include "common/time.hpp"
 #include "common/utf8.hpp"
+#include "mtasts/dane.hpp"
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
@@ -470,6 +472,91 @@ void run_probes(check_result& r, const check_options& options, std::vector<findi
     }
 }
 
+// RFC 7672: the TLSA records of each live MX with addresses, judged as DANE senders judge
+// them when the resolver validates DNSSEC.
+void check_dane(check_result& r, dns_resolver& resolver, std::vector<finding>& findings)
+{
+    for (auto& mx : r.mx) {
+        if (mx.host.empty() || mx.from_reports || mx.addresses.empty())
+            continue;
+        const std::string name = "_25._tcp." + mx.host;
+        const auto answer = resolver.tlsa(name);
+        mx_check::dane_part d;
+        d.status = answer.status;
+        d.validated = resolver.validating();
+        d.secure = answer.secure;
+        d.bogus = answer.bogus;
+        std::vector<tlsa_association> records;
+        for (const auto& t : answer.records)
+            records.push_back({t.usage, t.selector, t.matching_type, t.data});
+        for (const auto& t : records)
+            d.records.push_back(tlsa_text(t));
+        std::sort(d.records.begin(), d.records.end());
+        if (d.validated && d.bogus) {
+            findings.push_back(make_finding("mx-dnssec-bogus", mx.host,
+                "DNSSEC validation of the TLSA lookup for " + name + " failed" +
+                (answer.error.empty() ? std::string() : " (" + answer.error + ")") +
+                ": DANE senders defer mail to " + mx.host + " until it validates; fix the zone's signatures and DS records"));
+        } else if (d.validated && answer.status == dns_status::ok && !records.empty()) {
+            if (!d.secure) {
+                findings.push_back(make_finding("mx-tlsa-unsigned", mx.host,
+                    name + " has " + std::to_string(records.size()) +
+                    " TLSA record(s) but the answer is not DNSSEC-signed: senders ignore them; sign the zone of " +
+                    mx.host + " or remove the records"));
+            } else {
+                // Every address that presented a certificate: each must match, since a
+                // sender may reach any of them.
+                std::vector<const starttls_probe_result*> probes;
+                if (mx.probe && mx.probe->status == starttls_status::ok && mx.probe->certificate.present)
+                    probes.push_back(&*mx.probe);
+                for (const auto& p : mx.other_probes)
+                    if (p.status == starttls_status::ok && p.certificate.present)
+                        probes.push_back(&p);
+                dane_evaluation first;
+                bool evaluated = false;
+                std::set<std::string> matching;
+                for (const auto* p : probes) {
+                    std::vector<presented_certificate> chain;
+                    for (const auto& c : p->certificate.chain)
+                        chain.push_back({c.der, c.spki});
+                    const auto e = evaluate_tlsa(records, chain);
+                    if (!evaluated) {
+                        first = e;
+                        evaluated = true;
+                    }
+                    for (const auto i : e.matching)
+                        matching.insert(tlsa_text(records[i]));
+                    if (e.usable > 0 && e.matching.empty())
+                        findings.push_back(make_finding("mx-tlsa-mismatch", mx.host,
+                            "none of the " + std::to_string(e.usable) + " usable TLSA record(s) of " + name +
+                            " matches the certificate " + mx.host + " presented at " + p->address + " (sha256 " +
+                            p->certificate.sha256 + "): DANE senders refuse to deliver to it; publish a record for "
+                            "the key in use"));
+                }
+                if (!evaluated)
+                    first = evaluate_tlsa(records, {});
+                for (std::size_t k = 0; k < first.unusable.size(); ++k)
+                    findings.push_back(make_finding("mx-tlsa-malformed", mx.host,
+                        "TLSA record \"" + quote_untrusted(tlsa_text(records[first.unusable[k]])) + "\" of " + name +
+                        ": " + first.reasons[k] + (first.usable == 0 ? "; no usable record is left, so DANE "
+                        "senders deliver with unauthenticated TLS" : "")));
+                if (evaluated && first.usable == 1 && first.matching.size() == 1)
+                    findings.push_back(make_finding("mx-tlsa-rollover-hazard", mx.host,
+                        name + " has a single usable TLSA record, matching the current certificate of " + mx.host +
+                        ": publish the record for the next key (or a DANE-TA record for the issuer) before changing it"));
+                d.matching.assign(matching.begin(), matching.end());
+            }
+        } else if (d.validated && d.secure &&
+                   (answer.status == dns_status::nxdomain || answer.status == dns_status::nodata ||
+                    (answer.status == dns_status::ok && records.empty()))) {
+            findings.push_back(make_finding("mx-tlsa-missing", mx.host,
+                "the zone of " + mx.host + " is DNSSEC-signed but " + name +
+                " has no TLSA record: DANE senders deliver to it with unauthenticated TLS"));
+        }
+        mx.dane = std::move(d);
+    }
+}
+
 void make_valid(std::string& s) { s = to_valid_utf8(s); }
 void make_valid(std::optional<std::string>& s)
 {
@@ -656,6 +743,7 @@ check_result run_check(const std::string& domain, dns_resolver& resolver, const 
     resolve_addresses(r, resolver, mx_findings, options);
     if (options.probe_mx)
         run_probes(r, options, mx_findings);
+    check_dane(r, resolver, mx_findings);
 
     if (fetch.valid() && probe_policy_host) {
         // Only a usable policy counts: a host that answers with anything else is no sign

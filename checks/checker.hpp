@@ -50,6 +50,16 @@ struct mx_check {
     bool from_reports = false;           // an extra_mx_hosts entry, not in the live MX set
     std::optional<starttls_probe_result> probe;   // when probed: the first address that answered
     std::vector<starttls_probe_result> other_probes;   // the other addresses that answered
+
+    // RFC 7672: the TLSA records at _25._tcp.<host>, as DANE senders see them.
+    struct dane_part {
+        dns_status status = dns_status::temporary_failure;   // of the TLSA query
+        bool validated = false;          // the resolver validates DNSSEC (checks.trust_anchor)
+        bool secure = false, bogus = false;
+        std::vector<std::string> records;    // "3 1 1 <hex>", sorted
+        std::vector<std::string> matching;   // the usable records that match the certificate presented
+    };
+    std::optional<dane_part> dane;       // looked up for live MX hosts with addresses
 };
 
 struct check_result {

@@ -302,6 +302,7 @@ const std::vector<std::string>& setting_keys()
         "analyzer.db.url",
         "analyzer.refresh_interval",
         "checks.resolver",
+        "checks.trust_anchor",
         "checks.ca_file",
         "checks.allow_private",
         "checks.timeout",
@@ -445,6 +446,7 @@ settings load_settings(const Poco::Util::AbstractConfiguration& conf)
     s.analyzer_refresh_interval = r.number("analyzer.refresh_interval", d.analyzer_refresh_interval, 1u, 86400u);
 
     s.checks_resolver = r.text("checks.resolver");
+    s.checks_trust_anchor = r.text("checks.trust_anchor");
     if (!s.checks_resolver.empty()) {
         listen_address resolver;
         try {

@@ -92,6 +92,7 @@ struct settings {
     unsigned alerts_interval = 5;             // alerts.interval (seconds between outbox reads)
 
     std::string checks_resolver;              // checks.resolver
+    std::string checks_trust_anchor;          // checks.trust_anchor (DNSSEC key file; "" = no validation, no DANE verdicts)
     std::string checks_ca_file;               // checks.ca_file
     bool checks_allow_private = false;        // checks.allow_private
     unsigned checks_timeout = 10;             // checks.timeout (seconds per DNS query, fetch, SMTP step)

@@ -149,6 +149,26 @@ const std::vector<finding_kind>& finding_catalogue()
          "The certificate of an MX does not name its host name in its subject alternative names: senders in enforce mode refuse to deliver.",
          "Issue the MX certificate with a dNSName equal to the MX host name (or a wildcard for its parent)."},
 
+        // DANE (RFC 7672): the TLSA records of each MX, as DANE senders use them
+        {"mx-dnssec-bogus", error, "RFC 7672 §2.1.1",
+         "DNSSEC validation of the TLSA lookup for _25._tcp.<mx> failed (bogus): DANE senders defer delivery to that MX.",
+         "Fix the DNSSEC signatures and DS records of the MX host's zone (expired signatures, a DS for a key no longer published)."},
+        {"mx-tlsa-mismatch", error, "RFC 7672 §3",
+         "No usable TLSA record of _25._tcp.<mx> matches the certificate the MX presented: DANE senders refuse to deliver to it.",
+         "Publish a TLSA record for the certificate or key in use (e.g. \"3 1 1\" with the SHA-256 of its public key), or install the certificate the records describe."},
+        {"mx-tlsa-malformed", warning, "RFC 7672 §3.1.3",
+         "A TLSA record of _25._tcp.<mx> is one SMTP senders cannot use (a PKIX usage, an unknown selector or matching type, a digest of the wrong length): they ignore it.",
+         "Publish DANE-EE (3) or DANE-TA (2) records with selector 0 or 1 and matching type 1 (32-byte SHA-256) or 2 (64-byte SHA-512)."},
+        {"mx-tlsa-unsigned", warning, "RFC 7672 §2.2",
+         "The MX host has TLSA records but its zone is not DNSSEC-signed: senders ignore them, so DANE does not protect this MX.",
+         "Sign the MX host's zone with DNSSEC and publish its DS in the parent zone, or remove the TLSA records."},
+        {"mx-tlsa-rollover-hazard", warning, "RFC 7671 §8.1",
+         "The MX has a single usable TLSA record, matching the current certificate: a new key or certificate deployed without a new record first makes DANE senders refuse delivery.",
+         "Publish a second TLSA record for the next key (or for the issuing CA, DANE-TA) before every rollover, and remove the old one after."},
+        {"mx-tlsa-missing", info, "RFC 7672 §2.2",
+         "The MX host's zone is DNSSEC-signed but publishes no TLSA record at _25._tcp.<mx>: DANE senders deliver with unauthenticated TLS.",
+         "Publish TLSA records (e.g. \"3 1 1\" with the SHA-256 of the MX key) to have DANE senders authenticate the MX."},
+
         // _smtp._tls TXT record (TLS reporting)
         {"tlsrpt-record-missing", warning, "RFC 8460 §3",
          "No TXT record at _smtp._tls.<domain> begins with v=TLSRPTv1: senders send no TLS reports.",

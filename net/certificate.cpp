@@ -141,6 +141,28 @@ certificate_info describe_certificate(X509* leaf, STACK_OF(X509)* chain, const s
         }
     }
 
+    const auto add_presented = [&](X509* cert) {
+        certificate_info::presented p;
+        unsigned char* out = nullptr;
+        int length = i2d_X509(cert, &out);
+        if (length > 0) {
+            p.der.assign(reinterpret_cast<const char*>(out), static_cast<std::size_t>(length));
+            OPENSSL_free(out);
+        }
+        out = nullptr;
+        length = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert), &out);
+        if (length > 0) {
+            p.spki.assign(reinterpret_cast<const char*>(out), static_cast<std::size_t>(length));
+            OPENSSL_free(out);
+        }
+        info.chain.push_back(std::move(p));
+    };
+    add_presented(leaf);
+    if (chain)
+        for (int i = 0; i < sk_X509_num(chain); ++i)
+            if (X509* cert = sk_X509_value(chain, i); X509_cmp(cert, leaf) != 0)
+                add_presented(cert);
+
     const auto [store, store_error] = trust_store(ca_file);
     x509_store_ctx_ptr ctx(X509_STORE_CTX_new());
     if (store && ctx && X509_STORE_CTX_init(ctx.get(), store.get(), leaf, chain) == 1) {

@@ -23,6 +23,13 @@ struct certificate_info {
     bool name_matches = false;               // valid for the name asked for (RFC 6125 rules,
                                              // wildcard = one leftmost label only)
     std::string sha256;                      // fingerprint of the leaf, lower-case hex (rotation)
+    // The certificates as presented, leaf first, each as DER and its SubjectPublicKeyInfo
+    // as DER: what DANE TLSA records match (RFC 6698 §2.1.2, selector 0 and 1). Not part
+    // of the snapshot JSON.
+    struct presented {
+        std::string der, spki;
+    };
+    std::vector<presented> chain;
 };
 
 } // namespace stswatch

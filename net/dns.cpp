@@ -339,4 +339,6 @@ dns_result<tlsa_record> dns_resolver::tlsa(const std::string& name)
     return impl_->query<tlsa_record>(name, type_tlsa, parse_tlsa_rdata);
 }
 
+bool dns_resolver::validating() const { return !impl_->options.trust_anchor_file.empty(); }
+
 } // namespace stswatch

@@ -33,6 +33,10 @@ public:
     dns_result<std::string> aaaa(const std::string& name);    // RFC 5952 text
     dns_result<tlsa_record> tlsa(const std::string& name);
 
+    // Whether answers are DNSSEC-validated (a trust anchor is set): without, secure is never
+    // set and nothing can be said of DANE.
+    bool validating() const;
+
 private:
     struct impl;
     std::unique_ptr<impl> impl_;

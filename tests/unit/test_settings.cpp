@@ -77,7 +77,7 @@ std::string describe(const settings& s)
       << s.smtp_max_line_length << '\n' << join(s.accept_domains) << '\n' << s.max_body_bytes << '\n'
       << s.max_report_bytes << '\n' << s.max_json_depth << '\n' << s.spool_dir << '\n' << s.spool_max_bytes << '\n' << s.store_batch_max
       << '\n' << s.store_batch_wait_ms << '\n' << s.store_connections << '\n' << s.rejected_keep << '\n' << s.rejected_max_bytes << '\n' << s.api_listen.to_string()
-      << '\n' << s.api_token << '\n' << s.checks_resolver << '\n' << s.checks_ca_file << '\n'
+      << '\n' << s.api_token << '\n' << s.checks_resolver << '\n' << s.checks_trust_anchor << '\n' << s.checks_ca_file << '\n'
       << s.checks_allow_private << '\n' << s.checks_timeout << '\n' << s.checks_mx_concurrency << '\n' << s.checks_cert_expiring_days << '\n'
       << s.monitor_interval << '\n' << s.monitor_concurrency << '\n' << s.monitor_jitter << '\n' << s.log_level << '\n'
       << s.analyzer_db_url << '\n' << s.analyzer_refresh_interval << '\n'
@@ -156,6 +156,7 @@ TEST_CASE("load_settings: every key is read into its field")
         {"collector.spool_max_bytes", "0", [](auto& s) { return s.spool_max_bytes == 0; }},
         {"collector.store.batch_max", "64", [](auto& s) { return s.store_batch_max == 64; }},
         {"collector.rejected.keep", "0", [](auto& s) { return s.rejected_keep == 0; }},
+        {"checks.trust_anchor", "/usr/share/dns/root.key", [](auto& s) { return s.checks_trust_anchor == "/usr/share/dns/root.key"; }},
         {"collector.rejected.max_bytes", "4096", [](auto& s) { return s.rejected_max_bytes == 4096; }},
         {"collector.store.batch_wait_ms", "0", [](auto& s) { return s.store_batch_wait_ms == 0; }},
         {"collector.store.connections", "4", [](auto& s) { return s.store_connections == 4; }},
