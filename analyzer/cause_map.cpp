@@ -51,11 +51,22 @@ const std::vector<cause_mapping>& cause_map()
          {"sts-policy-removed"},
          "senders report sts-webpki-invalid when the certificate of mta-sts.<domain> is not valid for that "
          "name, expired or not trusted"},
-        // The checks do not examine TLSA records or DNSSEC (docs/check.md): no finding can
-        // explain these, and correlation says so rather than guess.
-        {"tlsa-invalid", {}, {}, "the checks do not examine TLSA records, so no finding can explain tlsa-invalid"},
-        {"dnssec-invalid", {}, {}, "the checks do not examine DNSSEC, so no finding can explain dnssec-invalid"},
-        {"dane-required", {}, {}, "the checks do not examine TLSA records, so no finding can explain dane-required"},
+        // DANE senders (RFC 7672) see the TLSA records of _25._tcp.<mx> through a validating
+        // resolver; the checks see the same with checks.trust_anchor set (docs/findings.md).
+        {"tlsa-invalid",
+         {"mx-tlsa-mismatch", "mx-tlsa-malformed"},
+         {"mx-tlsa-changed", "mx-cert-rotated"},
+         "DANE senders report tlsa-invalid when no usable TLSA record of _25._tcp.<mx> matches the "
+         "certificate the MX presents"},
+        {"dnssec-invalid",
+         {"mx-dnssec-bogus"},
+         {"mx-tlsa-changed"},
+         "DANE senders report dnssec-invalid when the TLSA lookup for the MX fails DNSSEC validation"},
+        {"dane-required",
+         {"mx-tlsa-unsigned", "mx-tlsa-mismatch"},
+         {"mx-tlsa-changed"},
+         "senders report dane-required when their configuration demands DANE for the MX and it has no "
+         "usable, signed TLSA record"},
     };
     return table;
 }

@@ -250,6 +250,21 @@ certificate_info certificate_fingerprint(const certificate_info& c)
     return out;
 }
 
+// The TLSA records of an MX as the monitor compares them, sorted and joined with "; "
+// ("" for none), or nothing when the check could not settle them.
+std::optional<std::string> tlsa_set(const mx_check& m)
+{
+    if (!m.dane || !m.dane->validated || m.dane->bogus)
+        return std::nullopt;
+    const auto status = m.dane->status;
+    if (status != dns_status::ok && status != dns_status::nxdomain && status != dns_status::nodata)
+        return std::nullopt;
+    std::string joined;
+    for (const auto& r : m.dane->records)
+        joined += (joined.empty() ? "" : "; ") + r;
+    return joined;
+}
+
 } // namespace
 
 diff_base next_diff_base(const diff_base* base, const stored_snapshot& snapshot)
@@ -363,6 +378,12 @@ std::vector<change_event> diff_snapshots(const diff_base& base, const check_resu
                 rotations.emplace(certificate_value(*old_cert), certificate_value(*new_cert)).second)
                 out.push_back({"mx-cert-rotated", subject, certificate_value(*old_cert), certificate_value(*new_cert)});
         }
+        // The TLSA set, compared only between two answers that settle it (records, or none
+        // under a name that exists or not); a failed lookup, or a check of a resolver that
+        // does not validate, says nothing about it.
+        if (auto old_tlsa = tlsa_set(*b->second), new_tlsa = tlsa_set(*a->second);
+            old_tlsa && new_tlsa && *old_tlsa != *new_tlsa)
+            out.push_back({"mx-tlsa-changed", subject, *old_tlsa, *new_tlsa});
     }
 
     compare(out, "tlsrpt-record-changed", "_smtp._tls." + domain, before.tlsrpt.record, after.tlsrpt.record,

@@ -19,7 +19,7 @@ struct change_event {
                            // mx-added, mx-removed, mx-cert-rotated, tlsrpt-record-added,
                            // tlsrpt-record-removed, tlsrpt-record-changed,
                            // mx-preference-changed, sts-policy-expired-at-senders,
-                           // sts-policy-recovered
+                           // sts-policy-recovered, mx-tlsa-changed
     std::string subject;   // the domain, an MX host, a record name
     std::string before;    // "" when absent
     std::string after;     // "" when absent

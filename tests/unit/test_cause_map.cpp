@@ -65,7 +65,7 @@ TEST_CASE("cause map: every finding code is catalogued and documented in docs/fi
             CHECK(docs.find("| `" + std::string(code) + "` |") != std::string::npos);
             ++codes;
         }
-    CHECK(codes == 26);
+    CHECK(codes == 31);
 }
 
 TEST_CASE("cause map: every change kind is one that the monitor records")
@@ -80,7 +80,7 @@ TEST_CASE("cause map: every change kind is one that the monitor records")
             CHECK(rows.find(std::string(kind)) != std::string::npos);
             ++kinds;
         }
-    CHECK(kinds == 17);
+    CHECK(kinds == 21);
 }
 
 TEST_CASE("cause map: the pairs correlation relies on")
@@ -127,11 +127,19 @@ TEST_CASE("cause map: the pairs correlation relies on")
     REQUIRE(webpki);
     CHECK(webpki->findings == std::vector<std::string_view>{"sts-policy-cert-invalid"});
 
-    // No check examines DANE: those types are in the table, with nothing that explains them.
+    // The DANE types map to the DANE findings and to TLSA changes.
     const auto* tlsa = mapping_for("tlsa-invalid");
     REQUIRE(tlsa);
-    CHECK(tlsa->findings.empty());
-    CHECK(tlsa->changes.empty());
+    CHECK(names(tlsa->findings, "mx-tlsa-mismatch"));
+    CHECK(names(tlsa->findings, "mx-tlsa-malformed"));
+    CHECK(names(tlsa->changes, "mx-tlsa-changed"));
+    CHECK(names(tlsa->changes, "mx-cert-rotated"));
+    const auto* dnssec = mapping_for("dnssec-invalid");
+    REQUIRE(dnssec);
+    CHECK(dnssec->findings == std::vector<std::string_view>{"mx-dnssec-bogus"});
+    const auto* required = mapping_for("dane-required");
+    REQUIRE(required);
+    CHECK(names(required->findings, "mx-tlsa-unsigned"));
 
     CHECK(mapping_for("no-policy-found") == nullptr);
     CHECK(mapping_for("") == nullptr);

@@ -508,3 +508,38 @@ TEST_CASE("correlate: a sender still applying the old policy after the id change
     CHECK(causes[1].subject == "old-cache.example");
     CHECK(causes[1].score == 20);
 }
+
+TEST_CASE("correlate: tlsa-invalid failures after a TLSA change are explained by the mismatch finding and the change")
+{
+    // Day 16 the TLSA record of mx1 was replaced by one for another key; from the check of
+    // day 16 on, each carries mx-tlsa-mismatch; DANE senders fail from day 17.
+    evidence ev;
+    ev.snapshots = daily_checks(1, 10, 19, "12:00");   // day 16 is id 7
+    for (std::size_t i = 6; i < ev.snapshots.size(); ++i)
+        ev.findings.push_back(found(ev.snapshots[i], "mx-tlsa-mismatch", "mx1.example.com"));
+    ev.changes.push_back(change("mx-tlsa-changed", "mx1.example.com", "2026-11-16T12:00:00Z", 7, "3 1 1 aa11",
+                                "3 1 1 bb22"));
+    const auto causes = correlate(incident("mx", "mx1.example.com", "2026-11-17", "2026-11-18", {"mx1.example.com"},
+                                           {"tlsa-invalid"}),
+                                  ev);
+    INFO(describe(causes));
+    REQUIRE(causes.size() == 2);
+    CHECK(causes[0].kind == "finding");
+    CHECK(causes[0].code == "mx-tlsa-mismatch");
+    CHECK(causes[0].subject == "mx1.example.com");
+    CHECK(causes[0].first_seen == std::optional<std::string>("2026-11-16T12:00:00Z"));
+    CHECK(causes[1].kind == "change");
+    CHECK(causes[1].code == "mx-tlsa-changed");
+    CHECK(causes[1].at == std::optional<std::string>("2026-11-16T12:00:00Z"));
+
+    SECTION("dnssec-invalid takes the bogus finding, not the mismatch")
+    {
+        const auto bogus = correlate(incident("mx", "mx1.example.com", "2026-11-17", "2026-11-18", {"mx1.example.com"},
+                                              {"dnssec-invalid"}),
+                                     ev);
+        INFO(describe(bogus));
+        REQUIRE_FALSE(bogus.empty());
+        for (const auto& c : bogus)
+            CHECK(c.code != "mx-tlsa-mismatch");
+    }
+}

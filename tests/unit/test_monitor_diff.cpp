@@ -72,6 +72,18 @@ check_result baseline()
 
 using edit = std::function<void(check_result&)>;
 
+// The DANE part of the first MX as a validating check leaves it.
+void with_tlsa(check_result& r, dns_status status, std::vector<std::string> records)
+{
+    mx_check::dane_part d;
+    d.status = status;
+    d.validated = true;
+    d.secure = true;
+    d.records = std::move(records);
+    r.mx[0].dane = std::move(d);
+}
+
+
 struct diff_case {
     const char* name;
     edit before_edit;
@@ -245,6 +257,30 @@ TEST_CASE("diff_snapshots gives exactly the expected change events", "[monitor]"
              r.mx[0].probe->status = starttls_status::unreachable;
              r.mx[0].probe->certificate = {};
          },
+         {}},
+        {"tlsa record replaced",
+         [](check_result& r) { with_tlsa(r, dns_status::ok, {"3 1 1 aa11"}); },
+         [](check_result& r) { with_tlsa(r, dns_status::ok, {"3 1 1 bb22"}); },
+         {{"mx-tlsa-changed", "mx1.example.com", "3 1 1 aa11", "3 1 1 bb22"}}},
+        {"tlsa record added beside the first",
+         [](check_result& r) { with_tlsa(r, dns_status::ok, {"3 1 1 aa11"}); },
+         [](check_result& r) { with_tlsa(r, dns_status::ok, {"2 1 1 cc33", "3 1 1 aa11"}); },
+         {{"mx-tlsa-changed", "mx1.example.com", "3 1 1 aa11", "2 1 1 cc33; 3 1 1 aa11"}}},
+        {"tlsa records removed",
+         [](check_result& r) { with_tlsa(r, dns_status::ok, {"3 1 1 aa11"}); },
+         [](check_result& r) { with_tlsa(r, dns_status::nxdomain, {}); },
+         {{"mx-tlsa-changed", "mx1.example.com", "3 1 1 aa11", ""}}},
+        {"tlsa lookup failing is no change",
+         [](check_result& r) { with_tlsa(r, dns_status::ok, {"3 1 1 aa11"}); },
+         [](check_result& r) { with_tlsa(r, dns_status::temporary_failure, {}); },
+         {}},
+        {"tlsa answer turned bogus is no change of the records",
+         [](check_result& r) { with_tlsa(r, dns_status::ok, {"3 1 1 aa11"}); },
+         [](check_result& r) { with_tlsa(r, dns_status::ok, {}); r.mx[0].dane->bogus = true; },
+         {}},
+        {"tlsa seen by a resolver that does not validate is not compared",
+         [](check_result& r) { with_tlsa(r, dns_status::nodata, {}); },
+         [](check_result& r) { with_tlsa(r, dns_status::ok, {"3 1 1 aa11"}); r.mx[0].dane->validated = false; },
          {}},
         {"tlsrpt record changed",
          no_edit, [](check_result& r) { r.tlsrpt.record = "v=TLSRPTv1; rua=https://tlsrpt.example.com/v1"; },
