@@ -1,32 +1,17 @@
 // RFC 7672 / RFC 6698 TLSA judgement as data: usable records, matching against the chain an
 // MX presented (DANE-EE the leaf, DANE-TA above it), and the reasons a record is unusable.
-// Digests are the FIPS 180-2 test vectors of "abc", independent of the code under test.
 #include "mtasts/dane.hpp"
+#include "tests/unit/dane_cases.hpp"
 
 #include <catch2/catch.hpp>
 
 using namespace stswatch;
 
-namespace {
-
-std::string unhex(const std::string& hex)
-{
-    std::string out;
-    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
-        out.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
-    return out;
-}
-
-const std::string sha256_abc = unhex("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-const std::string sha512_abc = unhex(
-    "ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
-    "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f");
-
-// A leaf whose SPKI is "abc" and an issuer whose DER is "abc".
-const presented_certificate leaf_spki_abc{"leaf-der", "abc"};
-const presented_certificate issuer_der_abc{"abc", "issuer-spki"};
-
-} // namespace
+using stswatch::test::issuer_der_abc;
+using stswatch::test::leaf_spki_abc;
+using stswatch::test::sha256_abc;
+using stswatch::test::sha512_abc;
+using stswatch::test::unhex;
 
 TEST_CASE("DANE-EE records match the leaf by key or by certificate and digest")
 {
@@ -82,4 +67,16 @@ TEST_CASE("an evaluation separates unusable records from usable ones and lists t
 TEST_CASE("a record is written in zone-file form with lower-case hex")
 {
     CHECK(tlsa_text({3, 1, 1, unhex("00AbFF")}) == "3 1 1 00abff");
+}
+
+TEST_CASE("the table of record sets and chains evaluates as a DANE sender would")
+{
+    for (const auto& c : stswatch::test::dane_cases()) {
+        INFO(c.name);
+        const auto e = evaluate_tlsa(c.records, c.chain);
+        CHECK(e.unusable == c.unusable);
+        CHECK(e.reasons.size() == c.unusable.size());
+        CHECK(e.usable == c.records.size() - c.unusable.size());
+        CHECK(e.matching == c.matching);
+    }
 }
