@@ -56,6 +56,9 @@ struct scenario_mx {
     // A second address for the host (a second A record), served like the first but with a
     // certificate ending this many days from now; 0: one address only.
     int second_address_cert_not_after_days = 0;
+    // TLSA records at _25._tcp.<host>, as "usage selector matching-type hex"; "{spki_sha256}"
+    // stands for the SHA-256 of the key of the certificate this MX presents.
+    std::vector<std::string> tlsa;
 };
 
 struct scenario {
@@ -81,6 +84,11 @@ struct scenario {
 
     std::vector<scenario_mx> mx = {scenario_mx{}};
     std::string extra_records;             // more zone lines
+
+    // DNSSEC: the zone signed by Knot; its DS goes into the deployment's trust anchor file
+    // (deployment::trust_anchor_file), with these lines ("{domain}" expanded) after it.
+    bool dnssec = false;
+    std::string anchor_lines;
 
     std::string mx_host(const scenario_mx& m) const { return m.label + "." + domain; }
 
@@ -155,18 +163,27 @@ public:
                 if (!m.address)
                     continue;
                 std::string address = unique_loopback_address();
+                std::string spki;
                 if (m.listening)
-                    address = start_mx(s, m);
+                    address = start_mx(s, m, spki);
                 zone << m.label << " A " << address << "\n";
+                for (std::string t : m.tlsa) {
+                    if (const auto at = t.find("{spki_sha256}"); at != std::string::npos) {
+                        REQUIRE_FALSE(spki.empty());   // only an MX that listens presents a key
+                        t.replace(at, 13, spki);
+                    }
+                    zone << "_25._tcp." << m.label << " TLSA " << t << "\n";
+                }
                 if (m.second_address_cert_not_after_days != 0) {
                     scenario_mx second = m;
                     second.cert_not_before_days = std::min(-1, m.second_address_cert_not_after_days - 30);
                     second.cert_not_after_days = m.second_address_cert_not_after_days;
-                    zone << m.label << " A " << start_mx(s, second) << "\n";
+                    std::string ignored;
+                    zone << m.label << " A " << start_mx(s, second, ignored) << "\n";
                 }
             }
             zone << with_domain(s.extra_records, d) << "\n";
-            zones.push_back({d, zone.str()});
+            zones.push_back({d, zone.str(), s.dnssec});
         }
         if (!vhosts.empty())
             policy_ = std::make_unique<policy_hosts>(std::move(vhosts));
@@ -174,6 +191,26 @@ public:
     }
 
     std::string resolver() const { return dns_->address(); }
+
+    bool signed_zones() const
+    {
+        return std::any_of(scenarios_.begin(), scenarios_.end(), [](const scenario& s) { return s.dnssec; });
+    }
+
+    // A trust anchor file for checks.trust_anchor: the DS of every signed scenario zone, then
+    // each scenario's anchor_lines.
+    std::string trust_anchor_file() const
+    {
+        std::vector<std::string> zones;
+        std::string extra;
+        for (const auto& s : scenarios_) {
+            if (s.dnssec)
+                zones.push_back(s.domain);
+            if (!s.anchor_lines.empty())
+                extra += with_domain(s.anchor_lines, s.domain) + "\n";
+        }
+        return dns_->trust_anchor_file(zones, extra);
+    }
     const std::vector<scenario>& scenarios() const { return scenarios_; }
 
     // Runs `stswatch check` on domains with this deployment's resolver and the test CA.
@@ -197,7 +234,8 @@ public:
 
 private:
     // An SMTP server for m on an address of its own: another address when one is taken.
-    std::string start_mx(const scenario& s, const scenario_mx& m)
+    // spki: the SHA-256 of its certificate's key, hex.
+    std::string start_mx(const scenario& s, const scenario_mx& m, std::string& spki)
     {
         const std::string host = s.mx_host(m);
         std::vector<std::string> names;
@@ -214,6 +252,7 @@ private:
         o.max_tls_version = m.max_tls_version;
         o.cert_file = cert.cert_file;
         o.key_file = cert.key_file;
+        spki = spki_sha256_hex(cert.cert_file);
         try {
             return on_own_address([&](const std::string& address) {
                 o.address = address;

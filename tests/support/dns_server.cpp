@@ -54,10 +54,20 @@ dns_server::~dns_server()
 
 std::string dns_server::trust_anchor_file(const std::string& zone, const std::string& extra_lines) const
 {
-    const run_result r = run_program({"/bin/bash", dns_script(), "ds", server_dir(), zone});
-    REQUIRE(r.exit_code == 0);
-    REQUIRE(r.out.find(" DS ") != std::string::npos);
-    return dir_.write(zone + ".anchor", r.out + extra_lines);
+    return trust_anchor_file(std::vector<std::string>{zone}, extra_lines);
+}
+
+std::string dns_server::trust_anchor_file(const std::vector<std::string>& zones, const std::string& extra_lines) const
+{
+    std::string text;
+    for (const auto& zone : zones) {
+        const run_result r = run_program({"/bin/bash", dns_script(), "ds", server_dir(), zone});
+        INFO("DS of " << zone << ": " << r.err);
+        REQUIRE(r.exit_code == 0);
+        REQUIRE(r.out.find(" DS ") != std::string::npos);
+        text += r.out;
+    }
+    return dir_.write((zones.empty() ? std::string("none") : zones.front()) + ".anchor", text + extra_lines);
 }
 
 struct udp_relay::state {

@@ -41,6 +41,8 @@ public:
 
     // The DS record of a signed zone, as a trust anchor file for the resolver.
     std::string trust_anchor_file(const std::string& zone, const std::string& extra_lines = {}) const;
+    // The DS records of several signed zones, and extra_lines, in one trust anchor file.
+    std::string trust_anchor_file(const std::vector<std::string>& zones, const std::string& extra_lines = {}) const;
 
 private:
     std::string server_dir() const { return (dir_.path / "server").string(); }

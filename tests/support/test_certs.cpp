@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/sha.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -199,6 +200,28 @@ ssl_ctx_ptr server_tls_context(const std::string& cert_file, const std::string& 
         SSL_CTX_use_PrivateKey_file(tls.get(), key_file.c_str(), SSL_FILETYPE_PEM) != 1)
         FAIL(who << ": cannot load " << cert_file << " / " << key_file << ": " << openssl_error_text());
     return tls;
+}
+
+std::string spki_sha256_hex(const std::string& cert_file)
+{
+    std::unique_ptr<BIO, decltype(&BIO_free)> in(BIO_new_file(cert_file.c_str(), "r"), &BIO_free);
+    REQUIRE(in);
+    std::unique_ptr<X509, decltype(&X509_free)> cert(PEM_read_bio_X509(in.get(), nullptr, nullptr, nullptr), &X509_free);
+    INFO(cert_file << ": " << openssl_error_text());
+    REQUIRE(cert);
+    unsigned char* der = nullptr;
+    const int len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(cert.get()), &der);
+    REQUIRE(len > 0);
+    unsigned char digest[SHA256_DIGEST_LENGTH];
+    SHA256(der, static_cast<std::size_t>(len), digest);
+    OPENSSL_free(der);
+    static const char* hex = "0123456789abcdef";
+    std::string out;
+    for (unsigned char c : digest) {
+        out += hex[c >> 4];
+        out += hex[c & 15];
+    }
+    return out;
 }
 
 } // namespace stswatch::test

@@ -21,6 +21,10 @@ test_cert make_test_cert(const std::vector<std::string>& dns_names, int not_befo
 
 std::string test_ca_file();   // STSWATCH_TEST_TLS_DIR/ca.pem
 
+// The SHA-256 of the SubjectPublicKeyInfo of the (first) certificate in a PEM file, lower-case
+// hex: the data of a "3 1 1" TLSA record for it (RFC 6698 §2.1). FAILs when it cannot be read.
+std::string spki_sha256_hex(const std::string& cert_file);
+
 // The oldest queued OpenSSL error as text, for a test's failure message; empties the queue.
 std::string openssl_error_text();
 
