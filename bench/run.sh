@@ -5,7 +5,9 @@
 # Environment: STSWATCH_BENCH_REPORTS (reports per ingest run, default 20000, 2000 with
 # --quick), STSWATCH_BENCH_PARSE_MB (parse corpus size, default 100, 10 with --quick),
 # STSWATCH_BENCH_DOMAINS (checks bench, default 1000, 200 with --quick; STSWATCH_BENCH_CHECKS=0
-# skips it), STSWATCH_BENCH_ANALYZE=0 (skips the analysis bench, bench/analyze.sh).
+# skips it), STSWATCH_BENCH_ANALYZE=0 (skips the analysis bench, bench/analyze.sh),
+# STSWATCH_BENCH_SERVE_ARGS (more arguments for serve, e.g. "--set collector.store.connections=4"),
+# STSWATCH_PG_OPTIONS and STSWATCH_BENCH_PG_STATS (profiling: see below).
 #
 # Everything runs in a throwaway directory that is removed on exit: a PostgreSQL cluster with
 # fsync ON (an acknowledged report is a durable commit, the figure that matters), test
@@ -60,7 +62,7 @@ mkdir -p "$tmp/spool"
   --set collector.spool_dir="$tmp/spool" \
   --set api.listen="127.0.0.1:$api_port" \
   --set api.token="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
-  >"$tmp/serve.log" 2>&1 &
+  ${STSWATCH_BENCH_SERVE_ARGS:-} >"$tmp/serve.log" 2>&1 &
 serve_pid=$!
 
 healthz=000
@@ -90,7 +92,18 @@ run_ingest() { # clients seed
     --label "$1 clients" --summary "$summary" || { status=1; echo "bench: ingest at $1 clients failed" >&2; }
   echo
 }
+# STSWATCH_BENCH_PG_STATS=FILE (with STSWATCH_PG_OPTIONS="-c shared_preload_libraries=pg_stat_statements"):
+# the statements PostgreSQL ran during the 64-client ingest, by total time, written to FILE.
+if [ -n "${STSWATCH_BENCH_PG_STATS:-}" ]; then
+  psql -X -q "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
+fi
 run_ingest 64 1
+if [ -n "${STSWATCH_BENCH_PG_STATS:-}" ]; then
+  psql -X "$db" -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
+      round((total_exec_time / greatest(calls, 1))::numeric, 3) AS mean_ms, rows, wal_bytes,
+      left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
+    FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25" >"$STSWATCH_BENCH_PG_STATS" 2>&1
+fi
 run_ingest 8 2
 
 say "smtp: $REPORTS report mails, 16 sessions"
