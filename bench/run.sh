@@ -6,6 +6,8 @@
 # --quick), STSWATCH_BENCH_PARSE_MB (parse corpus size, default 100, 10 with --quick),
 # STSWATCH_BENCH_DOMAINS (checks bench, default 1000, 200 with --quick; STSWATCH_BENCH_CHECKS=0
 # skips it), STSWATCH_BENCH_ANALYZE=0 (skips the analysis bench, bench/analyze.sh),
+# STSWATCH_BENCH_INGEST_CLIENTS (the ingest runs' client counts, default "64 8"),
+# STSWATCH_BENCH_SMTP=0, STSWATCH_BENCH_PARSE=0 and STSWATCH_BENCH_IMPORT=0 (skip those benches),
 # STSWATCH_BENCH_SERVE_ARGS (more arguments for serve, e.g. "--set collector.store.connections=4"),
 # STSWATCH_PG_OPTIONS and STSWATCH_BENCH_PG_STATS (profiling: see below).
 #
@@ -97,20 +99,25 @@ run_ingest() { # clients seed
 if [ -n "${STSWATCH_BENCH_PG_STATS:-}" ]; then
   psql -X -q "$db" -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
 fi
-run_ingest 64 1
-if [ -n "${STSWATCH_BENCH_PG_STATS:-}" ]; then
+seed=0
+for clients in ${STSWATCH_BENCH_INGEST_CLIENTS:-64 8}; do
+  seed=$((seed + 1))
+  run_ingest "$clients" "$seed"
+  if [ -n "${STSWATCH_BENCH_PG_STATS:-}" ] && [ $seed = 1 ]; then
   psql -X "$db" -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
       round((total_exec_time / greatest(calls, 1))::numeric, 3) AS mean_ms, rows, wal_bytes,
       left(regexp_replace(query, '\s+', ' ', 'g'), 90) AS query
     FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25" >"$STSWATCH_BENCH_PG_STATS" 2>&1
-fi
-run_ingest 8 2
+  fi
+done
 
-say "smtp: $REPORTS report mails, 16 sessions"
-"$SMTP" --host 127.0.0.1 --port "$smtp_port" --to tlsrpt@bench.example --reports "$REPORTS" --sessions 16 \
-  --seed 101 --collector-pid "$serve_pid" --label "16 sessions" --summary "$summary" \
-  || { status=1; echo "bench: smtp at 16 sessions failed" >&2; }
-echo
+if [ "${STSWATCH_BENCH_SMTP:-1}" = 1 ]; then
+  say "smtp: $REPORTS report mails, 16 sessions"
+  "$SMTP" --host 127.0.0.1 --port "$smtp_port" --to tlsrpt@bench.example --reports "$REPORTS" --sessions 16 \
+    --seed 101 --collector-pid "$serve_pid" --label "16 sessions" --summary "$summary" \
+    || { status=1; echo "bench: smtp at 16 sessions failed" >&2; }
+  echo
+fi
 if ! kill -0 "$serve_pid" 2>/dev/null; then
   status=1
   echo "bench: the collector exited during the run; its last lines:" >&2
@@ -118,10 +125,12 @@ if ! kill -0 "$serve_pid" 2>/dev/null; then
 fi
 stop_collector
 
-say "parse: ~$PARSE_MB MB corpus"
-"$PARSE" --stswatch "$STSWATCH" --dir "$tmp/corpus" --mb "$PARSE_MB" --summary "$summary" \
-  || { status=1; echo "bench: parse bench failed" >&2; }
-echo
+if [ "${STSWATCH_BENCH_PARSE:-1}" = 1 ]; then
+  say "parse: ~$PARSE_MB MB corpus"
+  "$PARSE" --stswatch "$STSWATCH" --dir "$tmp/corpus" --mb "$PARSE_MB" --summary "$summary" \
+    || { status=1; echo "bench: parse bench failed" >&2; }
+  echo
+fi
 
 # The checks bench brings its own DNS server, policy host and MX (port 443 and 25: root).
 if [ "${STSWATCH_BENCH_CHECKS:-1}" = 1 ]; then

@@ -172,7 +172,7 @@ std::vector<group_row> analysis_store::groups(const std::string& domain, utc_dat
                   " AND result_type = '' GROUP BY 1";
             break;
         case trend_group::sending_ip:
-            // The IP is not in the rollups: the counted details, by failure_details_domain_day_ip.
+            // The IP is not in the rollups: the counted details, by failure_details_domain_day_ip_all.
             sql = "SELECT coalesce(sending_mta_ip, ''), NULL::bigint, sum(failed_session_count)::bigint,"
                   " min(day)::text, max(day)::text"
                   " FROM failure_details WHERE policy_domain = $1 AND day BETWEEN $2::date AND $3::date AND counted"

@@ -86,11 +86,6 @@ void ensure_partitions(pqxx::connection& conn, const std::set<int>& months)
             // Better to wait a little and fall back to the DEFAULT partition than to hold
             // every writer behind a long read of failure_details.
             tx.exec("SET LOCAL lock_timeout = '5s'");
-            // The partition inherits the foreign key to reports, which locks reports. Writers
-            // lock reports before failure_details; taking reports first here too keeps the
-            // order, else a writer that has inserted a report and waits for failure_details
-            // deadlocks with us.
-            tx.exec("LOCK TABLE reports IN SHARE ROW EXCLUSIVE MODE");
             tx.exec("CREATE TABLE IF NOT EXISTS " + tx.quote_name(name) +
                     " PARTITION OF failure_details FOR VALUES FROM (" + tx.quote(from) +
                     ") TO (" + tx.quote(to) + ")");
