@@ -484,7 +484,7 @@ reparse_outcome reparse_once(pqxx::connection& conn, std::int64_t key, const inc
     add_report_rows(key, {&fresh, &unused_raw}, id, rows, new_sums, days);
     rows.policies.send(tx, "report_policies", policy_columns);
     rows.details.send(tx, "failure_details", detail_columns);
-    upsert_rollups(tx, new_sums);
+    add_batch_sums(tx, new_sums, {});
     drop_orphaned_rollups(tx, old_sums);
 
     tx.exec_params("UPDATE reports SET start_datetime = ('epoch'::timestamptz + $2 * interval '1 microsecond'),"
@@ -504,7 +504,7 @@ reparse_outcome reparse_once(pqxx::connection& conn, std::int64_t key, const inc
         noted.insert({d.policy_domain, d.day, received_us});
     for (const auto& [k, s] : old_sums)
         noted.insert({k.policy_domain, k.day, received_us});
-    note_domains(tx, noted);
+    add_batch_sums(tx, {}, noted);
     tx.commit();
     return out;
 }

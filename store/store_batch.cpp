@@ -99,32 +99,31 @@ const statement statements[] = {
      " dkim_domain = CASE WHEN c.stronger THEN c.dkim_domain ELSE r.dkim_domain END,"
      " received_at = least(r.received_at, c.received_at)"
      " FROM changed c WHERE r.id = c.id"},
-    // RFC 8460 §4.4 totals and failure counts, added to what other reports said of the
-    // same key. Rows come sorted by key, so concurrent writers lock them in one order.
-    {"stswatch_upsert_rollups",
-     "INSERT INTO daily_rollups AS d (policy_domain, day, counted, policy_type, result_type, receiving_mx,"
-     " organization_name, successful_sessions, failed_sessions)"
-     " SELECT * FROM unnest($1::text[], $2::date[], $3::boolean[], $4::text[], $5::text[], $6::text[],"
-     " $7::text[], $8::bigint[], $9::bigint[])"
-     " ON CONFLICT (policy_domain, day, counted, policy_type, result_type, receiving_mx, organization_name)"
-     " DO UPDATE SET successful_sessions = d.successful_sessions + excluded.successful_sessions,"
-     " failed_sessions = d.failed_sessions + excluded.failed_sessions"},
-    // sql/0004 daily_type_rollups: the counted sessions per (domain, day, result type) that
-    // trends read, the same sums without the organization, MX and policy type.
-    {"stswatch_upsert_type_rollups",
-     "INSERT INTO daily_type_rollups AS d (policy_domain, day, result_type, successful_sessions, failed_sessions)"
-     " SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::bigint[], $5::bigint[])"
-     " ON CONFLICT (policy_domain, day, result_type)"
-     " DO UPDATE SET successful_sessions = d.successful_sessions + excluded.successful_sessions,"
-     " failed_sessions = d.failed_sessions + excluded.failed_sessions"},
-    // sql/0004: the domains of the newly stored reports, and their refresh from the earliest
-    // day stored on (a late report moves since_day back). One row per (domain, day, receive
-    // time); rows go in domain order, so concurrent writers lock them in one order. A queued
-    // row a refresher holds keeps its claim: its new queued_at tells finish() it came again.
-    {"stswatch_note_domains",
-     "WITH u AS ("
+    // What a batch's newly stored reports add up to, in one statement (one round trip):
+    // RFC 8460 §4.4 totals and failure counts, added to what other reports said of the same
+    // key in daily_rollups ($1..$9) and, counted only, in daily_type_rollups ($10..$14, the
+    // sums that trends read: sql/0004); and the domains of the reports, with their refresh
+    // from the earliest day stored on ($15..$17: a late report moves since_day back). Rows
+    // come sorted by key, so concurrent writers lock them in one order. A queued row a
+    // refresher holds keeps its claim: its new queued_at tells finish() it came again.
+    {"stswatch_add_batch_sums",
+     "WITH rollups AS ("
+     "  INSERT INTO daily_rollups AS d (policy_domain, day, counted, policy_type, result_type, receiving_mx,"
+     "  organization_name, successful_sessions, failed_sessions)"
+     "  SELECT * FROM unnest($1::text[], $2::date[], $3::boolean[], $4::text[], $5::text[], $6::text[],"
+     "  $7::text[], $8::bigint[], $9::bigint[])"
+     "  ON CONFLICT (policy_domain, day, counted, policy_type, result_type, receiving_mx, organization_name)"
+     "  DO UPDATE SET successful_sessions = d.successful_sessions + excluded.successful_sessions,"
+     "  failed_sessions = d.failed_sessions + excluded.failed_sessions),"
+     " types AS ("
+     "  INSERT INTO daily_type_rollups AS d (policy_domain, day, result_type, successful_sessions, failed_sessions)"
+     "  SELECT * FROM unnest($10::text[], $11::date[], $12::text[], $13::bigint[], $14::bigint[])"
+     "  ON CONFLICT (policy_domain, day, result_type)"
+     "  DO UPDATE SET successful_sessions = d.successful_sessions + excluded.successful_sessions,"
+     "  failed_sessions = d.failed_sessions + excluded.failed_sessions),"
+     " u AS ("
      "  SELECT u.domain, u.day, " STSWATCH_RECEIVED("u.received_us") " AS received_at"
-     "  FROM unnest($1::text[], $2::date[], $3::bigint[]) AS u(domain, day, received_us)),"
+     "  FROM unnest($15::text[], $16::date[], $17::bigint[]) AS u(domain, day, received_us)),"
      " g AS (SELECT domain, min(day) AS first_day, max(day) AS last_day, max(received_at) AS received_at"
      "  FROM u GROUP BY domain),"
      " seen AS ("
@@ -151,9 +150,9 @@ void prepare_statements(pqxx::connection& conn)
         conn.prepare(s.name, s.sql);
 }
 
-void upsert_rollups(pqxx::work& tx, const rollup_sums& sums)
+void add_batch_sums(pqxx::work& tx, const rollup_sums& sums, const std::set<reported_day>& seen)
 {
-    if (sums.empty())
+    if (sums.empty() && seen.empty())
         return;
     // Array literals built in place: a batch has a few hundred keys.
     array_literal domains, days, counted, types, results, mxs, orgs, successful, failed;
@@ -168,38 +167,27 @@ void upsert_rollups(pqxx::work& tx, const rollup_sums& sums)
         successful.number(s.successful);
         failed.number(s.failed);
     }
-    tx.exec_prepared("stswatch_upsert_rollups", domains.str(), days.str(), counted.str(), types.str(),
-                     results.str(), mxs.str(), orgs.str(), successful.str(), failed.str());
-
-    const auto by_type = type_rollup_sums(sums);
-    if (by_type.empty())
-        return;
     array_literal t_domains, t_days, t_results, t_successful, t_failed;
-    for (const auto& [key, s] : by_type) {
+    for (const auto& [key, s] : type_rollup_sums(sums)) {
         t_domains.text(std::get<0>(key));
         t_days.plain(std::get<1>(key));
         t_results.text(std::get<2>(key));
         t_successful.number(s.successful);
         t_failed.number(s.failed);
     }
-    tx.exec_prepared("stswatch_upsert_type_rollups", t_domains.str(), t_days.str(), t_results.str(),
-                     t_successful.str(), t_failed.str());
-}
-
-void note_domains(pqxx::work& tx, const std::set<reported_day>& seen)
-{
-    if (seen.empty())
-        return;
-    array_literal domains, days, received;
+    array_literal seen_domains, seen_days, seen_received;
     for (const auto& d : seen) {
-        domains.text(d.policy_domain);
-        days.plain(d.day);
+        seen_domains.text(d.policy_domain);
+        seen_days.plain(d.day);
         if (d.received_us)
-            received.number(*d.received_us);
+            seen_received.number(*d.received_us);
         else
-            received.null();
+            seen_received.null();
     }
-    tx.exec_prepared("stswatch_note_domains", domains.str(), days.str(), received.str());
+    tx.exec_prepared("stswatch_add_batch_sums", domains.str(), days.str(), counted.str(), types.str(), results.str(),
+                     mxs.str(), orgs.str(), successful.str(), failed.str(), t_domains.str(), t_days.str(),
+                     t_results.str(), t_successful.str(), t_failed.str(), seen_domains.str(), seen_days.str(),
+                     seen_received.str());
 }
 
 namespace {
@@ -432,8 +420,7 @@ std::vector<store_result> store_once(pqxx::connection& conn, const std::vector<b
     rows.raws.send(tx, "report_raw", raw_columns);
     rows.policies.send(tx, "report_policies", policy_columns);
     rows.details.send(tx, "failure_details", detail_columns);
-    upsert_rollups(tx, rollups);
-    note_domains(tx, seen);
+    add_batch_sums(tx, rollups, seen);
     tx.commit();
     return results;
 }

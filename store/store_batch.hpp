@@ -20,10 +20,8 @@ std::vector<store_attempt> store_items(pqxx::connection& conn, const std::vector
 // The write path's prepared statements, registered on conn (repeatable).
 void prepare_statements(pqxx::connection& conn);
 
-// Adds sums to daily_rollups and their counted part to daily_type_rollups (one statement each).
-void upsert_rollups(pqxx::work& tx, const rollup_sums& sums);
-
-// Notes the domains and days in reported_domains and queues them for the analysis.
-void note_domains(pqxx::work& tx, const std::set<reported_day>& seen);
+// In one statement: adds sums to daily_rollups and their counted part to daily_type_rollups,
+// notes the domains and days seen in reported_domains and queues them for the analysis.
+void add_batch_sums(pqxx::work& tx, const rollup_sums& sums, const std::set<reported_day>& seen);
 
 } // namespace stswatch::store_detail

@@ -17,16 +17,14 @@
 #include "common/domain.hpp"
 #include "common/utf8.hpp"
 
-#include <Poco/Dynamic/Var.h>
-#include <Poco/Exception.h>
-#include <Poco/JSON/Array.h>
-#include <Poco/JSON/Object.h>
-#include <Poco/JSON/Parser.h>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <cmath>
 #include <initializer_list>
 #include <limits>
+#include <memory>
+#include <optional>
 
 namespace stswatch {
 
@@ -39,9 +37,12 @@ report_error::report_error(std::string field, std::string reason)
 
 namespace {
 
-using Poco::Dynamic::Var;
-using Poco::JSON::Array;
-using Poco::JSON::Object;
+// The document is read with simdjson's DOM (RFC 8259 validated, UTF-8 checked); these are
+// its nodes. They refer into the parser that read them, which outlives parse_report's use.
+using Var = simdjson::dom::element;
+using Object = simdjson::dom::object;
+using Array = simdjson::dom::array;
+using simdjson::dom::element_type;
 
 constexpr std::int64_t max_count = std::numeric_limits<std::int64_t>::max();
 
@@ -58,7 +59,7 @@ std::string excerpt(std::string_view s, std::size_t max = 60)
     return out;
 }
 
-std::string quoted(std::string_view s) { return "\"" + excerpt(s) + "\""; }
+std::string quote_text(std::string_view s) { return "\"" + excerpt(s) + "\""; }
 
 std::string member_path(const std::string& parent, std::string_view key)
 {
@@ -70,29 +71,34 @@ std::string index_path(const std::string& parent, std::size_t i)
     return parent + "[" + std::to_string(i) + "]";
 }
 
-bool is_object(const Var& v) { return v.type() == typeid(Object::Ptr); }
-bool is_array(const Var& v) { return v.type() == typeid(Array::Ptr); }
+bool is_object(const Var& v) { return v.type() == element_type::OBJECT; }
+bool is_array(const Var& v) { return v.type() == element_type::ARRAY; }
+bool is_null(const Var& v) { return v.type() == element_type::NULL_VALUE; }
+bool is_string(const Var& v) { return v.type() == element_type::STRING; }
 
 std::string type_name(const Var& v)
 {
-    if (v.isEmpty())
-        return "null";
-    if (is_object(v))
-        return "an object";
-    if (is_array(v))
-        return "an array";
-    if (v.isString())
-        return "a string";
-    if (v.isBoolean())
-        return "a boolean";
-    if (v.isNumeric())
-        return "a number";
+    switch (v.type()) {
+    case element_type::NULL_VALUE: return "null";
+    case element_type::OBJECT: return "an object";
+    case element_type::ARRAY: return "an array";
+    case element_type::STRING: return "a string";
+    case element_type::BOOL: return "a boolean";
+    case element_type::INT64:
+    case element_type::UINT64:
+    case element_type::DOUBLE: return "a number";
+    }
     return "an unexpected value";
+}
+
+[[noreturn]] void wrong_type(const std::string& path, const char* expected, const char* found)
+{
+    throw report_error(path, std::string("expected ") + expected + ", found " + found);
 }
 
 [[noreturn]] void wrong_type(const std::string& path, const char* expected, const Var& v)
 {
-    throw report_error(path, std::string("expected ") + expected + ", found " + type_name(v));
+    wrong_type(path, expected, type_name(v).c_str());
 }
 
 struct parse_context {
@@ -107,58 +113,63 @@ struct parse_context {
     }
 };
 
+// The value of key as the document gives it, null included; of a key given twice, the last
+// (RFC 8259 §4 leaves it open; the last is what a reader that assigns members in order keeps).
+std::optional<Var> lookup(const Object& o, std::string_view key)
+{
+    std::optional<Var> found;
+    for (const auto field : o) {
+        if (field.key == key)
+            found = field.value;
+    }
+    return found;
+}
+
+bool has(const Object& o, std::string_view key) { return lookup(o, key).has_value(); }
+
 // The value of key, or nothing when it is absent or null.
-std::optional<Var> member(const Object& o, const std::string& key)
+std::optional<Var> member(const Object& o, std::string_view key)
 {
-    if (!o.has(key))
-        return std::nullopt;
-    Var v = o.get(key);
-    if (v.isEmpty())
+    auto v = lookup(o, key);
+    if (v && is_null(*v))
         return std::nullopt;
     return v;
 }
 
-Var required(const Object& o, const std::string& key, const std::string& path)
+Var required(const Object& o, std::string_view key, const std::string& path)
 {
-    if (!o.has(key))
+    const auto v = lookup(o, key);
+    if (!v)
         throw report_error(path, "missing");
-    Var v = o.get(key);
-    if (v.isEmpty())
+    if (is_null(*v))
         throw report_error(path, "missing (null)");
-    return v;
+    return *v;
 }
 
-// The objects and arrays handed out by reference belong to the parsed document, which
-// outlives every use of them in parse_report.
-const Object& as_object(const Var& v, const std::string& path)
+Object as_object(const Var& v, const std::string& path)
 {
-    if (!is_object(v))
+    Object o;
+    if (v.get(o))
         wrong_type(path, "an object", v);
-    const auto& ptr = v.extract<Object::Ptr>();
-    if (ptr.isNull())
-        wrong_type(path, "an object", Var());
-    return *ptr;
+    return o;
 }
 
-const Array& as_array(const Var& v, const std::string& path)
+Array as_array(const Var& v, const std::string& path)
 {
-    if (!is_array(v))
+    Array a;
+    if (v.get(a))
         wrong_type(path, "an array", v);
-    const auto& ptr = v.extract<Array::Ptr>();
-    if (ptr.isNull())
-        wrong_type(path, "an array", Var());
-    return *ptr;
+    return a;
 }
 
 std::string as_string(const Var& v, const std::string& path)
 {
-    if (!v.isString())
+    std::string_view s;
+    if (v.get(s))
         wrong_type(path, "a string", v);
-    std::string s = v.extract<std::string>();
-    // RFC 8259 §8.1: JSON text is UTF-8; what is kept must be written back unchanged.
-    if (!is_valid_utf8(s))
-        throw report_error(path, "not valid UTF-8");
-    return s;
+    // The parser checked the document's UTF-8 and every escape (RFC 8259 §8.1), and
+    // check_no_nul every string: what is kept is written back unchanged.
+    return std::string(s);
 }
 
 std::string required_string(const Object& o, const std::string& key, const std::string& path)
@@ -196,48 +207,71 @@ std::optional<std::string> informational_string(const Object& o, const std::stri
     }
 }
 
+// A number as the sender wrote it, for messages: the shortest text that reads back the same.
+std::string number_text(double d)
+{
+    char buf[40];
+    std::snprintf(buf, sizeof buf, "%.17g", d);
+    for (int precision = 1; precision < 17; ++precision) {
+        char shorter[40];
+        std::snprintf(shorter, sizeof shorter, "%.*g", precision, d);
+        if (std::strtod(shorter, nullptr) == d)
+            return shorter;
+    }
+    return buf;
+}
+
 // RFC 8460 §4.4: counts are "integer, encoded as a JSON number".
 std::int64_t as_count(const Var& v, const std::string& path, parse_context& ctx)
 {
-    if (v.isBoolean())
-        wrong_type(path, "a count (a JSON integer)", v);
-    if (v.isInteger()) {
-        if (v.isSigned()) {
-            const auto n = v.convert<Poco::Int64>();
-            if (n < 0)
-                throw report_error(path, "negative count " + std::to_string(n));
-            return n;
-        }
-        const auto n = v.convert<Poco::UInt64>();
-        if (n > static_cast<Poco::UInt64>(max_count))
+    switch (v.type()) {
+    case element_type::INT64: {
+        std::int64_t n = 0;
+        if (v.get(n) != simdjson::SUCCESS)
+            wrong_type(path, "a count (a JSON integer)", v);
+        if (n < 0)
+            throw report_error(path, "negative count " + std::to_string(n));
+        return n;
+    }
+    case element_type::UINT64: {
+        std::uint64_t n = 0;
+        if (v.get(n) != simdjson::SUCCESS)
+            wrong_type(path, "a count (a JSON integer)", v);
+        if (n > static_cast<std::uint64_t>(max_count))
             throw report_error(path, "count " + std::to_string(n) + " too large");
         return static_cast<std::int64_t>(n);
     }
-    if (v.isNumeric()) {
+    case element_type::DOUBLE: {
         // Writers that hold every number as a float print 3 as 3.0: still an integer.
-        const auto d = v.convert<double>();
+        double d = 0;
+        if (v.get(d) != simdjson::SUCCESS)
+            wrong_type(path, "a count (a JSON integer)", v);
         if (!std::isfinite(d))
             throw report_error(path, "not a finite number");
         if (d < 0)
-            throw report_error(path, "negative count " + v.convert<std::string>());
+            throw report_error(path, "negative count " + number_text(d));
         if (std::floor(d) != d)
-            throw report_error(path, "not an integer: " + v.convert<std::string>());
+            throw report_error(path, "not an integer: " + number_text(d));
         if (d >= 9223372036854775808.0)
-            throw report_error(path, "count " + v.convert<std::string>() + " too large");
+            throw report_error(path, "count " + number_text(d) + " too large");
         return static_cast<std::int64_t>(d);
     }
-    if (v.isString()) {
-        const std::string s = v.extract<std::string>();
+    case element_type::STRING: {
+        std::string_view s;
+        if (v.get(s) != simdjson::SUCCESS)
+            wrong_type(path, "a count (a JSON integer)", v);
         bool digits = !s.empty() && s.size() <= 18;
         for (char c : s)
             digits = digits && c >= '0' && c <= '9';
         if (!digits)
-            throw report_error(path, "expected a count (a JSON integer), found the string " + quoted(s));
+            throw report_error(path, "expected a count (a JSON integer), found the string " + quote_text(s));
         // A count in quotes names its number unambiguously: keep it, but say so.
-        ctx.warn(path, "count written as a string " + quoted(s) + ", read as a number");
-        return std::stoll(s);
+        ctx.warn(path, "count written as a string " + quote_text(s) + ", read as a number");
+        return std::stoll(std::string(s));
     }
-    wrong_type(path, "a count (a JSON integer)", v);
+    default:
+        wrong_type(path, "a count (a JSON integer)", v);
+    }
 }
 
 std::int64_t required_count(const Object& o, const std::string& key, const std::string& path, parse_context& ctx)
@@ -250,7 +284,7 @@ utc_time required_datetime(const Object& o, const std::string& key, const std::s
     const std::string text = required_string(o, key, path);
     const time_parse t = parse_rfc3339(text);
     if (!t.value)
-        throw report_error(path, "not an RFC 3339 date-time: " + quoted(text) + " (" + t.error + ")");
+        throw report_error(path, "not an RFC 3339 date-time: " + quote_text(text) + " (" + t.error + ")");
     // Microsoft (2023): date-times without a zone; read as UTC (t.zone_missing), which is
     // what the sender means, so no warning.
     return *t.value;
@@ -263,7 +297,7 @@ std::vector<std::string> string_list(const Object& o, const std::string& key, co
     const auto v = member(o, key);
     if (!v)
         return items;
-    if (v->isString()) {
+    if (is_string(*v)) {
         // RFC 8460 Appendix B writes "mx-host" as a bare string (erratum 6241 made it an
         // array); a sender following the example does the same: one item.
         items.push_back(as_string(*v, path));
@@ -271,10 +305,10 @@ std::vector<std::string> string_list(const Object& o, const std::string& key, co
     }
     if (!is_array(*v))
         wrong_type(path, "an array of strings", *v);
-    const Array& array = as_array(*v, path);
-    items.reserve(array.size());
-    for (std::size_t i = 0; i < array.size(); ++i)
-        items.push_back(as_string(array.get(static_cast<unsigned>(i)), index_path(path, i)));
+    const Array array = as_array(*v, path);
+    std::size_t i = 0;
+    for (const Var item : array)
+        items.push_back(as_string(item, index_path(path, i++)));
     return items;
 }
 
@@ -394,10 +428,10 @@ std::string policy_domain(const Object& policy, const std::string& path, parse_c
             return domain;
         case domain_check::unusual:
             // RFC 8460 §4.4: IDNs "MUST consist of the Punycode-encoded A-labels".
-            ctx.warn(path, "not a host name: " + quoted(*given) + " (kept as sent)");
+            ctx.warn(path, "not a host name: " + quote_text(*given) + " (kept as sent)");
             return domain;
         case domain_check::invalid:
-            throw report_error(path, "not a domain name: " + quoted(*given));
+            throw report_error(path, "not a domain name: " + quote_text(*given));
         }
     }
     filled = true;
@@ -446,7 +480,7 @@ void fill_missing_policy_domains(tls_report& report, parse_context& ctx)
         } else if (from_id) {
             p.policy_domain = *from_id;
             ctx.filled.push_back(path + " from report-id");
-            ctx.warn(path, "missing; taken from the end of report-id " + quoted(report.report_id));
+            ctx.warn(path, "missing; taken from the end of report-id " + quote_text(report.report_id));
         } else {
             p.policy_domain = std::string(unknown_policy_domain);
             ctx.filled.push_back(path + " as " + std::string(unknown_policy_domain));
@@ -466,17 +500,17 @@ policy_type read_policy_type(const Object& policy, const std::string& path)
         c = c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
     if (auto t = policy_type_from_string(lower))
         return *t;
-    throw report_error(path, "unknown policy-type " + quoted(text) + " (RFC 8460 §4.4 allows sts, tlsa, no-policy-found)");
+    throw report_error(path, "unknown policy-type " + quote_text(text) + " (RFC 8460 §4.4 allows sts, tlsa, no-policy-found)");
 }
 
 failure_detail read_failure_detail(const Var& v, const std::string& path, parse_context& ctx)
 {
-    const Object& o = as_object(v, path);
+    const Object o = as_object(v, path);
     failure_detail d;
     // RFC 8460 §4.3: result types form an IANA registry that grows; kept as sent.
     d.result_type = required_string(o, "result-type", member_path(path, "result-type"));
     if (!result_type_known(d.result_type))
-        ctx.warn(member_path(path, "result-type"), "unregistered result-type " + quoted(d.result_type) + " (kept as sent)");
+        ctx.warn(member_path(path, "result-type"), "unregistered result-type " + quote_text(d.result_type) + " (kept as sent)");
     d.sending_mta_ip = informational_string(o, "sending-mta-ip", member_path(path, "sending-mta-ip"), ctx);
     d.receiving_mx_hostname = informational_string(o, "receiving-mx-hostname", member_path(path, "receiving-mx-hostname"), ctx);
     if (!d.receiving_mx_hostname) {
@@ -491,7 +525,7 @@ failure_detail read_failure_detail(const Var& v, const std::string& path, parse_
     }
     d.receiving_mx_helo = informational_string(o, "receiving-mx-helo", member_path(path, "receiving-mx-helo"), ctx);
     d.receiving_ip = informational_string(o, "receiving-ip", member_path(path, "receiving-ip"), ctx);
-    if (!o.has("failed-session-count") && o.has("session-count"))
+    if (!has(o, "failed-session-count") && has(o, "session-count"))
         throw report_error(member_path(path, "session-count"),
                            "pre-RFC draft schema (draft-ietf-uta-smtp-tlsrpt): \"session-count\" instead of RFC 8460 \"failed-session-count\"");
     d.failed_session_count = required_count(o, "failed-session-count", member_path(path, "failed-session-count"), ctx);
@@ -507,11 +541,11 @@ report_policy read_policy(const Var& v, const std::string& path, parse_context& 
 {
     // Postfix with the sys4 reporter writes "summary" before "policy": key order is free
     // (RFC 8259 §4), and Poco's objects are read by key.
-    const Object& o = as_object(v, path);
+    const Object o = as_object(v, path);
     report_policy p;
 
     const std::string policy_path = member_path(path, "policy");
-    const Object& policy = as_object(required(o, "policy", policy_path), policy_path);
+    const Object policy = as_object(required(o, "policy", policy_path), policy_path);
     p.type = read_policy_type(policy, member_path(policy_path, "policy-type"));
     // Microsoft (sts-policy-fetch-error) and mail.ru: no "policy-string" at all; Stalwart: [].
     // Google: lines kept verbatim, trailing spaces and the domain's line order included.
@@ -524,9 +558,9 @@ report_policy read_policy(const Var& v, const std::string& path, parse_context& 
         pattern = normalize_domain(pattern);
 
     const std::string summary_path = member_path(path, "summary");
-    const Object& summary = as_object(required(o, "summary", summary_path), summary_path);
-    if (!summary.has("total-successful-session-count") && !summary.has("total-failure-session-count")
-        && (summary.has("success-aggregate") || summary.has("failure-aggregate")))
+    const Object summary = as_object(required(o, "summary", summary_path), summary_path);
+    if (!has(summary, "total-successful-session-count") && !has(summary, "total-failure-session-count")
+        && (has(summary, "success-aggregate") || has(summary, "failure-aggregate")))
         throw report_error(summary_path,
                            "pre-RFC draft schema (draft-ietf-uta-smtp-tlsrpt): \"success-aggregate\"/\"failure-aggregate\" "
                            "instead of RFC 8460 \"total-successful-session-count\"/\"total-failure-session-count\"");
@@ -538,13 +572,14 @@ report_policy read_policy(const Var& v, const std::string& path, parse_context& 
     // Google: no "failure-details" key when there were no failures; Stalwart: [] or null.
     const std::string details_path = member_path(path, "failure-details");
     if (const auto details = member(o, "failure-details")) {
-        const Array& array = as_array(*details, details_path);
+        const Array array = as_array(*details, details_path);
         if (array.size() > ctx.limits.max_failure_details)
             throw report_error(details_path, std::to_string(array.size()) + " failure details, more than the limit of "
                                                  + std::to_string(ctx.limits.max_failure_details));
         p.failure_details.reserve(array.size());
-        for (std::size_t i = 0; i < array.size(); ++i)
-            p.failure_details.push_back(read_failure_detail(array.get(static_cast<unsigned>(i)), index_path(details_path, i), ctx));
+        std::size_t i = 0;
+        for (const Var detail : array)
+            p.failure_details.push_back(read_failure_detail(detail, index_path(details_path, i++), ctx));
     }
 
     // mail.ru: failure details that add up to more than total-failure-session-count. Both
@@ -562,14 +597,47 @@ report_policy read_policy(const Var& v, const std::string& path, parse_context& 
     return p;
 }
 
-std::string not_json_reason(const std::string& poco_message, const parse_limits& limits)
+// The offset of the first byte of json that does not begin a well-formed UTF-8 sequence.
+std::size_t invalid_utf8_offset(std::string_view json)
 {
-    if (poco_message.find("depth") != std::string::npos || poco_message.find("Depth") != std::string::npos)
-        return "JSON nested deeper than the limit of " + std::to_string(limits.max_depth) + " levels";
-    return "not JSON: " + excerpt(poco_message, 200);
+    for (std::size_t i = 0; i < json.size();) {
+        const std::size_t n = utf8_sequence_length(json, i);
+        if (n == 0)
+            return i;
+        i += n;
+    }
+    return json.size();
 }
 
-Var parse_json(std::string_view json, const parse_limits& limits)
+// A NUL (escaped as \u0000: the parser refuses a raw one) has no place in a report and
+// cannot be stored in a PostgreSQL text column.
+bool holds_nul(const Var& v)
+{
+    std::string_view text;
+    Array array;
+    Object object;
+    if (v.get(text) == simdjson::SUCCESS)
+        return text.find('\0') != std::string_view::npos;
+    if (v.get(array) == simdjson::SUCCESS) {
+        for (const Var item : array)
+            if (holds_nul(item))
+                return true;
+        return false;
+    }
+    if (v.get(object) == simdjson::SUCCESS) {
+        for (const auto field : object)
+            if (field.key.find('\0') != std::string_view::npos || holds_nul(field.value))
+                return true;
+    }
+    return false;
+}
+
+// Documents up to this size are read by a parser kept per thread (its buffers, about 14
+// bytes per byte of JSON, stay allocated); a larger one gets a parser of its own that goes
+// with it, so that one large report does not pin its memory in every intake thread.
+constexpr std::size_t reused_parser_capacity = 16 * 1024;
+
+Var parse_json(std::string_view json, const parse_limits& limits, std::unique_ptr<simdjson::dom::parser>& own)
 {
     // A UTF-8 byte order mark is not JSON (RFC 8259 §8.1) but some writers add one.
     if (json.substr(0, 3) == "\xEF\xBB\xBF")
@@ -578,21 +646,32 @@ Var parse_json(std::string_view json, const parse_limits& limits)
     if (first == std::string_view::npos)
         throw report_error("", "not JSON: empty document");
     if (json[first] != '{' && json[first] != '[')
-        throw report_error("", "not a TLS report: expected a JSON object, found " + quoted(json.substr(first, 16)));
-    try {
-        Poco::JSON::Parser parser;
-        parser.setDepth(limits.max_depth);
-        // A NUL (even escaped as \u0000) has no place in a report and cannot be stored in a
-        // PostgreSQL text column.
-        parser.setAllowNullByte(false);
-        return parser.parse(std::string(json));
-    } catch (const Poco::Exception& e) {
-        throw report_error("", not_json_reason(e.message().empty() ? e.displayText() : e.message(), limits));
-    } catch (const std::bad_alloc&) {
-        throw;
-    } catch (const std::exception& e) {
-        throw report_error("", not_json_reason(e.what(), limits));
+        throw report_error("", "not a TLS report: expected a JSON object, found " + quote_text(json.substr(first, 16)));
+
+    thread_local simdjson::dom::parser reused(reused_parser_capacity);
+    simdjson::dom::parser* parser = &reused;
+    if (json.size() > reused_parser_capacity) {
+        own = std::make_unique<simdjson::dom::parser>(json.size());
+        parser = own.get();
     }
+    const std::size_t depth = std::max(1u, limits.max_depth);
+    if (parser->max_depth() != depth || parser->capacity() < json.size()) {
+        if (parser->allocate(std::max(json.size(), parser->capacity()), depth) != simdjson::SUCCESS)
+            throw std::bad_alloc();
+    }
+    Var document;
+    switch (const auto error = parser->parse(json.data(), json.size(), true).get(document)) {
+    case simdjson::SUCCESS: break;
+    case simdjson::DEPTH_ERROR:
+        throw report_error("", "JSON nested deeper than the limit of " + std::to_string(limits.max_depth) + " levels");
+    case simdjson::UTF8_ERROR:
+        throw report_error("", "not JSON: invalid UTF-8 at byte offset " + std::to_string(invalid_utf8_offset(json)));
+    case simdjson::MEMALLOC: throw std::bad_alloc();
+    default: throw report_error("", std::string("not JSON: ") + simdjson::error_message(error));
+    }
+    if (json.find("\\u0000") != std::string_view::npos && holds_nul(document))
+        throw report_error("", "not JSON: a string holds a NUL character (\\u0000)");
+    return document;
 }
 
 std::string report_id(const Object& root, parse_context& ctx)
@@ -611,27 +690,29 @@ std::string report_id(const Object& root, parse_context& ctx)
             return std::string(id);
         }
     }
-    if (root.has("report-id") && !root.isNull("report-id"))
+    const auto given = lookup(root, "report-id");
+    if (given && !is_null(*given))
         throw report_error("report-id", "empty");
-    throw report_error("report-id", root.has("report-id") ? "missing (null)" : "missing");
+    throw report_error("report-id", given ? "missing (null)" : "missing");
 }
 
 } // namespace
 
 parsed_report parse_report(std::string_view json, report_metadata& metadata, const parse_limits& limits)
 {
-    const Var document = parse_json(json, limits);
+    std::unique_ptr<simdjson::dom::parser> own_parser;   // for a large document only
+    const Var document = parse_json(json, limits, own_parser);
     if (!is_object(document))
         throw report_error("", "not a TLS report: the JSON document is " + type_name(document) + ", not an object");
-    const Object& root = as_object(document, "");
+    const Object root = as_object(document, "");
 
     bool has_rfc_key = false;
     for (const char* key : {"organization-name", "date-range", "report-id", "policies", "policy", "contact-info"})
-        has_rfc_key = has_rfc_key || root.has(key);
+        has_rfc_key = has_rfc_key || has(root, key);
     if (!has_rfc_key)
         throw report_error("", "not a TLS report: none of the RFC 8460 §4.4 keys (organization-name, date-range, "
                                "report-id, policies)");
-    if (!root.has("policies") && (root.has("policy") || root.has("summary")))
+    if (!has(root, "policies") && (has(root, "policy") || has(root, "summary")))
         throw report_error("", "pre-RFC draft schema (draft-ietf-uta-smtp-tlsrpt): a single \"policy\" object "
                                "instead of the RFC 8460 \"policies\" array");
 
@@ -642,7 +723,7 @@ parsed_report parse_report(std::string_view json, report_metadata& metadata, con
     // Stalwart-built senders: the organization name is a host name; kept as sent.
     report.organization_name = required_string(root, "organization-name", "organization-name");
 
-    const Object& range = as_object(required(root, "date-range", "date-range"), "date-range");
+    const Object range = as_object(required(root, "date-range", "date-range"), "date-range");
     // RFC 3339 §5.6 with numeric offsets and fractions normalised to UTC. mail.ru's range
     // ends at the next midnight rather than at 23:59:59Z: accepted as written.
     report.start_datetime = required_datetime(range, "start-datetime", "date-range.start-datetime");
@@ -656,7 +737,7 @@ parsed_report parse_report(std::string_view json, report_metadata& metadata, con
     // SocketLabs: upper-case hex ids; Microsoft: "<digits>+<domain>"; kept as sent.
     report.report_id = report_id(root, ctx);
 
-    const Array& policies = as_array(required(root, "policies", "policies"), "policies");
+    const Array policies = as_array(required(root, "policies", "policies"), "policies");
     if (policies.size() == 0)
         throw report_error("policies", "empty: an RFC 8460 report describes at least one policy");
     if (policies.size() > limits.max_policies)
@@ -666,8 +747,9 @@ parsed_report parse_report(std::string_view json, report_metadata& metadata, con
     // the policy changed during the day); Microsoft: a tlsa and an sts entry counting the
     // same sessions. Each is kept as its own policy; none are merged or added up here.
     report.policies.reserve(policies.size());
-    for (std::size_t i = 0; i < policies.size(); ++i)
-        report.policies.push_back(read_policy(policies.get(static_cast<unsigned>(i)), index_path("policies", i), ctx));
+    std::size_t i = 0;
+    for (const Var policy : policies)
+        report.policies.push_back(read_policy(policy, index_path("policies", i++), ctx));
     fill_missing_policy_domains(report, ctx);
     metadata.filled.insert(metadata.filled.end(), ctx.filled.begin(), ctx.filled.end());
     return result;

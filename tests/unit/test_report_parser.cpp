@@ -729,3 +729,70 @@ TEST_CASE("domain names: normalised and validated")
         CHECK(is_valid_domain(name) == valid);
     }
 }
+
+TEST_CASE("JSON reading: invalid UTF-8 is named with its byte offset")
+{
+    const std::string json = rc::with(R"("Example Sender")", "\"Example \xFF Sender\"");
+    const std::size_t offset = json.find('\xFF');
+    REQUIRE(offset != std::string::npos);
+    report_metadata m;
+    try {
+        parse_report(json, m);
+        FAIL("accepted");
+    } catch (const report_error& e) {
+        CHECK(e.field().empty());
+        CHECK(e.reason() == "not JSON: invalid UTF-8 at byte offset " + std::to_string(offset));
+    }
+}
+
+TEST_CASE("JSON reading: a key given twice counts with its last value")
+{
+    // RFC 8259 §4 leaves duplicate names open; the last one wins, as it did when members were
+    // assigned in order.
+    const auto o = parse_with(rc::with(R"("report-id":"r-1",)", R"("report-id":"r-0","report-id":"r-1",)"));
+    CHECK(o.report().report_id == "r-1");
+    const auto nulled = parse_with(rc::with(R"("contact-info":"tlsrpt@sender.example",)",
+                                            R"("contact-info":"tlsrpt@sender.example","contact-info":null,)"));
+    CHECK_FALSE(nulled.report().contact_info.has_value());
+}
+
+TEST_CASE("JSON reading: large documents, then small ones on the same thread, read the same")
+{
+    // Over the size that a thread's reused parser keeps (16 KiB), a document gets a parser
+    // of its own; a small one after it must still be read by the reused one, and each
+    // element is read from its own document.
+    std::string details;
+    const std::size_t count = 400;
+    for (std::size_t i = 0; i < count; ++i) {
+        details += i ? "," : "";
+        details += R"({"result-type":"validation-failure","sending-mta-ip":"198.51.100.)" + std::to_string(i % 250) +
+                   R"(","receiving-mx-hostname":"mx)" + std::to_string(i) + R"(.example.com","failed-session-count":)" +
+                   std::to_string(i + 1) + "}";
+    }
+    const std::string large = rc::with(rc::failure_details_member, R"(,"failure-details":[)" + details + "]",
+                                       rc::with(R"("total-failure-session-count":1)", R"("total-failure-session-count":80200)"));
+    REQUIRE(large.size() > 16 * 1024);
+    for (int round = 0; round < 2; ++round) {
+        const auto big = parse_with(large);
+        REQUIRE(big.policy().failure_details.size() == count);
+        CHECK(big.policy().failure_details[399].failed_session_count == 400);
+        CHECK(big.policy().failure_details[399].receiving_mx_hostname == "mx399.example.com");
+        CHECK(big.policy().total_failure_session_count == 80200);
+        const auto small = parse_with(rc::minimal);
+        check_minimal(small);
+    }
+    // The depth limit holds for both parsers.
+    parse_limits shallow;
+    shallow.max_depth = 4;
+    for (const std::string* json : {&large, &rc::minimal}) {
+        report_metadata m;
+        try {
+            parse_report(*json, m, shallow);
+            FAIL("accepted at depth 4");
+        } catch (const report_error& e) {
+            CHECK_THAT(e.reason(), Contains("deeper than the limit of 4"));
+        }
+        report_metadata again;
+        CHECK(parse_report(*json, again).report.policies.size() == 1);
+    }
+}
