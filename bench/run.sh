@@ -173,7 +173,7 @@ awk -F '\t' '
   $1 == "checks" { checks[++nc] = $0 }
   $1 == "analyze" { analyze[++na] = $0 }
   END {
-    if (ingest_head) printf "  %-14s %10s %8s %8s %8s %12s\n", "targets", ">=3000@64", "", "<100", "", "<150"
+    if (ingest_head) printf "  %-14s %10s %8s %8s %8s %12s\n", "targets", ">=5000@64", "", "<=50", "", "<100"
     for (i = 1; i <= ns; i++) {
       split(smtp[i], f, "\t")
       if (i == 1) {

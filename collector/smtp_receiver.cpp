@@ -255,7 +255,7 @@ private:
         const auto parsed = parse_smtp_command(line);
         if (!parsed.command) {
             const auto& e = parsed.error;
-            return error(std::to_string(e.code) + " " + e.enhanced + " " + text::one_line(e.reason, 300));
+            return error(std::to_string(e.code) + " " + e.enhanced + " " + text::one_line(text::ascii_words(e.reason), 300));
         }
         const auto& cmd = *parsed.command;
         switch (cmd.verb) {
@@ -436,7 +436,9 @@ private:
             observe_ingest(transport::smtp, began);
             return;
         }
-        const auto summary = text::one_line(result.summary, 400);
+        // The parser's reasons name RFC sections with a section sign: replies stay ASCII
+        // (RFC 5321 §4.2), in words.
+        const auto summary = text::one_line(text::ascii_words(result.summary), 400);
         std::string verdict;
         const auto answer = [&](int reply_code, const char* reply_verdict, const std::string& line) {
             code = reply_code;

@@ -238,8 +238,34 @@ double spool::oldest_age_seconds() const
     return now > micros ? static_cast<double>(now - micros) / 1e6 : 0.0;
 }
 
+std::size_t spool::remove_orphans(std::chrono::seconds grace)
+{
+    // put() writes ".<name>.tmp" and renames it; one left behind belongs to a report whose
+    // writer died before the rename (kill -9, a crash, power loss), which was therefore never
+    // acknowledged: the sender still has it and will send it again. Younger ones may be a
+    // put() of another process sharing the directory, still at work.
+    const auto cutoff = fs::file_time_type::clock::now() - grace;
+    std::size_t removed = 0;
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(dir_, ec)) {
+        const auto name = entry.path().filename().string();
+        if (name.size() < 5 || name.front() != '.' || !name.ends_with(".tmp") || !entry.is_regular_file(ec))
+            continue;
+        const auto written = entry.last_write_time(ec);
+        if (ec || written > cutoff)
+            continue;
+        if (fs::remove(entry.path(), ec)) {
+            ++removed;
+            log::info("spool", "removed an unfinished spool file (its report was never acknowledged)",
+                      {{"file", entry.path().string()}});
+        }
+    }
+    return removed;
+}
+
 void spool::rescan()
 {
+    remove_orphans(orphan_grace);
     std::lock_guard lock(mutex_);
     bytes_ = 0;
     count_ = 0;
@@ -300,6 +326,7 @@ std::uint64_t spool::bytes() const
 
 spool::drain_result spool::drain(report_store& store, std::uint64_t max_report_bytes, unsigned max_json_depth)
 {
+    remove_orphans(orphan_grace);
     std::vector<fs::path> files;
     for (const auto& entry : fs::directory_iterator(dir_))
         if (entry.is_regular_file() && entry.path().extension() == suffix)
@@ -326,7 +353,45 @@ spool::drain_result spool::drain(report_store& store, std::uint64_t max_report_b
         log::error("spool", "spooled report rejected", {{"file", p.string()}, {"reason", why}});
         ++result.rejected;
     };
-    for (std::size_t i = 0; i < files.size(); ++i) {
+    // Reports go to the store a chunk at a time, queued together, so that the writers
+    // commit them as they commit live intake, many to a transaction; a chunk is small
+    // enough that live reports queued behind it wait for one transaction at most.
+    constexpr std::size_t chunk_size = 64;
+    std::vector<incoming_report> chunk;
+    std::vector<fs::path> chunk_paths;
+    bool unavailable = false;
+    auto store_chunk = [&] {
+        if (chunk.empty())
+            return;
+        auto attempts = store.store_all(std::move(chunk));
+        for (std::size_t k = 0; k < attempts.size(); ++k) {
+            const auto& path = chunk_paths[k];
+            if (attempts[k].result) {
+                (attempts[k].result->outcome == store_outcome::stored ? result.stored : result.duplicates)++;
+                forget(path);
+                std::error_code ec;
+                fs::remove(path, ec);
+                continue;
+            }
+            try {
+                std::rethrow_exception(attempts[k].error);
+            } catch (const store_unavailable&) {
+                unavailable = true;
+                ++result.remaining;   // stays for the next drain
+            } catch (const store_rejected& e) {
+                // The database refuses a value of this report: retrying cannot help.
+                reject(path, e.what());
+            } catch (const std::exception& e) {
+                unavailable = true;
+                ++result.remaining;
+                log::error("spool", "cannot store a spooled report now", {{"file", path.string()}, {"error", e.what()}});
+            }
+        }
+        chunk.clear();
+        chunk_paths.clear();
+    };
+    std::size_t i = 0;
+    for (; i < files.size() && !unavailable; ++i) {
         const auto& path = files[i];
         std::string bytes;
         {
@@ -368,21 +433,13 @@ spool::drain_result spool::drain(report_store& store, std::uint64_t max_report_b
             reject(path, ex.what());
             continue;
         }
-        try {
-            auto r = store.store(std::move(incoming));
-            (r.outcome == store_outcome::stored ? result.stored : result.duplicates)++;
-        } catch (const store_unavailable&) {
-            result.remaining = files.size() - i;
-            break;
-        } catch (const store_rejected& e) {
-            // The database refuses a value of this report: retrying cannot help.
-            reject(path, e.what());
-            continue;
-        }
-        forget(path);
-        std::error_code ec;
-        fs::remove(path, ec);
+        chunk.push_back(std::move(incoming));
+        chunk_paths.push_back(path);
+        if (chunk.size() == chunk_size)
+            store_chunk();
     }
+    store_chunk();
+    result.remaining += files.size() - i;
     static auto& drained = metrics::global().counter(
         "stswatch_spool_drained_total", "Spooled reports taken out of the spool, by outcome.", {"outcome"});
     if (result.stored) drained.with({"stored"}).inc(static_cast<double>(result.stored));

@@ -59,6 +59,12 @@ public:
 
     const std::string& directory() const { return dir_; }
 
+    // Removes the unfinished files (".<name>.tmp") that put() left when its process died
+    // before renaming them, once they are older than grace; returns how many. Done at
+    // start and before each drain with orphan_grace.
+    static constexpr std::chrono::seconds orphan_grace{60};
+    std::size_t remove_orphans(std::chrono::seconds grace);
+
     // Serialisation, exposed for tests and the fuzz target: a header of "key: value" lines,
     // a blank line, then the raw bytes. read_entry throws std::runtime_error on a bad file.
     static std::string write_entry(const spool_entry& entry);

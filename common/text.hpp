@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace stswatch::text {
@@ -105,6 +106,35 @@ inline std::string one_line(std::string_view s, std::size_t max_bytes = 400,
         const auto u = static_cast<unsigned char>(c);
         const bool replaced = u < 0x20 || u == 0x7f || (u > 0x7f && high == high_bytes::to_space);
         out += replaced ? ' ' : c;
+    }
+    return out;
+}
+
+// Our own messages in ASCII words for a channel that carries ASCII only (SMTP replies,
+// RFC 5321 §4.2): "§" becomes "section", typographic dashes, quotes and the ellipsis their
+// ASCII forms. Other bytes pass unchanged (one_line deals with them).
+inline std::string ascii_words(std::string_view s)
+{
+    static constexpr std::pair<std::string_view, std::string_view> words[] = {
+        {"\u00a7 ", "section "}, {"\u00a7", "section "}, {"\u2013", "-"}, {"\u2014", "-"}, {"\u2018", "'"},
+        {"\u2019", "'"}, {"\u201c", "\""}, {"\u201d", "\""}, {"\u2026", "..."}, {"\u2192", "->"},
+    };
+    std::string out;
+    out.reserve(s.size());
+    for (std::size_t i = 0; i < s.size();) {
+        bool replaced = false;
+        if (static_cast<unsigned char>(s[i]) >= 0x80) {
+            for (const auto& [from, to] : words) {
+                if (s.substr(i, from.size()) == from) {
+                    out += to;
+                    i += from.size();
+                    replaced = true;
+                    break;
+                }
+            }
+        }
+        if (!replaced)
+            out += s[i++];
     }
     return out;
 }

@@ -314,6 +314,59 @@ store_result report_store::store(incoming_report report)
     return result.get();
 }
 
+std::vector<report_store::attempt> report_store::store_all(std::vector<incoming_report> reports)
+{
+    std::vector<attempt> out(reports.size());
+    std::vector<std::pair<std::size_t, std::shared_ptr<pending_report>>> queued;
+    queued.reserve(reports.size());
+    for (std::size_t i = 0; i < reports.size(); ++i) {
+        auto p = std::make_shared<pending_report>();
+        p->report = std::move(reports[i]);
+        p->raw = keep_raw(p->report);
+        queued.emplace_back(i, std::move(p));
+    }
+    std::vector<std::future<store_result>> results;
+    results.reserve(queued.size());
+    {
+        std::lock_guard lock(impl_->mutex);
+        for (auto& [i, p] : queued) {
+            try {
+                impl_->refuse_when_unable();
+            } catch (...) {
+                out[i].error = std::current_exception();
+                results.emplace_back();
+                continue;
+            }
+            results.push_back(p->promise.get_future());
+            impl_->queue.push_back(p);
+        }
+        impl_->work_queued.notify_one();
+        if (impl_->queue.size() >= impl_->options.batch_max)
+            impl_->batch_full.notify_one();
+    }
+    const auto deadline = std::chrono::steady_clock::now() + impl_->options.enqueue_timeout;
+    for (std::size_t k = 0; k < queued.size(); ++k) {
+        auto& [i, p] = queued[k];
+        auto& result = results[k];
+        if (!result.valid())
+            continue;
+        if (result.wait_until(deadline) != std::future_status::ready) {
+            p->abandoned = true;
+            ++impl_->failures;
+            out[i].error = std::make_exception_ptr(store_unavailable(
+                "timed out after " + std::to_string(impl_->options.enqueue_timeout.count()) +
+                " ms waiting for the database"));
+            continue;
+        }
+        try {
+            out[i].result = result.get();
+        } catch (...) {
+            out[i].error = std::current_exception();
+        }
+    }
+    return out;
+}
+
 bool report_store::keep_rejected(const rejected_input& in)
 {
     if (impl_->options.rejected.keep == 0)

@@ -90,6 +90,13 @@ public:
     // Blocks until committed. Throws store_unavailable (try later) or store_rejected.
     store_result store(incoming_report report);
 
+    // Queues every report at once, so that the writers commit them together (and with
+    // whatever else is queued), and waits for them all: one attempt per report, in order,
+    // a result or the error store() would have thrown. For callers that hold many reports
+    // (the spool's drain) and would otherwise commit one per transaction.
+    struct attempt;
+    std::vector<attempt> store_all(std::vector<incoming_report> reports);
+
     // Keeps a report the intake refused (the parser's verdict), for `reports retry`. Best
     // effort and never blocking on another keeper: false when not kept (the database is
     // down or busy keeping another, collector.rejected.keep is 0); the failure is logged.
@@ -118,6 +125,8 @@ struct store_attempt {
     std::optional<store_result> result;
     std::exception_ptr error;
 };
+
+struct report_store::attempt : store_attempt {};
 
 // As store_batch, but never throws: one attempt per report, in the batch's order.
 std::vector<store_attempt> store_batch_each(pqxx::connection& conn,

@@ -536,6 +536,13 @@ TEST_CASE("a message without a report gets 554, reports for other domains 550")
     r = swaks(server.port, broken.path(), report_address);
     CHECK(r.exit_code != 0);
     CHECK_THAT(r.out, Catch::Contains("554 5.6.0"));
+
+    // The parser's reason names its RFC section: in ASCII words, not a byte turned to a space.
+    const temp_file not_tlsrpt(report_mail(R"({"feedback":{"org_name":"x"}})"));
+    r = swaks(server.port, not_tlsrpt.path(), report_address);
+    CHECK(r.exit_code != 0);
+    CHECK_THAT(r.out, Catch::Contains("554 5.6.0"));
+    CHECK_THAT(r.out, Catch::Contains("RFC 8460 section 4.4 keys"));
     CHECK(server.count("SELECT count(*) FROM reports") == 0);
 }
 

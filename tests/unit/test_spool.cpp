@@ -112,3 +112,27 @@ TEST_CASE("put writes durable files and counts them, a full spool says so")
     CHECK(again.count() == 2);
     CHECK(again.bytes() == size * 2);
 }
+
+TEST_CASE("unfinished files left by a writer that died are removed once older than the grace period")
+{
+    temp_dir dir;
+    const auto old_tmp = dir.path / ".00001733000000000000-1.tmp";
+    const auto young_tmp = dir.path / ".00001733000000000001-2.tmp";
+    const auto not_ours = dir.path / "notes.tmp";
+    for (const auto& p : {old_tmp, young_tmp, not_ours})
+        std::ofstream(p) << "half a report";
+    const auto long_ago = fs::file_time_type::clock::now() - std::chrono::minutes(5);
+    fs::last_write_time(old_tmp, long_ago);
+    fs::last_write_time(not_ours, long_ago);
+
+    spool s(dir.path.string(), 0);   // at start
+    CHECK_FALSE(fs::exists(old_tmp));
+    CHECK(fs::exists(young_tmp));    // may be another process's put() at work
+    CHECK(fs::exists(not_ours));     // not a name put() makes
+    CHECK(s.count() == 0);
+
+    fs::last_write_time(young_tmp, long_ago);
+    CHECK(s.remove_orphans(spool::orphan_grace) == 1);
+    CHECK_FALSE(fs::exists(young_tmp));
+    CHECK(s.remove_orphans(std::chrono::seconds(0)) == 0);
+}
