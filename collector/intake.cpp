@@ -267,9 +267,11 @@ intake_response handle_report_body(const https_receiver_options& options, report
             response.body = "already stored: " + what;
         }
     } catch (const store_unavailable& e) {
-        log::warning(component, "cannot store report",
-                     {{"report_id", response.report_id}, {"org", response.organization},
-                      {"peer", peer_address}, {"error", e.what()}});
+        // During an outage every report comes here: one line per interval, with a count.
+        static log::summarised store_down;
+        store_down.write(log::level::warning, component, "cannot store report",
+                         {{"report_id", response.report_id}, {"org", response.organization},
+                          {"peer", peer_address}, {"error", e.what()}});
         // The database detail stays in the log: the peer is anyone on the internet.
         response.status = 503;
         response.body = "cannot store " + what + " now; retry later";
@@ -279,10 +281,12 @@ intake_response handle_report_body(const https_receiver_options& options, report
                     response.status = 202;
                     response.body = "accepted " + what + "; it will be stored when the database is back";
                 } else {
-                    log::error(component, "spool full", {{"spool", options.spool->directory()}});
+                    static log::summarised spool_full;
+                    spool_full.write(log::level::error, component, "spool full", {{"spool", options.spool->directory()}});
                 }
             } catch (const std::exception& spool_error) {
-                log::error(component, "cannot spool report", {{"error", spool_error.what()}});
+                static log::summarised spool_failing;
+                spool_failing.write(log::level::error, component, "cannot spool report", {{"error", spool_error.what()}});
             }
         }
     } catch (const store_rejected& e) {

@@ -257,18 +257,23 @@ mail_intake_result intake_mail_uncounted(std::string_view message, transport via
             outcome.stored = r.outcome;
             ++(r.outcome == store_outcome::stored ? stored : duplicates);
         } catch (const store_unavailable& e) {
+            // During an outage every report comes here: one line per interval, with a count.
+            static log::summarised store_unavailable_lines;
             if (!store_down)
-                log::warning(component, "cannot store report",
-                             {{"report_id", text::one_line(outcome.report_id, 200, keep)}, {"peer", source_address},
-                              {"error", text::one_line(e.what(), 400, keep)}});
+                store_unavailable_lines.write(log::level::warning, component, "cannot store report",
+                                              {{"report_id", text::one_line(outcome.report_id, 200, keep)},
+                                               {"peer", source_address}, {"error", text::one_line(e.what(), 400, keep)}});
             store_down = true;
             bool put = false;
             if (fallback) {
                 try {
                     put = spool->put(*fallback);
-                    if (!put) log::error(component, "spool full", {{"spool", spool->directory()}});
+                    static log::summarised spool_full;
+                    if (!put) spool_full.write(log::level::error, component, "spool full", {{"spool", spool->directory()}});
                 } catch (const std::exception& spool_error) {
-                    log::error(component, "cannot spool report", {{"error", text::one_line(spool_error.what(), 400, keep)}});
+                    static log::summarised spool_failing;
+                    spool_failing.write(log::level::error, component, "cannot spool report",
+                                        {{"error", text::one_line(spool_error.what(), 400, keep)}});
                 }
             }
             if (put) {

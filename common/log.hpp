@@ -2,7 +2,9 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <initializer_list>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -41,5 +43,64 @@ inline void debug(std::string_view c, std::string_view m, std::initializer_list<
 inline void info(std::string_view c, std::string_view m, std::initializer_list<field> f = {}) { write(level::info, c, m, f); }
 inline void warning(std::string_view c, std::string_view m, std::initializer_list<field> f = {}) { write(level::warning, c, m, f); }
 inline void error(std::string_view c, std::string_view m, std::initializer_list<field> f = {}) { write(level::error, c, m, f); }
+
+// One kind of event that can come thousands of times a minute (a report spooled during a
+// database outage): the first of each interval is written whole, the others are counted,
+// and the next one written after the interval says how many were left out. A log of an
+// hour's outage is then a few hundred lines, not one per report.
+class summarised {
+public:
+    explicit summarised(std::chrono::milliseconds interval = std::chrono::seconds(10)) : interval_(interval) {}
+
+    void write(level l, std::string_view component, std::string_view message,
+               std::initializer_list<field> fields = {}, std::chrono::steady_clock::time_point now =
+                                                              std::chrono::steady_clock::now())
+    {
+        std::uint64_t left_out = 0;
+        {
+            std::lock_guard lock(mutex_);
+            if (written_ && now - window_start_ < interval_) {
+                ++left_out_;
+                return;
+            }
+            written_ = true;
+            window_start_ = now;
+            left_out = left_out_;
+            left_out_ = 0;
+        }
+        if (left_out == 0) {
+            log::write(l, component, message, fields);
+            return;
+        }
+        std::string more = std::to_string(left_out) + " more like it in the "
+                         + std::to_string(std::chrono::duration_cast<std::chrono::seconds>(interval_).count())
+                         + " s before, not written one by one";
+        if (fields.size() == 0) {
+            log::write(l, component, message, {{"left_out", std::move(more)}});
+            return;
+        }
+        // The fields of this line (the first four: callers give no more), then the count.
+        const auto* f = fields.begin();
+        switch (fields.size()) {
+        case 1: log::write(l, component, message, {f[0], {"left_out", more}}); break;
+        case 2: log::write(l, component, message, {f[0], f[1], {"left_out", more}}); break;
+        case 3: log::write(l, component, message, {f[0], f[1], f[2], {"left_out", more}}); break;
+        default: log::write(l, component, message, {f[0], f[1], f[2], f[3], {"left_out", more}}); break;
+        }
+    }
+
+    std::uint64_t left_out() const
+    {
+        std::lock_guard lock(mutex_);
+        return left_out_;
+    }
+
+private:
+    std::chrono::milliseconds interval_;
+    mutable std::mutex mutex_;
+    bool written_ = false;
+    std::chrono::steady_clock::time_point window_start_{};
+    std::uint64_t left_out_ = 0;
+};
 
 } // namespace stswatch::log

@@ -225,3 +225,27 @@ TEST_CASE("write: lines from many threads never interleave")
     }
     CHECK(seen.size() == threads * per_thread);
 }
+
+TEST_CASE("summarised: the first line of each interval is written, the rest counted into the next")
+{
+    const level_guard guard;
+    stderr_capture capture;
+    log::set_level(log::level::debug);
+    log::summarised lines(std::chrono::seconds(10));
+    const auto t0 = std::chrono::steady_clock::time_point{} + std::chrono::hours(1);
+    for (int i = 0; i < 1000; ++i)   // an outage: a report a millisecond
+        lines.write(log::level::warning, "test", "cannot store report", {{"report_id", "r-" + std::to_string(i)}},
+                    t0 + std::chrono::milliseconds(i));
+    CHECK(lines.left_out() == 999);
+    lines.write(log::level::warning, "test", "cannot store report", {{"report_id", "r-late"}},
+                t0 + std::chrono::seconds(11));
+    CHECK(lines.left_out() == 0);
+    lines.write(log::level::warning, "test", "cannot store report", {}, t0 + std::chrono::seconds(30));
+
+    const auto out = lines_of(capture.text());
+    REQUIRE(out.size() == 3);
+    CHECK_THAT(out[0], Catch::EndsWith("cannot store report report_id=r-0"));
+    CHECK_THAT(out[1], Catch::EndsWith(
+                           "cannot store report report_id=r-late left_out=\"999 more like it in the 10 s before, not written one by one\""));
+    CHECK_THAT(out[2], Catch::EndsWith("cannot store report"));
+}
