@@ -5,7 +5,8 @@
 // A Poco ServerApplication: initialize() is where the configuration is already loaded (by
 // the CLI), main() migrates the schema, starts the store, the receivers and the monitor,
 // waits for SIGINT/SIGTERM and stops them in order, so that every acknowledged report is
-// committed.
+// committed. With collector.spool_dir set it starts during a database outage too: intake
+// spools, and the migrations and the parts that read the database wait for it.
 #include "app/cli.hpp"
 
 #include "analyzer/alerts.hpp"
@@ -22,12 +23,15 @@
 #include "collector/spool.hpp"
 #include "common/log.hpp"
 #include "common/text.hpp"
+#include "common/worker.hpp"
 #include "store/migrations.hpp"
 
 #include <Poco/Util/ServerApplication.h>
 
+#include <condition_variable>
 #include <csignal>
 #include <iostream>
+#include <mutex>
 
 namespace stswatch::cli {
 
@@ -52,14 +56,22 @@ protected:
         std::signal(SIGPIPE, SIG_IGN);
 
         const auto& s = settings_;
+        // With a spool, a database away at start (a reboot during an outage) does not keep
+        // intake shut: reports go to the spool, and the migrations and every part that reads
+        // the database wait for it in the background. Without one, nothing could take them.
+        std::string waiting_for_database;
         try {
-            auto result = migrate_database(s.db_url);
-            for (const auto& name : result.applied)
-                log::info("db", "applied migration", {{"name", name}});
-            log::info("db", "schema ready", {{"version", std::to_string(result.version)}});
+            migrate_now(s.db_url);
         } catch (const store_unavailable& e) {
-            log::error("db", "cannot connect", {{"error", first_line(e.reason())}});
-            return exit_code_ = database_unavailable(e);
+            if (s.spool_dir.empty()) {
+                log::error("db", "cannot connect", {{"error", first_line(e.reason())}});
+                log::info("db", "set collector.spool_dir to take reports into the spool while the database is away");
+                return exit_code_ = database_unavailable(e);
+            }
+            waiting_for_database = first_line(e.reason());
+            log::warning("db", "cannot connect at start: reports go to the spool; the migrations, the monitor, the "
+                               "analyzer, alerts and the API wait for the database",
+                         {{"error", waiting_for_database}});
         }
 
         if (s.https_cert.empty() || s.https_key.empty()) {
@@ -79,6 +91,8 @@ protected:
         so.batch_wait = std::chrono::milliseconds(s.store_batch_wait_ms);
         so.rejected = {s.rejected_keep, s.rejected_max_bytes};
         report_store store(so);
+        if (!waiting_for_database.empty())
+            store.pause("not reached at start (" + waiting_for_database + "); migrations pending");
 
         // docs/contracts.md: with the database away, a report fsynced in the spool is durable too.
         std::unique_ptr<spool> waiting;
@@ -142,58 +156,22 @@ protected:
             return exit_code_ = unavailable;
         }
 
-        auto monitored = start_monitor(s);
-
-        // docs/analysis.md: the incidents of the domains that new reports touched, computed
-        // again every analyzer.refresh_interval, so that alerts fire once per incident.
-        analysis::refresher_options ro;
-        ro.db_url = s.db_url;
-        ro.poll = std::chrono::seconds(s.analyzer_refresh_interval);
-        analysis::incident_refresher refresher(ro);
-        refresher.start();
-        log::info("analyzer", "started", {{"refresh_interval", std::to_string(s.analyzer_refresh_interval)}});
-
-        // docs/alerts.md: the outbox's events to the configured outputs.
-        std::unique_ptr<alerts::dispatcher> alerting;
-        if (const auto outputs = alerts::configured_outputs(s); !outputs.empty()) {
-            alerting = std::make_unique<alerts::dispatcher>(s);
-            alerting->start();
-            log::info("alerts", "started", {{"outputs", text::join(outputs, ",")}});
-        }
-
-        // The API, /metrics and the dashboard (docs/api.md), on api.listen; off without a token.
-        std::unique_ptr<web::services> web_services;
-        std::unique_ptr<web::web_server> api;
-        if (s.api_token.empty()) {
-            log::warning("api", "api.token is not set: the API, /metrics and the dashboard are off");
+        // The parts that read the database start once its schema is ready: now, or when the
+        // waiter below has migrated it.
+        database_parts parts(s);
+        worker database_waiter;
+        if (waiting_for_database.empty()) {
+            if (!parts.start(exit_code_))
+                return exit_code_;
         } else {
-            web_services = std::make_unique<web::services>(s);
-            api = std::make_unique<web::web_server>(web::web_server_options::from(s), web::make_router(*web_services));
-            try {
-                api->start();
-            } catch (const std::exception& e) {
-                std::cerr << "stswatch: api.listen " << s.api_listen.to_string() << ": " << e.what() << "\n";
-                return exit_code_ = unavailable;
-            }
-            log::info("api", "listening", {{"address", s.api_listen.host + ":" + std::to_string(api->port())},
-                                           {"tls", s.api_cert.empty() ? "no" : "yes"}});
+            database_waiter = worker("db-wait", [&](std::stop_token stop) {
+                wait_for_database(stop, store, drainer.get(), parts);
+            });
         }
 
         waitForTerminationRequest();
-        if (api) {
-            api->stop();
-            log::info("api", "stopped");
-        }
-        if (alerting) {
-            alerting->stop();
-            log::info("alerts", "stopped");
-        }
-        refresher.stop();
-        log::info("analyzer", "stopped", {{"refreshed", std::to_string(refresher.refreshed())}});
-        // The monitor first: it lets the checks running finish and saves them, and makes
-        // the domains it had claimed but not started due again.
-        monitored.reset();
-        log::info("monitor", "stopped");
+        database_waiter.stop();
+        parts.stop();
         log::info("collector", "stopping");
         https->stop();
         smtp->stop();
@@ -206,6 +184,137 @@ protected:
     }
 
 private:
+    static void migrate_now(const std::string& db_url)
+    {
+        auto result = migrate_database(db_url);
+        for (const auto& name : result.applied)
+            log::info("db", "applied migration", {{"name", name}});
+        log::info("db", "schema ready", {{"version", std::to_string(result.version)}});
+    }
+
+    // What reads the database besides intake: the monitor, the incident refresher, alerts
+    // and the API with /metrics and the dashboard, started together and stopped in order.
+    class database_parts {
+    public:
+        explicit database_parts(const stswatch::settings& s) : s_(s) {}
+
+        // False (with exit_code set) when a part cannot start: a listener's address in use.
+        bool start(int& exit_code)
+        {
+            std::lock_guard lock(mutex_);
+            if (stopped_)
+                return true;
+            monitored_ = start_monitor(s_);
+
+            // docs/analysis.md: the incidents of the domains that new reports touched,
+            // computed again every analyzer.refresh_interval, so that alerts fire once per incident.
+            analysis::refresher_options ro;
+            ro.db_url = s_.db_url;
+            ro.poll = std::chrono::seconds(s_.analyzer_refresh_interval);
+            refresher_ = std::make_unique<analysis::incident_refresher>(ro);
+            refresher_->start();
+            log::info("analyzer", "started", {{"refresh_interval", std::to_string(s_.analyzer_refresh_interval)}});
+
+            // docs/alerts.md: the outbox's events to the configured outputs.
+            if (const auto outputs = alerts::configured_outputs(s_); !outputs.empty()) {
+                alerting_ = std::make_unique<alerts::dispatcher>(s_);
+                alerting_->start();
+                log::info("alerts", "started", {{"outputs", text::join(outputs, ",")}});
+            }
+
+            // The API, /metrics and the dashboard (docs/api.md), on api.listen; off without a token.
+            if (s_.api_token.empty()) {
+                log::warning("api", "api.token is not set: the API, /metrics and the dashboard are off");
+                return true;
+            }
+            web_services_ = std::make_unique<web::services>(s_);
+            api_ = std::make_unique<web::web_server>(web::web_server_options::from(s_),
+                                                     web::make_router(*web_services_));
+            try {
+                api_->start();
+            } catch (const std::exception& e) {
+                std::cerr << "stswatch: api.listen " << s_.api_listen.to_string() << ": " << e.what() << "\n";
+                api_.reset();
+                exit_code = unavailable;
+                return false;
+            }
+            log::info("api", "listening", {{"address", s_.api_listen.host + ":" + std::to_string(api_->port())},
+                                           {"tls", s_.api_cert.empty() ? "no" : "yes"}});
+            return true;
+        }
+
+        void stop()
+        {
+            std::lock_guard lock(mutex_);
+            stopped_ = true;
+            if (api_) {
+                api_->stop();
+                log::info("api", "stopped");
+            }
+            if (alerting_) {
+                alerting_->stop();
+                log::info("alerts", "stopped");
+            }
+            if (refresher_) {
+                refresher_->stop();
+                log::info("analyzer", "stopped", {{"refreshed", std::to_string(refresher_->refreshed())}});
+            }
+            // The monitor last: it lets the checks running finish and saves them, and makes
+            // the domains it had claimed but not started due again.
+            if (monitored_) {
+                monitored_.reset();
+                log::info("monitor", "stopped");
+            }
+        }
+
+    private:
+        const stswatch::settings& s_;
+        std::mutex mutex_;
+        bool stopped_ = false;
+        std::unique_ptr<monitor> monitored_;
+        std::unique_ptr<analysis::incident_refresher> refresher_;
+        std::unique_ptr<alerts::dispatcher> alerting_;
+        std::unique_ptr<web::services> web_services_;
+        std::unique_ptr<web::web_server> api_;
+    };
+
+    // Serve started with the database away: tries the migrations again, 1 s after start and
+    // then at doubling intervals up to 30 s, until they run; then lets the store take
+    // reports, the spool drain, and the other parts start.
+    void wait_for_database(std::stop_token stop, report_store& store, spool_drainer* drainer, database_parts& parts)
+    {
+        std::mutex m;
+        std::condition_variable_any wake;
+        auto delay = std::chrono::seconds(1);
+        for (unsigned attempt = 1;; ++attempt) {
+            {
+                std::unique_lock lock(m);
+                if (wake.wait_for(lock, stop, delay, [] { return false; }), stop.stop_requested())
+                    return;
+            }
+            try {
+                migrate_now(settings_.db_url);
+            } catch (const std::exception& e) {
+                if (attempt == 1 || attempt % 10 == 0)
+                    log::warning("db", "database still unavailable; reports go to the spool",
+                                 {{"attempts", std::to_string(attempt)}, {"error", first_line(e.what())}});
+                delay = std::min(delay * 2, std::chrono::seconds(30));
+                continue;
+            }
+            store.resume();
+            log::info("db", "database available: the spool drains, the other parts start",
+                      {{"attempts", std::to_string(attempt)}});
+            if (drainer)
+                drainer->poke();
+            int code = ok;
+            if (!parts.start(code)) {
+                exit_code_ = code;
+                std::raise(SIGTERM);   // ends waitForTerminationRequest(): serve stops
+            }
+            return;
+        }
+    }
+
     // Checks each due domain with run_check; the monitor's check threads share one resolver,
     // which answers queries from several threads at once (net/dns.cpp).
     static std::unique_ptr<monitor> start_monitor(const stswatch::settings& s)

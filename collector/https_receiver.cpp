@@ -5,7 +5,9 @@
 #include "collector/https_receiver.hpp"
 #include "collector/http_deadlines.hpp"
 #include "collector/rate_limit.hpp"
+#include "collector/spool.hpp"
 #include "net/tcp_service.hpp"
+#include "tlsrpt/report_json.hpp"
 
 #include "common/log.hpp"
 #include "common/text.hpp"
@@ -297,10 +299,21 @@ private:
                 exchange& x)
     {
         const auto c = ctx_.store.counters();
-        const std::string json = "{\"status\":\"ok\",\"stored\":" + std::to_string(c.stored)
-                                 + ",\"duplicates\":" + std::to_string(c.duplicates)
-                                 + ",\"batches\":" + std::to_string(c.batches)
-                                 + ",\"failures\":" + std::to_string(c.failures) + "}\n";
+        const auto db = ctx_.store.database();
+        // docs/contracts.md: 200 while intake answers; "degraded" while the database is away
+        // (reports go to the spool, or get 503 without one), with the store's reason.
+        std::string json = std::string("{\"status\":\"") + (db.available ? "ok" : "degraded")
+                         + "\",\"database\":\"" + (db.available ? "available" : "unavailable") + "\"";
+        if (!db.available)
+        {
+            json += ",\"database_reason\":";
+            append_json_string(json, text::one_line(db.reason, 300, keep));
+        }
+        if (ctx_.options.spool)
+            json += ",\"spooled\":" + std::to_string(ctx_.options.spool->count());
+        json += ",\"stored\":" + std::to_string(c.stored)
+              + ",\"duplicates\":" + std::to_string(c.duplicates) + ",\"batches\":" + std::to_string(c.batches)
+              + ",\"failures\":" + std::to_string(c.failures) + "}\n";
         x.status = 200;
         keep_alive_only_without_body(request, response);
         response.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_OK);

@@ -70,6 +70,7 @@ struct report_store::impl {
     std::chrono::steady_clock::time_point retry_at{};
     std::chrono::milliseconds backoff{0};
     std::string down_reason;
+    std::string paused;   // why store() refuses everything, when it does (pause())
 
     std::atomic<std::uint64_t> stored{0}, duplicates{0}, batches{0}, failures{0};
 
@@ -87,6 +88,10 @@ struct report_store::impl {
         if (stopping) {
             ++failures;
             throw store_unavailable("the report store is shutting down");
+        }
+        if (!paused.empty()) {
+            ++failures;
+            throw store_unavailable("database unavailable: " + paused);
         }
         if (database_down(std::chrono::steady_clock::now())) {
             ++failures;
@@ -390,6 +395,28 @@ bool report_store::keep_rejected(const rejected_input& in)
         log::warning("store", "cannot keep a refused report", {{"error", e.what()}});
         return false;
     }
+}
+
+void report_store::pause(const std::string& reason)
+{
+    std::lock_guard lock(impl_->mutex);
+    impl_->paused = reason.empty() ? std::string("paused") : reason;
+}
+
+void report_store::resume()
+{
+    std::lock_guard lock(impl_->mutex);
+    impl_->paused.clear();
+}
+
+report_store::database_state report_store::database() const
+{
+    std::lock_guard lock(impl_->mutex);
+    if (!impl_->paused.empty())
+        return {false, impl_->paused};
+    if (impl_->database_down(std::chrono::steady_clock::now()) || impl_->backoff.count() != 0)
+        return {false, impl_->down_reason};
+    return {};
 }
 
 report_store::stats report_store::counters() const

@@ -103,6 +103,19 @@ public:
     // A report the database refuses (store_rejected) is kept by store() itself.
     bool keep_rejected(const rejected_input& in);
 
+    // While paused, store() refuses at once (store_unavailable with the reason): `serve`
+    // started during a database outage holds the store so until the schema migrations have
+    // run, and intake puts reports in the spool meanwhile. A store starts running.
+    void pause(const std::string& reason);
+    void resume();
+
+    // The database as the store last found it, for /healthz: available, or why not.
+    struct database_state {
+        bool available = true;
+        std::string reason;   // when not available
+    };
+    database_state database() const;
+
     // Counters since start, for logs and /healthz.
     struct stats { std::uint64_t stored, duplicates, batches, failures; };
     stats counters() const;

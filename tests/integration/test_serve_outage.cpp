@@ -1,0 +1,138 @@
+// `stswatch serve` started while PostgreSQL is down (a reboot during an outage): with a spool
+// it starts, takes reports into the spool (202), says so on /healthz and in the log, and once
+// the database is back it migrates it, drains the spool and starts the rest.
+#include "tests/support/sample_reports.hpp"
+#include "tests/support/scratch.hpp"
+#include "tests/support/serve_process.hpp"
+#include "tests/support/test_support.hpp"
+
+#include <catch2/catch.hpp>
+#include <pqxx/pqxx>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+using namespace stswatch::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct answer {
+    std::string code, body;
+};
+
+answer get_health(const std::string& port)
+{
+    const auto r = run_program({"curl", "-sS", "--max-time", "5", "--cacert", tls_file("ca.pem"), "-w",
+                                "\n%{http_code}", "https://localhost:" + port + "/healthz"});
+    const auto cut = r.out.rfind('\n');
+    if (cut == std::string::npos)
+        return {r.out, ""};
+    return {r.out.substr(cut + 1), r.out.substr(0, cut)};
+}
+
+std::string post(const std::string& port, const std::string& file)
+{
+    return run_program({"curl", "-sS", "--max-time", "20", "--cacert", tls_file("ca.pem"), "-o", "/dev/null", "-w",
+                        "%{http_code}", "-H", "Content-Type: application/tlsrpt+json", "--data-binary", "@" + file,
+                        "https://localhost:" + port + "/v1/tlsrpt"})
+        .out;
+}
+
+std::vector<std::string> serve_args(const std::string& url, const std::string& port, const std::string& spool_dir)
+{
+    return {"serve", "--db", url, "--set", "collector.https.listen=127.0.0.1:" + port, "--set",
+            "collector.https.cert=" + tls_file("server.pem"), "--set", "collector.https.key=" + tls_file("server.key"),
+            "--set", "collector.smtp.listen=127.0.0.1:" + std::to_string(free_port()), "--set",
+            "collector.https.rate_limit=0", "--set", "collector.spool_dir=" + spool_dir};
+}
+
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::seconds limit)
+{
+    const auto give_up = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < give_up) {
+        if (pred())
+            return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    return pred();
+}
+
+long long stored_reports(const std::string& url)
+{
+    try {
+        return query_count(url, "SELECT count(*) FROM reports");
+    } catch (const std::exception&) {
+        return -1;   // down, or not migrated yet
+    }
+}
+
+} // namespace
+
+TEST_CASE("serve starts during a database outage with a spool, spools, and catches up when it is back")
+{
+    private_cluster cluster;
+    {
+        pqxx::connection admin(cluster.url("postgres"));
+        pqxx::nontransaction tx(admin);
+        tx.exec0("CREATE DATABASE stswatch");   // empty: the migrations wait for serve
+    }
+    const std::string url = cluster.url("stswatch");
+    cluster.stop();
+
+    temp_dir dir;
+    const auto spool_dir = (dir.path / "spool").string();
+    const auto port = std::to_string(free_port());
+    serve_process serve(serve_args(url, port, spool_dir));
+    INFO(serve.log());
+
+    // Up, and saying why it is degraded.
+    REQUIRE(eventually([&] { return get_health(port).code == "200"; }, std::chrono::seconds(30)));
+    const auto degraded = get_health(port);
+    CHECK_THAT(degraded.body, Catch::Contains(R"("status":"degraded")"));
+    CHECK_THAT(degraded.body, Catch::Contains(R"("database":"unavailable")"));
+    CHECK_THAT(degraded.body, Catch::Contains("migrations pending"));
+
+    const auto first = dir.write("first.json", expired_cert_report("outage-1", "example.com"));
+    const auto second = dir.write("second.json", expired_cert_report("outage-2", "example.com"));
+    CHECK(post(port, first) == "202");
+    CHECK(post(port, second) == "202");
+    std::size_t spooled = 0;
+    for (const auto& e : fs::directory_iterator(spool_dir))
+        spooled += e.path().extension() == ".report";
+    CHECK(spooled == 2);
+    CHECK_THAT(serve.log(), Catch::Contains("cannot connect at start: reports go to the spool"));
+
+    cluster.start();
+    // Migrated, drained, and every part started: within the waiter's backoff and the drain.
+    CHECK(eventually([&] { return stored_reports(url) == 2; }, std::chrono::seconds(60)));
+    CHECK(eventually([&] { return get_health(port).body.find(R"("status":"ok")") != std::string::npos; },
+                     std::chrono::seconds(30)));
+    CHECK(post(port, first) == "200");   // stored already: the drain took it
+    const auto log = serve.log();
+    CHECK_THAT(log, Catch::Contains("database available: the spool drains"));
+    CHECK_THAT(log, Catch::Contains("analyzer: started"));
+    CHECK(serve.stop() == 0);
+    std::size_t left = 0;
+    for (const auto& e : fs::directory_iterator(spool_dir))
+        left += e.path().extension() == ".report";
+    CHECK(left == 0);
+}
+
+TEST_CASE("serve without a spool still refuses to start while the database is down")
+{
+    private_cluster cluster;
+    const std::string url = cluster.url("postgres");
+    cluster.stop();
+    const auto port = std::to_string(free_port());
+    const auto r = run_program({required_env("STSWATCH_BIN"), "serve", "--db", url, "--set",
+                                "collector.https.listen=127.0.0.1:" + port, "--set",
+                                "collector.https.cert=" + tls_file("server.pem"), "--set",
+                                "collector.https.key=" + tls_file("server.key"), "--set",
+                                "collector.smtp.listen=127.0.0.1:" + std::to_string(free_port())},
+                               {}, std::chrono::seconds(30));
+    CHECK(r.exit_code == 69);
+    CHECK_THAT(r.err, Catch::Contains("collector.spool_dir"));
+}
