@@ -17,6 +17,9 @@
 #include <chrono>
 #include <utility>
 
+#include <sys/socket.h>
+#include <sys/time.h>
+
 #include <Poco/Exception.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequestHandler.h>
@@ -28,6 +31,7 @@
 #include <Poco/Net/HTTPServerSession.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/Net/TCPServer.h>
@@ -59,9 +63,14 @@ public:
             Poco::Net::StreamSocket socket(accepted);
             // Responses are small, but a client that never reads must not hold a thread either.
             socket.setSendTimeout(Poco::Timespan(static_cast<long>(options_.idle_timeout), 0));
-            if (deadlines_.watch(socket, steady::now() + std::chrono::seconds(options_.request_timeout)))
+            const auto peer = socket.peerAddress().host().toString();
+            std::string why;
+            // In the queue, the whole-request bound; once a thread takes it, the handshake's.
+            if (deadlines_.watch(socket, peer, steady::now() + std::chrono::seconds(options_.request_timeout), why))
                 return true;
-            log::warning(component, "connection refused: cannot watch it (out of descriptors?)");
+            // A flood of these is the point of the limit: one line per interval, with a count.
+            static log::summarised refused;
+            refused.write(log::level::warning, component, "connection refused", {{"peer", peer}, {"reason", why}});
         } catch (const Poco::Exception& e) {
             log::warning(component, "connection refused", {{"error", e.displayText()}});
         }
@@ -100,10 +109,15 @@ read_result read_body(Poco::Net::HTTPServerRequestImpl& request, const receiver_
 
     std::istream& in = request.stream();
     std::array<char, 65536> buffer;   // not zeroed: 64 KB per request, and only what is read is used
+    auto cut_short = [&] {
+        r.outcome = body_read::timed_out;
+        r.why = ctx.deadlines.cut_reason(connection);
+        if (r.why.empty() || r.why.starts_with("request not complete"))
+            r.why = "request not complete within " + std::to_string(ctx.options.request_timeout) + " s";
+    };
     for (;;) {
         if (ctx.deadlines.expired(connection)) {
-            r.outcome = body_read::timed_out;
-            r.why = "request not complete within " + std::to_string(ctx.options.request_timeout) + " s";
+            cut_short();
             return r;
         }
         in.read(buffer.data(), buffer.size());
@@ -122,8 +136,7 @@ read_result read_body(Poco::Net::HTTPServerRequestImpl& request, const receiver_
     const bool short_body = fixed && r.body.size() < expected;
     if (!in.bad() && !short_body) return r;
     if (ctx.deadlines.expired(connection)) {
-        r.outcome = body_read::timed_out;
-        r.why = "request not complete within " + std::to_string(ctx.options.request_timeout) + " s";
+        cut_short();
     } else if (failure && dynamic_cast<const Poco::TimeoutException*>(failure)) {
         r.outcome = body_read::timed_out;
         r.why = "no data for " + std::to_string(ctx.options.idle_timeout) + " s";
@@ -460,8 +473,15 @@ private:
         request_handler handler(ctx_);
         const std::string server = params_->getSoftwareVersion();
         int requests_left = std::max(1, params_->getMaxKeepAliveRequests());
-        // The first request is awaited as Poco does, in a poll: a client that never even
-        // starts its TLS handshake is closed after the idle timeout without a byte from us.
+        // The TLS handshake first, bounded by collector.https.handshake_timeout from the
+        // accept (the watchdog cuts a client that stalls in it); then the first request is
+        // awaited as Poco does, in a poll, and every pause is bounded by the idle timeout.
+        ctx_.deadlines.started(socket.impl(), steady::now() + std::chrono::seconds(ctx_.options.handshake_timeout));
+        Poco::Net::SecureStreamSocket secure(socket);
+        secure.completeHandshake();
+        ctx_.deadlines.arm(socket.impl(), steady::now() + std::chrono::seconds(ctx_.options.idle_timeout)
+                                              + std::chrono::seconds(ctx_.options.request_timeout));
+        bound_each_wait(socket);
         if (!connections_.await_request(socket)
             || !socket.poll(params_->getTimeout(), Poco::Net::Socket::SELECT_READ))
             return;
@@ -472,6 +492,7 @@ private:
                 // the idle timeout (the same).
                 Poco::Net::HTTPServerRequestImpl request(response, session, params_);
                 connections_.request_arrived(socket);
+                ctx_.deadlines.request_started(socket.impl());
                 --requests_left;
                 response.setDate(Poco::Timestamp());
                 response.setVersion(request.getVersion());
@@ -494,6 +515,19 @@ private:
                 return;
             }
         } while (connections_.await_request(socket));
+    }
+
+    // A TLS read waits for bytes twice: in recv(), for the socket's receive timeout, and
+    // then in Poco's poll for the same time again, so a client that stops mid-request was
+    // answered after twice collector.https.idle_timeout, past the request deadline. The
+    // kernel's timeout alone bounds the wait now: Poco's is a millisecond, the kernel's the
+    // idle timeout, so a pause of idle_timeout between two bytes ends the read with a
+    // TimeoutException and the TLS session intact, which lets the 408 go out.
+    void bound_each_wait(const Poco::Net::StreamSocket& socket) const
+    {
+        const_cast<Poco::Net::StreamSocket&>(socket).setReceiveTimeout(Poco::Timespan(0, 1000));
+        timeval idle{static_cast<time_t>(ctx_.options.idle_timeout), 0};
+        ::setsockopt(socket.impl()->sockfd(), SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof idle);
     }
 
     const receiver_context& ctx_;
@@ -524,6 +558,10 @@ private:
 struct https_receiver::impl {
     impl(https_receiver_options o, report_store& s)
         : options(std::move(o)), store(s),
+          deadlines(request_deadlines::limits{.max_connections = options.max_connections,
+                                              .threads = options.threads,
+                                              .max_per_address = options.max_per_address,
+                                              .idle = std::chrono::seconds(options.idle_timeout)}),
           limiter(options.rate_limit_per_minute / 60.0, static_cast<double>(options.rate_burst)),
           context{options, store, deadlines, limiter},
           // Requests being handled finish (their reports are stored and answered); idle
@@ -568,8 +606,10 @@ void https_receiver::start()
     params->setKeepAliveTimeout(Poco::Timespan(static_cast<long>(o.idle_timeout), 0));
     params->setTimeout(Poco::Timespan(static_cast<long>(o.idle_timeout), 0));
     params->setMaxKeepAliveRequests(1000);
+    // Poco's queue is larger than what the watchdog admits: a connection it has cut keeps
+    // its place in Poco's queue until a thread ends it, which must not refuse a new one.
     m.service.start(socket, new connection_factory(m.context, params, m.connections), params, o.threads,
-                    o.max_queued, new deadline_filter(m.deadlines, m.options));
+                    o.max_queued + o.max_connections, new deadline_filter(m.deadlines, m.options));
     log::info(component, "listening",
               {{"address", socket.address().toString()}, {"path", o.path},
                {"accept_domains", o.accept_domains.empty() ? std::string("(any)") : text::join(o.accept_domains, ",")}});

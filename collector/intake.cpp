@@ -95,6 +95,9 @@ https_receiver_options https_receiver_options::from(const settings& s)
     o.max_queued = s.https_max_connections > o.threads ? s.https_max_connections - o.threads : 1;
     o.request_timeout = std::max(1u, s.https_request_timeout);
     o.idle_timeout = std::max(1u, s.https_idle_timeout);
+    o.handshake_timeout = std::max(1u, s.https_handshake_timeout);
+    o.max_connections = std::max(1u, s.https_max_connections);
+    o.max_per_address = std::max(1u, s.https_max_per_address);
     o.max_header_fields = s.https_max_header_fields;
     o.rate_limit_per_minute = s.https_rate_limit;
     o.rate_burst = s.https_rate_burst;

@@ -37,6 +37,9 @@ struct https_receiver_options {
     // the end of the previous response (then the keep-alive wait, up to idle_timeout, counts too).
     unsigned request_timeout = 30;      // seconds for a whole request
     unsigned idle_timeout = 15;         // seconds between bytes (a TLS read may wait twice); keep-alive idle
+    unsigned handshake_timeout = 5;     // seconds from accept to the end of the TLS handshake
+    unsigned max_connections = 256;     // tracked at once: served plus waiting (threads + max_queued)
+    unsigned max_per_address = 32;      // connections one client address may hold
     unsigned max_header_fields = 64;
     // Where a report waits, fsynced, while the database is unavailable (not owned; may be
     // null: then such a report gets 503). docs/contracts.md: a spooled report is durable, so 202.

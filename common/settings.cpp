@@ -263,6 +263,8 @@ const std::vector<std::string>& setting_keys()
         "collector.https.threads",
         "collector.https.request_timeout",
         "collector.https.idle_timeout",
+        "collector.https.handshake_timeout",
+        "collector.https.max_connections_per_address",
         "collector.https.max_header_fields",
         "collector.https.rate_limit",
         "collector.https.rate_burst",
@@ -354,6 +356,8 @@ settings load_settings(const Poco::Util::AbstractConfiguration& conf)
     s.https_threads = r.number("collector.https.threads", d.https_threads, 1u);
     s.https_request_timeout = r.number("collector.https.request_timeout", d.https_request_timeout, 1u);
     s.https_idle_timeout = r.number("collector.https.idle_timeout", d.https_idle_timeout, 1u);
+    s.https_handshake_timeout = r.number("collector.https.handshake_timeout", d.https_handshake_timeout, 1u);
+    s.https_max_per_address = r.number("collector.https.max_connections_per_address", d.https_max_per_address, 1u);
     s.https_max_header_fields = r.number("collector.https.max_header_fields", d.https_max_header_fields, 1u);
     s.https_rate_limit = r.number("collector.https.rate_limit", d.https_rate_limit, 0u);
     s.https_rate_burst = r.number("collector.https.rate_burst", d.https_rate_burst, 1u);

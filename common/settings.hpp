@@ -32,6 +32,8 @@ struct settings {
     unsigned https_threads = 64;              // collector.https.threads
     unsigned https_request_timeout = 30;      // collector.https.request_timeout (seconds, whole request)
     unsigned https_idle_timeout = 15;         // collector.https.idle_timeout (seconds between bytes)
+    unsigned https_handshake_timeout = 5;     // collector.https.handshake_timeout (seconds for the TLS handshake)
+    unsigned https_max_per_address = 32;      // collector.https.max_connections_per_address
     unsigned https_max_header_fields = 64;    // collector.https.max_header_fields
     unsigned https_rate_limit = 3000;         // collector.https.rate_limit (requests a minute per address; 0 = off)
     unsigned https_rate_burst = 500;          // collector.https.rate_burst

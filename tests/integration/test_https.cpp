@@ -37,6 +37,13 @@
 
 #include <pqxx/pqxx>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 using namespace stswatch;
 using steady = std::chrono::steady_clock;
 using stswatch::test::google_report;
@@ -71,6 +78,8 @@ https_receiver_options server_options()
     o.max_report_bytes = 1024 * 1024;
     o.threads = 48;
     o.max_queued = 64;
+    o.max_connections = o.threads + o.max_queued;
+    o.max_per_address = 64;   // every test client is 127.0.0.1
     o.request_timeout = 3;
     o.idle_timeout = 2;
     o.max_header_fields = 32;
@@ -631,4 +640,189 @@ TEST_CASE("/healthz answers with the store counters")
 
     const auto post_health = exchange(*session, "POST", "/healthz", "text/plain", "x");
     CHECK(post_health.status == 405);
+}
+
+namespace {
+
+// A plain TCP connection from source (a loopback address of its own) that sends nothing: not
+// even a TLS ClientHello. -1 when it cannot be made.
+int idle_connection(const char* source, std::uint16_t port)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source, &from.sin_addr);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    ::inet_pton(AF_INET, "127.0.0.1", &to.sin_addr);
+    if (::bind(fd, reinterpret_cast<sockaddr*>(&from), sizeof from) != 0
+        || ::connect(fd, reinterpret_cast<sockaddr*>(&to), sizeof to) != 0) {
+        ::close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+// Whether the server has closed fd (end of input, or a reset).
+bool closed_by_server(int fd)
+{
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 0) <= 0)
+        return false;
+    char byte;
+    return ::recv(fd, &byte, 1, MSG_DONTWAIT) <= 0;
+}
+
+struct fds {
+    std::vector<int> open;
+    ~fds()
+    {
+        for (int fd : open)
+            ::close(fd);
+    }
+    std::size_t closed_by_server() const
+    {
+        return static_cast<std::size_t>(std::count_if(open.begin(), open.end(), ::closed_by_server));
+    }
+};
+
+void allow_descriptors(rlim_t wanted)
+{
+    rlimit limit{};
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
+    if (limit.rlim_cur < wanted) {
+        limit.rlim_cur = std::min(wanted, limit.rlim_max);
+        ::setrlimit(RLIMIT_NOFILE, &limit);
+    }
+    REQUIRE(::getrlimit(RLIMIT_NOFILE, &limit) == 0);
+    REQUIRE(limit.rlim_cur >= wanted);
+}
+
+} // namespace
+
+TEST_CASE("2,000 idle connections from one address do not lock other senders out")
+{
+    allow_descriptors(8192);
+    auto options = server_options();
+    options.request_timeout = 30;
+    options.idle_timeout = 15;
+    options.handshake_timeout = 2;
+    options.max_per_address = 32;
+    test_server server(options);
+
+    // One address opens 2,000 connections and sends nothing. Only 32 are kept (the rest are
+    // closed at accept), and those go when their handshake time is up.
+    fds attacker;
+    const auto flood_started = steady::now();
+    for (int i = 0; i < 2000; ++i) {
+        const int fd = idle_connection("127.0.0.2", server.port);
+        if (fd >= 0)
+            attacker.open.push_back(fd);
+        // Paced so that the accept queue (this test's listen backlog is 64) never overflows:
+        // a connection the kernel drops before accept would never reach the receiver at all.
+        if (i % 50 == 49)
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    REQUIRE(attacker.open.size() == 2000);
+
+    // Meanwhile a sender from another address posts report after report, each on a new
+    // connection, as senders do: every one is stored, promptly.
+    std::vector<double> latencies;
+    for (int i = 0; i < 20; ++i) {
+        const auto started = steady::now();
+        const auto r = post(server.port, "application/tlsrpt+gzip", gzip_compress(google_report("flooded-" + std::to_string(i))));
+        latencies.push_back(seconds_since(started));
+        CHECK(r.status == 201);
+    }
+    std::sort(latencies.begin(), latencies.end());
+    INFO("latency median " << latencies[latencies.size() / 2] << " s, max " << latencies.back() << " s");
+    CHECK(latencies[latencies.size() / 2] < 0.1);
+    CHECK(latencies.back() < 2.0);
+    CHECK(server.count("SELECT count(*) FROM reports") == 20);
+
+    // All but the address's 32 were closed at once; those 32 at their handshake deadline.
+    const auto soon = steady::now() + std::chrono::seconds(1);
+    while (attacker.closed_by_server() < 2000 - 32 && steady::now() < soon)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    CHECK(attacker.closed_by_server() >= 2000 - 32);
+    const auto give_up = flood_started + std::chrono::seconds(options.handshake_timeout + 5);
+    while (attacker.closed_by_server() < 2000 && steady::now() < give_up)
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    CHECK(attacker.closed_by_server() == 2000);
+}
+
+TEST_CASE("a full receiver closes its oldest idle connection to serve a new sender")
+{
+    auto options = server_options();
+    options.threads = 4;
+    options.max_queued = 4;
+    options.max_connections = 8;
+    options.max_per_address = 32;
+    options.handshake_timeout = 20;   // the idle ones would hold their places that long
+    options.request_timeout = 30;
+    options.idle_timeout = 20;
+    test_server server(options);
+
+    // Eight connections from three addresses take every place and send nothing.
+    fds idle;
+    for (const char* source : {"127.0.0.2", "127.0.0.3", "127.0.0.4"})
+        for (int i = 0; i < 3 && idle.open.size() < 8; ++i)
+            idle.open.push_back(idle_connection(source, server.port));
+    REQUIRE(idle.open.size() == 8);
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    CHECK(idle.closed_by_server() == 0);
+
+    // A sender still gets through: idle connections are closed to make room for it, and to
+    // free a thread while it waits for one (those that sent nothing for a second first).
+    for (int i = 0; i < 3; ++i) {
+        const auto started = steady::now();
+        const auto r = post(server.port, "application/tlsrpt+gzip", gzip_compress(google_report("full-" + std::to_string(i))));
+        CHECK(r.status == 201);
+        CHECK(seconds_since(started) < 5.0);   // the idle ones would have held the threads 20 s
+    }
+    CHECK(idle.closed_by_server() >= 1);
+    CHECK(server.count("SELECT count(*) FROM reports") == 3);
+}
+
+TEST_CASE("a connection that never starts its TLS handshake is closed at the handshake timeout")
+{
+    auto options = server_options();
+    options.handshake_timeout = 1;
+    options.idle_timeout = 10;
+    options.request_timeout = 30;
+    test_server server(options);
+    fds silent;
+    silent.open.push_back(idle_connection("127.0.0.1", server.port));
+    REQUIRE(silent.open.front() >= 0);
+    const auto started = steady::now();
+    while (!closed_by_server(silent.open.front()) && seconds_since(started) < 10)
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    const double elapsed = seconds_since(started);
+    CHECK(closed_by_server(silent.open.front()));
+    CHECK(elapsed >= 0.9);
+    CHECK(elapsed < 3.0);   // not the idle (10 s) nor the request timeout (30 s)
+}
+
+TEST_CASE("a chunked body that stalls gets 408 after the idle timeout, not the request timeout")
+{
+    auto options = server_options();
+    options.request_timeout = 20;
+    options.idle_timeout = 1;
+    test_server server(options);
+    auto socket = raw_connection(server.port);
+    const auto started = steady::now();
+    const std::string head = "POST " + report_path + " HTTP/1.1\r\nHost: localhost\r\n"
+                             "Content-Type: application/tlsrpt+json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             "5\r\n{\"org\r\n";
+    socket.sendBytes(head.data(), static_cast<int>(head.size()));
+    const auto answer = read_until_closed(socket);
+    const double elapsed = seconds_since(started);
+    INFO(answer);
+    CHECK(answer.rfind("HTTP/1.1 408", 0) == 0);
+    CHECK(answer.find("no data for 1 s") != std::string::npos);
+    CHECK(elapsed >= 0.9);
+    CHECK(elapsed < 3.5);
 }

@@ -70,7 +70,8 @@ std::string describe(const settings& s)
     std::ostringstream o;
     o << s.db_url << '\n' << s.https_listen.to_string() << '\n' << s.https_cert << '\n' << s.https_key << '\n'
       << s.https_path << '\n' << s.https_max_connections << '\n' << s.https_threads << '\n'
-      << s.https_request_timeout << '\n' << s.https_idle_timeout << '\n' << s.https_max_header_fields << '\n' << s.https_rate_limit << '\n' << s.https_rate_burst << '\n'
+      << s.https_request_timeout << '\n' << s.https_idle_timeout << '\n' << s.https_handshake_timeout << '\n'
+      << s.https_max_per_address << '\n' << s.https_max_header_fields << '\n' << s.https_rate_limit << '\n' << s.https_rate_burst << '\n'
       << s.smtp_listen.to_string() << '\n' << join(s.smtp_recipients) << '\n' << s.smtp_cert << '\n'
       << s.smtp_key << '\n' << s.smtp_hostname << '\n' << s.smtp_require_dkim << '\n' << s.smtp_max_recipients << '\n'
       << s.smtp_max_sessions << '\n' << s.smtp_idle_timeout << '\n' << s.smtp_session_timeout << '\n'
@@ -132,6 +133,8 @@ TEST_CASE("load_settings: every key is read into its field")
         {"collector.https.threads", "8", [](auto& s) { return s.https_threads == 8; }},
         {"collector.https.request_timeout", "60", [](auto& s) { return s.https_request_timeout == 60; }},
         {"collector.https.idle_timeout", "5", [](auto& s) { return s.https_idle_timeout == 5; }},
+        {"collector.https.handshake_timeout", "3", [](auto& s) { return s.https_handshake_timeout == 3; }},
+        {"collector.https.max_connections_per_address", "8", [](auto& s) { return s.https_max_per_address == 8; }},
         {"collector.https.max_header_fields", "100", [](auto& s) { return s.https_max_header_fields == 100; }},
         {"collector.https.rate_limit", "0", [](auto& s) { return s.https_rate_limit == 0; }},
         {"collector.https.rate_burst", "20", [](auto& s) { return s.https_rate_burst == 20; }},
