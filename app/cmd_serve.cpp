@@ -30,8 +30,10 @@
 
 #include <condition_variable>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <mutex>
+#include <thread>
 
 namespace stswatch::cli {
 
@@ -170,6 +172,7 @@ protected:
         }
 
         waitForTerminationRequest();
+        bound_the_shutdown();
         database_waiter.stop();
         parts.stop();
         log::info("collector", "stopping");
@@ -184,6 +187,23 @@ protected:
     }
 
 private:
+    // Every acknowledged report is committed or fsynced in the spool before its answer, so
+    // nothing is lost by ending a shutdown that hangs (a peer that never reads, a resolver or
+    // a database that does not answer): past the grace period serve exits at once, with a
+    // last line that says so. The stopping parts each have bounds of their own; this is the
+    // bound on them all.
+    static constexpr auto shutdown_grace = std::chrono::seconds(20);
+
+    void bound_the_shutdown()
+    {
+        std::thread([] {
+            std::this_thread::sleep_for(shutdown_grace);
+            log::error("serve", "shutdown did not end in time; exiting now (every acknowledged report is stored or spooled)",
+                       {{"grace_s", std::to_string(shutdown_grace.count())}});
+            std::_Exit(unavailable);
+        }).detach();
+    }
+
     static void migrate_now(const std::string& db_url)
     {
         auto result = migrate_database(db_url);

@@ -10,6 +10,7 @@
 #include "tlsrpt/report_json.hpp"
 
 #include "common/log.hpp"
+#include "common/memory.hpp"
 #include "common/text.hpp"
 
 #include <algorithm>
@@ -296,9 +297,11 @@ private:
         }
         ctx_.deadlines.disarm(connection);
 
+        const auto body_bytes = body.body.size();
         const auto result = handle_report_body(o, ctx_.store, request.getContentType(),
                                                request.get("Content-Encoding", ""), std::move(body.body),
                                                x.peer, request.get("User-Agent", ""));
+        release_free_memory_after(body_bytes);
         x.report_id = result.report_id;
         x.organization = result.organization;
         if (result.status == 503) {

@@ -9,6 +9,7 @@
 #include "net/tcp_service.hpp"
 #include "common/domain.hpp"
 #include "common/log.hpp"
+#include "common/memory.hpp"
 #include "common/text.hpp"
 
 #include <algorithm>
@@ -467,6 +468,9 @@ private:
         }
         write_log(from, rcpt, size, verdict, to_string(result.dkim.status), result.reports.size(), code, began);
         observe_ingest(transport::smtp, began);
+        std::string().swap(message);
+        result = {};
+        release_free_memory_after(size);
     }
 
     void write_log(const std::string& from, const std::string& rcpt, std::size_t size, const std::string& verdict,

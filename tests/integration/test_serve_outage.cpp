@@ -9,9 +9,14 @@
 #include <catch2/catch.hpp>
 #include <pqxx/pqxx>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <memory>
+#include <mutex>
+#include <set>
 #include <thread>
+#include <vector>
 
 using namespace stswatch::test;
 namespace fs = std::filesystem;
@@ -135,4 +140,90 @@ TEST_CASE("serve without a spool still refuses to start while the database is do
                                {}, std::chrono::seconds(30));
     CHECK(r.exit_code == 69);
     CHECK_THAT(r.err, Catch::Contains("collector.spool_dir"));
+}
+
+TEST_CASE("the database stopped under load, then SIGTERM: a bounded stop, and every acknowledged report is stored once")
+{
+    private_cluster cluster;
+    {
+        pqxx::connection admin(cluster.url("postgres"));
+        pqxx::nontransaction tx(admin);
+        tx.exec0("CREATE DATABASE stswatch");
+    }
+    const std::string url = cluster.url("stswatch");
+    temp_dir dir;
+    const auto spool_dir = (dir.path / "spool").string();
+    const auto port = std::to_string(free_port());
+
+    std::mutex acked_mutex;
+    std::set<std::string> acked;   // report ids answered 200, 201 or 202
+    std::atomic<int> answered{0}, refused{0};
+    std::atomic<bool> sending{true};
+    {
+        auto serve = std::make_unique<serve_process>(serve_args(url, port, spool_dir));
+        INFO(serve->log());
+        REQUIRE(eventually([&] { return get_health(port).body.find(R"("status":"ok")") != std::string::npos; },
+                           std::chrono::seconds(30)));
+        std::vector<std::thread> senders;
+        for (int t = 0; t < 4; ++t)
+            senders.emplace_back([&, t] {
+                for (int i = 0; sending; ++i) {
+                    const auto id = "load-" + std::to_string(t) + "-" + std::to_string(i);
+                    const auto file = dir.write(id + ".json", expired_cert_report(id, "example.com"));
+                    const auto code = post(port, file);
+                    if (code == "200" || code == "201" || code == "202") {
+                        std::lock_guard lock(acked_mutex);
+                        acked.insert(id);
+                        ++answered;
+                    } else {
+                        ++refused;   // 503 or no answer: the sender keeps it and retries
+                    }
+                }
+            });
+        REQUIRE(eventually([&] { return answered >= 40; }, std::chrono::seconds(60)));
+        cluster.stop();   // mid-load: what follows goes to the spool
+        const auto spooled_some = eventually([&] {
+            std::size_t n = 0;
+            for (const auto& e : fs::directory_iterator(spool_dir))
+                n += e.path().extension() == ".report";
+            return n >= 10;
+        }, std::chrono::seconds(60));
+        CHECK(spooled_some);
+        const auto stopping = std::chrono::steady_clock::now();
+        CHECK(serve->stop() == 0);
+        const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - stopping).count();
+        CHECK(took < 15.0);
+        sending = false;
+        for (auto& s : senders)
+            s.join();
+    }
+    INFO("answered " << answered << ", refused " << refused);
+
+    // The database back and serve again: the spool drains, and every acknowledged report is
+    // there exactly once.
+    cluster.start();
+    serve_process again(serve_args(url, port, spool_dir));
+    INFO(again.log());
+    REQUIRE(eventually([&] {
+        std::size_t n = 0;
+        for (const auto& e : fs::directory_iterator(spool_dir))
+            n += e.path().extension() == ".report";
+        return n == 0;
+    }, std::chrono::seconds(60)));
+    std::set<std::string> stored;
+    {
+        pqxx::connection conn(url);
+        pqxx::nontransaction tx(conn);
+        for (const auto& row : tx.exec("SELECT report_id FROM reports"))
+            stored.insert(row[0].as<std::string>());
+        CHECK(tx.exec1("SELECT count(*) - count(DISTINCT (organization_name, report_id)) FROM reports")[0].as<long>() == 0);
+    }
+    std::vector<std::string> lost;
+    for (const auto& id : acked)
+        if (!stored.count(id))
+            lost.push_back(id);
+    INFO("acknowledged " << acked.size() << ", stored " << stored.size());
+    CHECK(lost.empty());
+    CHECK(acked.size() >= 40);
+    CHECK(again.stop() == 0);
 }
