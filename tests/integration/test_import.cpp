@@ -382,12 +382,7 @@ TEST_CASE("parse: an .eml gives one line per report, with the headers as metadat
 TEST_CASE("import: the database stopped during the run gives 75 and says what was stored, and a rerun completes")
 {
     private_cluster cluster;
-    {
-        pqxx::connection admin(cluster.url("postgres"));
-        pqxx::nontransaction tx(admin);
-        tx.exec0("CREATE DATABASE stswatch");
-    }
-    const std::string url = cluster.url("stswatch");
+    const std::string url = cluster.create_database("stswatch");
     temp_dir dir;
     constexpr int messages = 3000;
     for (int i = 0; i < messages; ++i)

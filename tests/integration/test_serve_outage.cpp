@@ -79,12 +79,7 @@ long long stored_reports(const std::string& url)
 TEST_CASE("serve starts during a database outage with a spool, spools, and catches up when it is back")
 {
     private_cluster cluster;
-    {
-        pqxx::connection admin(cluster.url("postgres"));
-        pqxx::nontransaction tx(admin);
-        tx.exec0("CREATE DATABASE stswatch");   // empty: the migrations wait for serve
-    }
-    const std::string url = cluster.url("stswatch");
+    const std::string url = cluster.create_database("stswatch");   // empty: the migrations wait for serve
     cluster.stop();
 
     temp_dir dir;
@@ -145,12 +140,7 @@ TEST_CASE("serve without a spool still refuses to start while the database is do
 TEST_CASE("the database stopped under load, then SIGTERM: a bounded stop, and every acknowledged report is stored once")
 {
     private_cluster cluster;
-    {
-        pqxx::connection admin(cluster.url("postgres"));
-        pqxx::nontransaction tx(admin);
-        tx.exec0("CREATE DATABASE stswatch");
-    }
-    const std::string url = cluster.url("stswatch");
+    const std::string url = cluster.create_database("stswatch");
     temp_dir dir;
     const auto spool_dir = (dir.path / "spool").string();
     const auto port = std::to_string(free_port());

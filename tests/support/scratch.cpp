@@ -3,6 +3,7 @@
 #include "tests/support/test_support.hpp"
 
 #include <catch2/catch.hpp>
+#include <pqxx/pqxx>
 
 #include <cstdlib>
 #include <fstream>
@@ -80,6 +81,14 @@ void private_cluster::stop()
 std::string private_cluster::url(const std::string& dbname) const
 {
     return "host=127.0.0.1 port=" + std::to_string(port_) + " user=postgres dbname=" + dbname;
+}
+
+std::string private_cluster::create_database(const std::string& dbname) const
+{
+    pqxx::connection admin(url("postgres"));
+    pqxx::nontransaction tx(admin);
+    tx.exec0("CREATE DATABASE " + tx.quote_name(dbname));
+    return url(dbname);
 }
 
 } // namespace stswatch::test

@@ -42,6 +42,8 @@ public:
     void stop();
     // The conninfo of a database in this cluster, as user postgres.
     std::string url(const std::string& dbname) const;
+    // Creates an empty database (the cluster running) and returns its conninfo.
+    std::string create_database(const std::string& dbname) const;
     std::uint16_t port() const { return port_; }
 
 private:
