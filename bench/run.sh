@@ -61,6 +61,7 @@ mkdir -p "$tmp/spool"
   --set collector.smtp.listen="127.0.0.1:$smtp_port" \
   --set collector.smtp.recipients=tlsrpt@bench.example \
   --set collector.https.rate_limit=0 \
+  --set collector.https.max_connections_per_address=1024 \
   --set collector.spool_dir="$tmp/spool" \
   --set api.listen="127.0.0.1:$api_port" \
   --set api.token="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')" \
