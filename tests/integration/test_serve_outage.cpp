@@ -217,3 +217,69 @@ TEST_CASE("the database stopped under load, then SIGTERM: a bounded stop, and ev
     CHECK(acked.size() >= 40);
     CHECK(again.stop() == 0);
 }
+
+TEST_CASE("kill -9 of serve mid-load, three times over: every acknowledged report is stored, none twice")
+{
+    private_cluster cluster;
+    const std::string url = cluster.create_database("stswatch");
+    temp_dir dir;
+    const auto spool_dir = (dir.path / "spool").string();
+    const auto port = std::to_string(free_port());
+
+    std::set<std::string> acked;
+    int next = 0;
+    for (int round = 0; round < 3; ++round) {
+        serve_process serve(serve_args(url, port, spool_dir));
+        INFO(serve.log());
+        REQUIRE(eventually([&] { return get_health(port).code == "200"; }, std::chrono::seconds(30)));
+        std::mutex acked_mutex;
+        std::atomic<int> answered{0};
+        std::atomic<bool> sending{true};
+        std::vector<std::thread> senders;
+        for (int t = 0; t < 4; ++t) {
+            const int first = next + t * 100000;
+            senders.emplace_back([&, first] {
+                for (int i = first; sending; ++i) {
+                    const auto id = "kill-" + std::to_string(round) + "-" + std::to_string(i);
+                    const auto file = dir.write(id + ".json", expired_cert_report(id, "example.com"));
+                    const auto code = post(port, file);
+                    if (code == "200" || code == "201" || code == "202") {
+                        std::lock_guard lock(acked_mutex);
+                        acked.insert(id);
+                        ++answered;
+                    }
+                }
+            });
+        }
+        REQUIRE(eventually([&] { return answered >= 25; }, std::chrono::seconds(60)));
+        serve.kill();   // SIGKILL mid-load: requests in flight get no answer, and are not counted
+        sending = false;
+        for (auto& s : senders)
+            s.join();
+        next += 1000;
+    }
+
+    serve_process last(serve_args(url, port, spool_dir));
+    INFO(last.log());
+    REQUIRE(eventually([&] { return get_health(port).code == "200"; }, std::chrono::seconds(30)));
+    REQUIRE(eventually([&] {
+        std::size_t n = 0;
+        for (const auto& e : fs::directory_iterator(spool_dir))
+            n += e.path().extension() == ".report";
+        return n == 0;
+    }, std::chrono::seconds(60)));
+    std::set<std::string> stored;
+    {
+        pqxx::connection conn(url);
+        pqxx::nontransaction tx(conn);
+        for (const auto& row : tx.exec("SELECT report_id FROM reports"))
+            CHECK(stored.insert(row[0].as<std::string>()).second);   // none twice
+    }
+    std::size_t lost = 0;
+    for (const auto& id : acked)
+        lost += stored.count(id) == 0;
+    INFO("acknowledged " << acked.size() << ", stored " << stored.size());
+    CHECK(acked.size() >= 75);
+    CHECK(lost == 0);
+    CHECK(last.stop() == 0);
+}
