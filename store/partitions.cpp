@@ -62,12 +62,21 @@ std::string database_key(pqxx::connection& conn)
 // Creates the partitions for these months, each in its own short transaction before the
 // batch's: DDL on failure_details inside the batch would hold its exclusive lock until
 // commit and order-deadlock against the other writers.
+bool month_gets_partition(int month, std::chrono::sys_days today)
+{
+    const int current = month_number(today);
+    return month >= current - partition_months_back && month <= current + partition_months_ahead;
+}
+
 void ensure_partitions(pqxx::connection& conn, const std::set<int>& months)
 {
     if (months.empty())
         return;
     const auto database = database_key(conn);
+    const auto today = std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now());
     for (int month : months) {
+        if (!month_gets_partition(month, today))
+            continue;   // its rows go to failure_details_default
         if (known_partitions().contains(database, month))
             continue;
         const int year = month / 12, mon = month % 12 + 1;

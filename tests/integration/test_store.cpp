@@ -82,6 +82,25 @@ tls_report sample_report(const std::string& org, const std::string& id, const st
     return r;
 }
 
+// A (year, month) relative to the current month, by the system clock: partitions are made
+// only for months near it (store/partitions.hpp).
+struct year_month {
+    int year, month;
+};
+year_month months_from_now(int delta)
+{
+    const std::chrono::year_month_day today{std::chrono::floor<std::chrono::days>(std::chrono::system_clock::now())};
+    const int n = static_cast<int>(today.year()) * 12 + static_cast<int>(static_cast<unsigned>(today.month())) - 1 + delta;
+    return {n / 12, n % 12 + 1};
+}
+
+std::string partition_name(year_month ym)
+{
+    char name[40];
+    std::snprintf(name, sizeof name, "failure_details_%04d_%02d", ym.year, ym.month);
+    return name;
+}
+
 std::string raw_json(const tls_report& r)
 {
     return "{\"organization-name\":\"" + r.organization_name + "\",\"report-id\":\"" + r.report_id + "\"}";
@@ -793,16 +812,46 @@ TEST_CASE("a partition for a new month is created on demand")
 {
     test::scratch_database db;
     db_view v(db.url());
-    const auto in = incoming(sample_report("google.com", "march", "example.com", at(2031, 3, 31, 23, 59, 59)));
+    // The month after this one, on its last second of March-like length: its own partition.
+    const auto next = months_from_now(1);
+    const auto after = months_from_now(2);
+    const auto last_second = plus(at(after.year, after.month, 1), -1);
+    const auto in = incoming(sample_report("google.com", "next-month", "example.com", last_second));
     store_batch(v.conn, {&in});
+    const auto name = partition_name(next);
     CHECK(v.scalar("SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
-                   " WHERE i.inhparent = 'failure_details'::regclass AND c.relname = 'failure_details_2031_03'") == 1);
-    CHECK(v.scalar("SELECT count(*) FROM failure_details_2031_03") == 2);
+                   " WHERE i.inhparent = 'failure_details'::regclass AND c.relname = $1", name) == 1);
+    CHECK(v.scalar("SELECT count(*) FROM " + name) == 2);
     CHECK(v.scalar("SELECT count(*) FROM failure_details_default") == 0);
-    // The bounds are the month's: April goes elsewhere.
-    CHECK(v.scalar<bool>("SELECT pg_get_expr(c.relpartbound, c.oid) = $1 FROM pg_class c"
-                         " WHERE c.relname = 'failure_details_2031_03'",
-                         "FOR VALUES FROM ('2031-03-01') TO ('2031-04-01')"));
+    // The bounds are the month's: the month after goes elsewhere.
+    char bounds[80];
+    std::snprintf(bounds, sizeof bounds, "FOR VALUES FROM ('%04d-%02d-01') TO ('%04d-%02d-01')", next.year, next.month,
+                  after.year, after.month);
+    CHECK(v.scalar<bool>("SELECT pg_get_expr(c.relpartbound, c.oid) = $1 FROM pg_class c WHERE c.relname = $2",
+                         std::string(bounds), name));
+}
+
+TEST_CASE("reports dated far from now share the default partition instead of making their own")
+{
+    test::scratch_database db;
+    db_view v(db.url());
+    // A sender's clock, or a hostile one: reports of 1999, of 2090, and of last month.
+    const auto recent = months_from_now(-1);
+    std::vector<incoming_report> reports;
+    reports.push_back(incoming(sample_report("skew.example", "past", "example.com", at(1999, 1, 15))));
+    reports.push_back(incoming(sample_report("skew.example", "future", "example.com", at(2090, 6, 15))));
+    reports.push_back(incoming(sample_report("skew.example", "recent", "example.com", at(recent.year, recent.month, 15))));
+    std::vector<const incoming_report*> batch;
+    for (const auto& r : reports)
+        batch.push_back(&r);
+    for (const auto& result : store_batch(v.conn, batch))
+        CHECK(result.outcome == store_outcome::stored);
+    CHECK(v.scalar("SELECT count(*) FROM pg_class WHERE relname IN ('failure_details_1999_01', 'failure_details_2090_06')") == 0);
+    CHECK(v.scalar("SELECT count(*) FROM " + partition_name(recent)) == 2);
+    CHECK(v.scalar("SELECT count(*) FROM failure_details_default") == 4);
+    // Read as any other: the details of each report are there, in its day's rollups too.
+    CHECK(v.scalar("SELECT count(*) FROM failure_details WHERE day = '1999-01-15'") == 2);
+    CHECK(v.scalar("SELECT sum(failed_sessions)::bigint FROM daily_rollups WHERE day = '2090-06-15' AND result_type <> ''") == 7);
 }
 
 TEST_CASE("writers of two stores racing for new months all succeed")
@@ -821,8 +870,9 @@ TEST_CASE("writers of two stores racing for new months all succeed")
     for (int t = 0; t < 24; ++t) {
         pool.emplace_back([&, t] {
             try {
+                const auto ym = months_from_now(-(t % 12));
                 stores[t % 2]->store(incoming(sample_report("org.example", "race-" + std::to_string(t), "example.com",
-                                                            at(2033, 1 + t % 12, 15))));
+                                                            at(ym.year, ym.month, 15))));
             } catch (const std::exception&) {
                 ++failures;
             }
@@ -832,7 +882,11 @@ TEST_CASE("writers of two stores racing for new months all succeed")
         th.join();
     CHECK(failures == 0);
     db_view v(db.url());
-    CHECK(v.scalar("SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relname LIKE 'failure\\_details\\_2033\\_%'") == 12);
+    std::size_t partitions = 0;
+    for (int m = 0; m < 12; ++m)
+        partitions += v.scalar("SELECT count(*) FROM pg_class WHERE relkind = 'r' AND relname = $1",
+                               partition_name(months_from_now(-m)));
+    CHECK(partitions == 12);
     CHECK(v.scalar("SELECT count(*) FROM failure_details_default") == 0);
     CHECK(v.scalar("SELECT count(*) FROM failure_details") == 48);
 }
@@ -841,15 +895,21 @@ TEST_CASE("a month whose rows sit in the default partition stays there")
 {
     test::scratch_database db;
     db_view v(db.url());
-    // Rows of May 2034 already in DEFAULT (its partition was dropped, say): a new partition
+    // Rows of next month already in DEFAULT (its partition was dropped, say): a new partition
     // for that month cannot be created, and storing must go on regardless.
+    const auto month = months_from_now(1);
+    char day[16], next_day[16];
+    std::snprintf(day, sizeof day, "%04d-%02d-10", month.year, month.month);
+    std::snprintf(next_day, sizeof next_day, "%04d-%02d-11", month.year, month.month);
     v.rows("INSERT INTO reports (organization_name, report_id, start_datetime, end_datetime, policy_count,"
            " total_successful_session_count, total_failure_session_count)"
-           " VALUES ('old.example', 'old-1', '2034-05-10', '2034-05-11', 1, 0, 1)");
+           " VALUES ('old.example', 'old-1', $1::timestamptz, $2::timestamptz, 1, 0, 1)",
+           std::string(day), std::string(next_day));
     v.rows("INSERT INTO failure_details (report, policy_index, detail_index, day, policy_domain, organization_name,"
-           " result_type, failed_session_count) SELECT id, 0, 0, '2034-05-10', 'example.com', 'old.example',"
-           " 'validation-failure', 1 FROM reports WHERE report_id = 'old-1'");
-    const auto in = incoming(sample_report("google.com", "may", "example.com", at(2034, 5, 11)));
+           " result_type, failed_session_count) SELECT id, 0, 0, $1::date, 'example.com', 'old.example',"
+           " 'validation-failure', 1 FROM reports WHERE report_id = 'old-1'",
+           std::string(day));
+    const auto in = incoming(sample_report("google.com", "may", "example.com", at(month.year, month.month, 11)));
     CHECK(store_batch(v.conn, {&in}).at(0).outcome == store_outcome::stored);
     CHECK(v.scalar("SELECT count(*) FROM failure_details_default") == 3);
 }
