@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `stswatch import` of a generated maildir of report mail: messages/s and peak RSS beside the
 # COPY floor of the same rows (bench/README.md says how to read them). Figures, not pass/fail.
-#   bench/import.sh BUILD_DIR [--quick] [--rerun]
+#   bench/import.sh BUILD_DIR [--quick] [--rerun] [--summary FILE]
 # Environment: STSWATCH_BENCH_MESSAGES (messages in the maildir, default 100000, 5000 with
 # --quick), STSWATCH_BENCH_IMPORT_JOBS (stswatch import --jobs; default: its own).
 #
@@ -9,17 +9,19 @@
 # fsync ON (exit 0 of an import means durable), the maildir, the outputs.
 set -euo pipefail
 
-USAGE="bench/import.sh BUILD_DIR [--quick] [--rerun]"
+USAGE="bench/import.sh BUILD_DIR [--quick] [--rerun] [--summary FILE]"
 # shellcheck source=bench/lib.sh
 source "$(dirname "$0")/lib.sh"
 read_build_dir "$@"; shift
 quick=0; extra=()
-for arg in "$@"; do
-  case "$arg" in
+while [ $# -gt 0 ]; do
+  case "$1" in
     --quick) quick=1 ;;
     --rerun) extra+=(--rerun) ;;
+    --summary) [ $# -ge 2 ] || usage; extra+=(--summary "$2"); shift ;;
     *) usage ;;
   esac
+  shift
 done
 if [ $quick = 1 ]; then MESSAGES=${STSWATCH_BENCH_MESSAGES:-5000}; else MESSAGES=${STSWATCH_BENCH_MESSAGES:-100000}; fi
 [ -n "${STSWATCH_BENCH_IMPORT_JOBS:-}" ] && extra+=(--jobs "$STSWATCH_BENCH_IMPORT_JOBS")
