@@ -820,7 +820,13 @@ TEST_CASE("a 10 MiB report mail is stored and its memory given back")
         CHECK_THAT(c.reply(), Catch::StartsWith("250"));
         const double after = rss_mb();
         INFO("RSS before " << before << " MB, after " << after << " MB");
+#if defined(__SANITIZE_ADDRESS__)
+        // AddressSanitizer's allocator keeps freed memory in quarantine: no RSS figure here.
+        (void)before;
+        (void)after;
+#else
         CHECK(after - before < 30);
+#endif
     }
     CHECK(server.count("SELECT count(*) FROM failure_details f JOIN reports r ON r.id = f.report"
                        " WHERE r.report_id = 'large-1'") == 60000);
