@@ -65,6 +65,36 @@ bool eventually(Pred pred, std::chrono::seconds limit)
     return pred();
 }
 
+// Reports waiting in the spool directory.
+std::size_t spooled(const std::string& spool_dir)
+{
+    std::size_t n = 0;
+    for (const auto& e : fs::directory_iterator(spool_dir))
+        n += e.path().extension() == ".report";
+    return n;
+}
+
+// The ids of the stored reports; each may be stored once only.
+std::set<std::string> stored_report_ids(const std::string& url)
+{
+    std::set<std::string> stored;
+    pqxx::connection conn(url);
+    pqxx::nontransaction tx(conn);
+    for (const auto& row : tx.exec("SELECT report_id FROM reports"))
+        CHECK(stored.insert(row[0].as<std::string>()).second);   // none twice
+    return stored;
+}
+
+// The acknowledged reports that are not stored.
+std::vector<std::string> missing(const std::set<std::string>& acked, const std::set<std::string>& stored)
+{
+    std::vector<std::string> lost;
+    for (const auto& id : acked)
+        if (!stored.count(id))
+            lost.push_back(id);
+    return lost;
+}
+
 long long stored_reports(const std::string& url)
 {
     try {
@@ -99,10 +129,7 @@ TEST_CASE("serve starts during a database outage with a spool, spools, and catch
     const auto second = dir.write("second.json", expired_cert_report("outage-2", "example.com"));
     CHECK(post(port, first) == "202");
     CHECK(post(port, second) == "202");
-    std::size_t spooled = 0;
-    for (const auto& e : fs::directory_iterator(spool_dir))
-        spooled += e.path().extension() == ".report";
-    CHECK(spooled == 2);
+    CHECK(spooled(spool_dir) == 2);
     CHECK_THAT(serve.log(), Catch::Contains("cannot connect at start: reports go to the spool"));
 
     cluster.start();
@@ -115,10 +142,7 @@ TEST_CASE("serve starts during a database outage with a spool, spools, and catch
     CHECK_THAT(log, Catch::Contains("database available: the spool drains"));
     CHECK_THAT(log, Catch::Contains("analyzer: started"));
     CHECK(serve.stop() == 0);
-    std::size_t left = 0;
-    for (const auto& e : fs::directory_iterator(spool_dir))
-        left += e.path().extension() == ".report";
-    CHECK(left == 0);
+    CHECK(spooled(spool_dir) == 0);
 }
 
 TEST_CASE("serve without a spool still refuses to start while the database is down")
@@ -172,12 +196,7 @@ TEST_CASE("the database stopped under load, then SIGTERM: a bounded stop, and ev
             });
         REQUIRE(eventually([&] { return answered >= 40; }, std::chrono::seconds(60)));
         cluster.stop();   // mid-load: what follows goes to the spool
-        const auto spooled_some = eventually([&] {
-            std::size_t n = 0;
-            for (const auto& e : fs::directory_iterator(spool_dir))
-                n += e.path().extension() == ".report";
-            return n >= 10;
-        }, std::chrono::seconds(60));
+        const auto spooled_some = eventually([&] { return spooled(spool_dir) >= 10; }, std::chrono::seconds(60));
         CHECK(spooled_some);
         const auto stopping = std::chrono::steady_clock::now();
         CHECK(serve->stop() == 0);
@@ -194,26 +213,10 @@ TEST_CASE("the database stopped under load, then SIGTERM: a bounded stop, and ev
     cluster.start();
     serve_process again(serve_args(url, port, spool_dir));
     INFO(again.log());
-    REQUIRE(eventually([&] {
-        std::size_t n = 0;
-        for (const auto& e : fs::directory_iterator(spool_dir))
-            n += e.path().extension() == ".report";
-        return n == 0;
-    }, std::chrono::seconds(60)));
-    std::set<std::string> stored;
-    {
-        pqxx::connection conn(url);
-        pqxx::nontransaction tx(conn);
-        for (const auto& row : tx.exec("SELECT report_id FROM reports"))
-            stored.insert(row[0].as<std::string>());
-        CHECK(tx.exec1("SELECT count(*) - count(DISTINCT (organization_name, report_id)) FROM reports")[0].as<long>() == 0);
-    }
-    std::vector<std::string> lost;
-    for (const auto& id : acked)
-        if (!stored.count(id))
-            lost.push_back(id);
+    REQUIRE(eventually([&] { return spooled(spool_dir) == 0; }, std::chrono::seconds(60)));
+    const auto stored = stored_report_ids(url);
     INFO("acknowledged " << acked.size() << ", stored " << stored.size());
-    CHECK(lost.empty());
+    CHECK(missing(acked, stored).empty());
     CHECK(acked.size() >= 40);
     CHECK(again.stop() == 0);
 }
@@ -262,24 +265,10 @@ TEST_CASE("kill -9 of serve mid-load, three times over: every acknowledged repor
     serve_process last(serve_args(url, port, spool_dir));
     INFO(last.log());
     REQUIRE(eventually([&] { return get_health(port).code == "200"; }, std::chrono::seconds(30)));
-    REQUIRE(eventually([&] {
-        std::size_t n = 0;
-        for (const auto& e : fs::directory_iterator(spool_dir))
-            n += e.path().extension() == ".report";
-        return n == 0;
-    }, std::chrono::seconds(60)));
-    std::set<std::string> stored;
-    {
-        pqxx::connection conn(url);
-        pqxx::nontransaction tx(conn);
-        for (const auto& row : tx.exec("SELECT report_id FROM reports"))
-            CHECK(stored.insert(row[0].as<std::string>()).second);   // none twice
-    }
-    std::size_t lost = 0;
-    for (const auto& id : acked)
-        lost += stored.count(id) == 0;
+    REQUIRE(eventually([&] { return spooled(spool_dir) == 0; }, std::chrono::seconds(60)));
+    const auto stored = stored_report_ids(url);
     INFO("acknowledged " << acked.size() << ", stored " << stored.size());
     CHECK(acked.size() >= 75);
-    CHECK(lost == 0);
+    CHECK(missing(acked, stored).empty());
     CHECK(last.stop() == 0);
 }
